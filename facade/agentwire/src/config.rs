@@ -1,0 +1,108 @@
+//! Settings every service client shares, and their validation.
+
+use std::time::Duration;
+
+use agentwire_runtime::{CircuitBreakerConfig, Error, RequestHook, ResponseHook, Result, RuntimeBuilder};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Options common to every service builder.
+#[derive(Default)]
+pub(crate) struct CommonOptions {
+    pub timeout: Option<Duration>,
+    pub headers: Vec<(String, String)>,
+    pub on_request: Vec<RequestHook>,
+    pub on_response: Vec<ResponseHook>,
+    pub circuit: Option<CircuitBreakerConfig>,
+    pub cache_ttl: Option<Duration>,
+    pub http: Option<reqwest::Client>,
+}
+
+impl CommonOptions {
+    /// Applies hooks, breaker and cache to a runtime builder.
+    pub(crate) fn apply(&self, mut rt: RuntimeBuilder) -> RuntimeBuilder {
+        for h in &self.on_request {
+            let h = h.clone();
+            rt = rt.on_request(move |i| h(i));
+        }
+        for h in &self.on_response {
+            let h = h.clone();
+            rt = rt.on_response(move |i| h(i));
+        }
+        if let Some(c) = self.circuit {
+            rt = rt.circuit_breaker(c);
+        }
+        if let Some(ttl) = self.cache_ttl {
+            rt = rt.cache(ttl);
+        }
+        rt
+    }
+
+    /// The HTTP client: the caller's, or one built with the timeout as both
+    /// connect and read timeout (a stream may stay open as long as data keeps
+    /// arriving) and the extra headers as defaults.
+    pub(crate) fn http_client(&self, timeout: Duration, user_agent: &str) -> Result<reqwest::Client> {
+        if let Some(c) = &self.http {
+            return Ok(c.clone());
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+            // The value is not echoed: extra headers often carry credentials.
+            let v = HeaderValue::from_str(value)
+                .map_err(|_| Error::Config(format!("invalid value for header {name:?}")))?;
+            headers.insert(n, v);
+        }
+        reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
+            .default_headers(headers)
+            .user_agent(user_agent)
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))
+    }
+}
+
+/// Checks and normalizes a base URL: http(s), a host, no query or fragment,
+/// no trailing slash.
+pub(crate) fn base_url(raw: &str) -> Result<String> {
+    let url = reqwest::Url::parse(raw.trim())
+        .map_err(|e| Error::Config(format!("invalid base URL {raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "invalid base URL {raw:?}: the scheme must be http or https"
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!("invalid base URL {raw:?}: no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "invalid base URL {raw:?}: it must not have a query or fragment"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Rejects empty identifiers before they become an empty path segment.
+pub(crate) fn non_empty(what: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        Err(Error::Config(format!("{what} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked_and_normalized() {
+        assert_eq!(base_url("https://api.promptev.ai/").unwrap(), "https://api.promptev.ai");
+        assert_eq!(base_url("http://127.0.0.1:8080/api/v1").unwrap(), "http://127.0.0.1:8080/api/v1");
+        for bad in ["", "api.promptev.ai", "ftp://x", "http://", "https://x/?a=1", "not a url"] {
+            assert!(matches!(base_url(bad), Err(Error::Config(_))), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,650 @@
+//! Promptev: hosted AI agents, run in one call or streamed over SSE.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use agentwire::promptev::{AgentEventKind, Client};
+//!
+//! # async fn demo() -> agentwire::Result<()> {
+//! let client = Client::new("pv_sk_...")?;
+//!
+//! // One blocking call; pass the session id back to keep the conversation.
+//! let first = client.trigger_agent("support-bot", "Summarize ticket 42").await?;
+//! let next = client
+//!     .trigger_agent("support-bot", "And the customer's reply?")
+//!     .session_id(&first.session_id)
+//!     .await?;
+//!
+//! // Or stream the agent's thoughts, tool status and answer as they come.
+//! let session = client.start_agent("support-bot").visitor("ava").await?;
+//! let mut events = client.stream_agent(&session.agent_id, &session.session_token, "Any P1 bugs?");
+//! while let Some(event) = events.next().await {
+//!     let event = event?;
+//!     match event.kind {
+//!         AgentEventKind::Thoughts => println!("thinking: {}", event.output),
+//!         AgentEventKind::Done => println!("answer: {}", event.output),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The project key is part of every URL path, so agentwire masks it in URLs,
+//! errors, hooks and tracing output.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use agentwire_promptev_transport as transport;
+use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
+use agentwire_runtime::{
+    capture_body, CircuitBreakerConfig, Error, Idempotency, PathKey, RateLimitInfo, Redactor, RequestInfo,
+    ResponseInfo, Result, RetryConfig, Runtime,
+};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::config::{self, CommonOptions};
+
+/// Where Promptev's API lives.
+pub const DEFAULT_BASE_URL: &str = "https://api.promptev.ai";
+/// Default per-request timeout (and read timeout of streams).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+const SERVICE: &str = "promptev";
+const STREAM_OPERATION: &str = "stream_agent";
+
+/// The retry policy of Promptev's own SDK: 2 retries on 502/503/504, 0.5 s
+/// doubling. (A `Retry-After` from the service still wins.)
+pub fn default_retry() -> RetryConfig {
+    RetryConfig::default()
+        .with_max_retries(2)
+        .with_base_delay(Duration::from_millis(500))
+        .with_retry_on([502, 503, 504])
+}
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// let client = agentwire::promptev::Client::builder("pv_sk_example_key")
+///     .base_url("http://127.0.0.1:8080")
+///     .timeout(Duration::from_secs(10))
+///     .max_retries(4)
+///     .header("X-Team", "research")
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8080");
+/// ```
+pub struct ClientBuilder {
+    project_key: SecretString,
+    base_url: String,
+    retry: RetryConfig,
+    common: CommonOptions,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("project_key", &"[REDACTED]")
+            .field("base_url", &self.base_url)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// API base URL (default [`DEFAULT_BASE_URL`]); override for self-hosted
+    /// deployments or the sandbox.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Per-request timeout, also used as connect timeout and as the longest
+    /// silence tolerated inside a stream (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.common.timeout = Some(timeout);
+        self
+    }
+
+    /// Number of retries on transient failures (default 2).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.retry.max_retries = n;
+        self
+    }
+
+    /// Replaces the whole retry policy (default [`default_retry`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Adds a header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.common.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Runs `hook` before every HTTP attempt (URLs arrive redacted).
+    pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
+        self.common.on_request.push(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` after every HTTP attempt.
+    pub fn on_response(mut self, hook: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
+        self.common.on_response.push(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Fails fast after repeated failures (off by default).
+    pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
+        self.common.circuit = Some(config);
+        self
+    }
+
+    /// Uses this `reqwest::Client` instead of building one (its own timeouts
+    /// and headers then apply; `header` is ignored).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.common.http = Some(client);
+        self
+    }
+
+    /// Validates the settings and creates the client.
+    pub fn build(self) -> Result<Client> {
+        let key = self.project_key.expose_secret();
+        if key.trim().is_empty() {
+            return Err(Error::Config("the Promptev project key is empty".into()));
+        }
+        let base_url = config::base_url(&self.base_url)?;
+        let timeout = self.common.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let http = self.common.http_client(
+            timeout,
+            concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (promptev)"),
+        )?;
+        let runtime = self
+            .common
+            .apply(Runtime::builder(SERVICE))
+            .auth(std::sync::Arc::new(PathKey::new(key)))
+            .retry(self.retry)
+            // Promptev's own SDK retries its POSTs on gateway errors; its
+            // trigger and start create at most an extra empty session.
+            .idempotency(Idempotency::RetryAllWrites)
+            .timeout(timeout)
+            .streaming_operations(&[STREAM_OPERATION])
+            .build();
+        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
+        Ok(Client {
+            project_key: self.project_key,
+            base_url,
+            runtime,
+            transport,
+        })
+    }
+}
+
+/// A Promptev client for one project. Cheap to clone; clones share the
+/// connection pool and runtime state.
+#[derive(Clone)]
+pub struct Client {
+    project_key: SecretString,
+    base_url: String,
+    runtime: Runtime,
+    transport: transport::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("promptev::Client")
+            .field("base_url", &self.base_url)
+            .field("project_key", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client with default settings.
+    pub fn new(project_key: impl Into<String>) -> Result<Client> {
+        Client::builder(project_key).build()
+    }
+
+    /// Starts configuring a client.
+    pub fn builder(project_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            project_key: SecretString::from(project_key.into()),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            retry: default_retry(),
+            common: CommonOptions::default(),
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Rate-limit headers of the latest response that carried them.
+    pub fn last_rate_limit(&self) -> Option<RateLimitInfo> {
+        self.runtime.last_rate_limit()
+    }
+
+    fn key(&self) -> &str {
+        self.project_key.expose_secret()
+    }
+
+    /// Runs an agent to completion in one call. Tools run server-side; the
+    /// result holds the final reply and the session id to continue with.
+    ///
+    /// Options (`session_id`, `variables`, `visitor`) are set on the returned
+    /// request, which is awaited directly.
+    pub fn trigger_agent(&self, agent_id: impl Into<String>, message: impl Into<String>) -> TriggerAgent<'_> {
+        TriggerAgent {
+            client: self,
+            agent_id: agent_id.into(),
+            body: transport::types::TriggerRequest {
+                message: message.into(),
+                session_id: None,
+                variables: None,
+                visitor: None,
+            },
+        }
+    }
+
+    /// Opens a streaming session with an agent; see [`Client::stream_agent`].
+    pub fn start_agent(&self, agent_id: impl Into<String>) -> StartAgent<'_> {
+        StartAgent {
+            client: self,
+            agent_id: agent_id.into(),
+            body: transport::types::StartRequest::default(),
+        }
+    }
+
+    /// Sends `query` in a session and streams the agent's events: thoughts,
+    /// tool status, approval requests, then `done` (or `error`), after which
+    /// the stream ends. HTTP failures arrive as the stream's first item.
+    pub fn stream_agent(
+        &self,
+        agent_id: impl Into<String>,
+        session_token: impl Into<String>,
+        query: impl Into<String>,
+    ) -> AgentStream {
+        let client = self.clone();
+        let agent_id = agent_id.into();
+        let token = session_token.into();
+        let body = transport::types::StreamRequest { query: query.into() };
+        let opened = async move {
+            config::non_empty("agent_id", &agent_id)?;
+            config::non_empty("session_token", &token)?;
+            let response = client
+                .runtime
+                .finish(client.transport.stream_agent(client.key(), &agent_id, &token, &body).await)
+                .await?;
+            Ok::<_, Error>(response.into_inner())
+        };
+        AgentStream::open(Box::pin(opened), self.runtime.redactor().clone())
+    }
+
+    /// Streams `query` and returns the text of the `done` event; an `error`
+    /// event becomes [`Error::Stream`].
+    pub async fn ask(
+        &self,
+        agent_id: impl Into<String>,
+        session_token: impl Into<String>,
+        query: impl Into<String>,
+    ) -> Result<String> {
+        let mut events = self.stream_agent(agent_id, session_token, query);
+        while let Some(event) = events.next().await {
+            let event = event?;
+            match event.kind {
+                AgentEventKind::Done => return Ok(event.output),
+                AgentEventKind::Error => {
+                    return Err(Error::Stream {
+                        service: SERVICE,
+                        message: event.output,
+                        raw: event.raw,
+                    })
+                }
+                _ => {}
+            }
+        }
+        Err(incomplete_stream())
+    }
+}
+
+fn stream_decode_error(message: impl Into<String>, data: &str) -> Error {
+    // Event data never holds the project key (it is only in the URL), so an
+    // empty redactor is enough here.
+    Error::decode(SERVICE, Some(200), message, data.as_bytes(), &Redactor::default())
+}
+
+fn incomplete_stream() -> Error {
+    stream_decode_error("the event stream ended before a done or error event", "")
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A pending `trigger_agent` call; set options, then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct TriggerAgent<'a> {
+    client: &'a Client,
+    agent_id: String,
+    body: transport::types::TriggerRequest,
+}
+
+impl TriggerAgent<'_> {
+    /// Continues the session of an earlier result, keeping its memory.
+    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.body.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Fills all of the agent's `{{...}}` prompt variables.
+    pub fn variables(mut self, variables: Map<String, Value>) -> Self {
+        self.body.variables = Some(variables);
+        self
+    }
+
+    /// Fills one prompt variable.
+    pub fn variable(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.body
+            .variables
+            .get_or_insert_with(Map::new)
+            .insert(name.into(), value.into());
+        self
+    }
+
+    /// Attributes the run to an end user (kept by the session when resumed).
+    pub fn visitor(mut self, visitor: impl Into<String>) -> Self {
+        self.body.visitor = Some(visitor.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for TriggerAgent<'a> {
+    type Output = Result<AgentResult>;
+    type IntoFuture = BoxFuture<'a, Result<AgentResult>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let c = self.client;
+            config::non_empty("agent_id", &self.agent_id)?;
+            let (result, raw) =
+                capture_body(c.transport.trigger_agent(c.key(), &self.agent_id, &self.body)).await;
+            let value = c.runtime.finish(result).await?.into_inner();
+            let raw = raw_json(raw.as_deref(), || serde_json::to_value(&value).unwrap_or(Value::Null));
+            Ok(AgentResult {
+                response: value.response,
+                session_id: value.session_id,
+                raw,
+            })
+        })
+    }
+}
+
+/// A pending `start_agent` call; set options, then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct StartAgent<'a> {
+    client: &'a Client,
+    agent_id: String,
+    body: transport::types::StartRequest,
+}
+
+impl StartAgent<'_> {
+    /// Display name of the user (the service says "anonymous" otherwise).
+    pub fn visitor(mut self, visitor: impl Into<String>) -> Self {
+        self.body.visitor = Some(visitor.into());
+        self
+    }
+
+    /// Where the session runs (the service says "sdk" otherwise).
+    pub fn platform(mut self, platform: impl Into<String>) -> Self {
+        self.body.platform = Some(platform.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for StartAgent<'a> {
+    type Output = Result<AgentSession>;
+    type IntoFuture = BoxFuture<'a, Result<AgentSession>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let c = self.client;
+            config::non_empty("agent_id", &self.agent_id)?;
+            let (result, raw) =
+                capture_body(c.transport.start_agent(c.key(), &self.agent_id, &self.body)).await;
+            let value = c.runtime.finish(result).await?.into_inner();
+            let raw = raw_json(raw.as_deref(), || serde_json::to_value(&value).unwrap_or(Value::Null));
+            Ok(AgentSession {
+                session_token: value.session_token,
+                // Older deployments name it chatbot_id; fall back to what we asked for.
+                agent_id: value.agent_id.or(value.chatbot_id).unwrap_or(self.agent_id),
+                name: value.name,
+                memory_enabled: value.memory_enabled,
+                messages: value.messages.into_iter().map(Value::Object).collect(),
+                raw,
+            })
+        })
+    }
+}
+
+fn raw_json(raw: Option<&[u8]>, fallback: impl FnOnce() -> Value) -> Value {
+    raw.and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_else(fallback)
+}
+
+/// The final reply of [`Client::trigger_agent`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AgentResult {
+    /// The agent's reply.
+    pub response: String,
+    /// Pass back with [`TriggerAgent::session_id`] to continue the conversation.
+    pub session_id: String,
+    /// The whole response as the service sent it.
+    pub raw: Value,
+}
+
+/// A streaming session opened by [`Client::start_agent`].
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AgentSession {
+    /// Token for [`Client::stream_agent`]; it identifies the conversation.
+    pub session_token: String,
+    /// The agent's id.
+    pub agent_id: String,
+    /// The agent's display name.
+    pub name: String,
+    /// Whether the agent keeps context between messages.
+    pub memory_enabled: bool,
+    /// Earlier turns, when the session is being resumed.
+    pub messages: Vec<Value>,
+    /// The whole response as the service sent it.
+    pub raw: Value,
+}
+
+impl fmt::Debug for AgentSession {
+    // The session token grants access to the conversation: keep it out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentSession")
+            .field("session_token", &"[REDACTED]")
+            .field("agent_id", &self.agent_id)
+            .field("name", &self.name)
+            .field("memory_enabled", &self.memory_enabled)
+            .field("messages", &self.messages.len())
+            .finish()
+    }
+}
+
+/// What an event of the agent stream is about. Open: event types Promptev adds
+/// later arrive as [`AgentEventKind::Other`] instead of failing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AgentEventKind {
+    /// The agent's reasoning.
+    Thoughts,
+    /// Tool execution status ("Searching Jira…").
+    Processing,
+    /// The agent asks permission to run a tool.
+    ApprovalRequired,
+    /// The final answer; the stream ends after it.
+    Done,
+    /// The run failed; the stream ends after it.
+    Error,
+    /// A type this version does not know.
+    Other(String),
+}
+
+impl AgentEventKind {
+    /// The wire name (`"approval_required"`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            AgentEventKind::Thoughts => "thoughts",
+            AgentEventKind::Processing => "processing",
+            AgentEventKind::ApprovalRequired => "approval_required",
+            AgentEventKind::Done => "done",
+            AgentEventKind::Error => "error",
+            AgentEventKind::Other(s) => s,
+        }
+    }
+
+    /// Whether the stream ends after this event.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, AgentEventKind::Done | AgentEventKind::Error)
+    }
+}
+
+impl From<&str> for AgentEventKind {
+    fn from(s: &str) -> Self {
+        match s {
+            "thoughts" => AgentEventKind::Thoughts,
+            "processing" => AgentEventKind::Processing,
+            "approval_required" => AgentEventKind::ApprovalRequired,
+            "done" => AgentEventKind::Done,
+            "error" => AgentEventKind::Error,
+            other => AgentEventKind::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for AgentEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event of an agent stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AgentEvent {
+    /// What the event is about.
+    pub kind: AgentEventKind,
+    /// Its text.
+    pub output: String,
+    /// The event's JSON as sent.
+    pub raw: Value,
+}
+
+impl AgentEvent {
+    /// Parses the `data` of one server-sent event.
+    pub fn from_data(data: &str) -> Result<AgentEvent> {
+        let raw: Value = serde_json::from_str(data)
+            .map_err(|e| stream_decode_error(format!("agent event is not JSON: {e}"), data))?;
+        let kind = raw
+            .get("type")
+            .and_then(Value::as_str)
+            .map(AgentEventKind::from)
+            .unwrap_or_else(|| AgentEventKind::Other("unknown".into()));
+        let output = match raw.get("output") {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => other.to_string(),
+        };
+        Ok(AgentEvent { kind, output, raw })
+    }
+}
+
+type EventSource = Pin<Box<dyn Stream<Item = std::result::Result<SseEvent, SseStreamError<reqwest::Error>>> + Send>>;
+
+enum StreamState {
+    Opening(BoxFuture<'static, Result<transport::ByteStream>>),
+    Reading(EventSource),
+    Finished,
+}
+
+/// The events of one agent reply; see [`Client::stream_agent`].
+///
+/// Ends after the `done` or `error` event. A malformed event is reported as an
+/// [`Error::Decode`] item and the stream goes on; a broken connection is an
+/// [`Error::Network`] item and the stream ends.
+#[must_use = "streams do nothing unless polled"]
+pub struct AgentStream {
+    state: StreamState,
+    redactor: Redactor,
+}
+
+impl fmt::Debug for AgentStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentStream").finish_non_exhaustive()
+    }
+}
+
+impl AgentStream {
+    fn open(fut: BoxFuture<'static, Result<transport::ByteStream>>, redactor: Redactor) -> Self {
+        AgentStream {
+            state: StreamState::Opening(fut),
+            redactor,
+        }
+    }
+}
+
+impl Stream for AgentStream {
+    type Item = Result<AgentEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match &mut self.state {
+                StreamState::Finished => return Poll::Ready(None),
+                StreamState::Opening(fut) => match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => {
+                        self.state = StreamState::Finished;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    Poll::Ready(Ok(bytes)) => {
+                        self.state = StreamState::Reading(Box::pin(sse::events(bytes.into_inner())));
+                    }
+                },
+                StreamState::Reading(events) => match events.as_mut().poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        self.state = StreamState::Finished;
+                        return Poll::Ready(Some(Err(incomplete_stream())));
+                    }
+                    Poll::Ready(Some(Err(SseStreamError::Transport(e)))) => {
+                        self.state = StreamState::Finished;
+                        return Poll::Ready(Some(Err(Error::network(SERVICE, e, &self.redactor))));
+                    }
+                    Poll::Ready(Some(Err(SseStreamError::Parse(e)))) => {
+                        self.state = StreamState::Finished;
+                        return Poll::Ready(Some(Err(stream_decode_error(e.to_string(), ""))));
+                    }
+                    Poll::Ready(Some(Ok(event))) => {
+                        if event.data.is_empty() {
+                            continue;
+                        }
+                        let parsed = AgentEvent::from_data(&event.data);
+                        if matches!(&parsed, Ok(ev) if ev.kind.is_terminal()) {
+                            self.state = StreamState::Finished;
+                        }
+                        return Poll::Ready(Some(parsed));
+                    }
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! One error type for every service.
+//!
+//! Each variant says what went wrong in terms a caller can act on (retry later,
+//! fix the input, re-authenticate…). Responses from the service carry their
+//! status, the service's machine-readable code and the parsed body. No variant
+//! ever holds a secret: bodies and messages pass through the redactor and
+//! transport errors lose their URL, which for some services contains a key.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::redact::Redactor;
+
+/// Result type of every agentwire operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a service answered when it refused a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// Which service answered (`"promptev"`, `"colony"`, `"mycel"`).
+    pub service: &'static str,
+    /// HTTP status code.
+    pub status: u16,
+    /// The service's machine-readable error code, when its body has one.
+    pub code: Option<String>,
+    /// A human-readable reason, taken from the body (`detail`, `message`…) or the
+    /// status line.
+    pub message: String,
+    /// The body parsed as JSON, when it was JSON.
+    pub body: Option<Value>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered {}", self.service, self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " [{code}]")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why no usable response arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkErrorKind {
+    /// The connection could not be made (refused, DNS, TLS).
+    Connect,
+    /// The request or one read took longer than the configured timeout.
+    Timeout,
+    /// The connection broke while the response body was being read.
+    Body,
+    /// Anything else reqwest reported.
+    Other,
+}
+
+/// Failure to get a complete response from the service.
+#[derive(Debug, thiserror::Error)]
+#[error("{service}: {message}")]
+pub struct NetworkError {
+    /// Which service was being called.
+    pub service: &'static str,
+    /// What kind of failure it was.
+    pub kind: NetworkErrorKind,
+    /// Redacted description.
+    pub message: String,
+    #[source]
+    source: Option<reqwest::Error>,
+}
+
+/// A response arrived but could not be understood.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service}: cannot decode the response: {message}")]
+pub struct DecodeError {
+    /// Which service answered.
+    pub service: &'static str,
+    /// HTTP status of the response, when there was one.
+    pub status: Option<u16>,
+    /// What was wrong with it.
+    pub message: String,
+    /// The start of the body (redacted, at most 512 bytes), to help diagnose it.
+    pub body_excerpt: String,
+}
+
+/// Every way an agentwire call can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401 or 403: the credentials are missing, wrong, expired or not allowed.
+    #[error("authentication failed: {0}")]
+    Auth(ApiError),
+    /// 404.
+    #[error("not found: {0}")]
+    NotFound(ApiError),
+    /// 409: the request conflicts with the current state (already voted, key reused…).
+    #[error("conflict: {0}")]
+    Conflict(ApiError),
+    /// 400 or 422: the service rejected the input.
+    #[error("invalid request: {0}")]
+    Validation(ApiError),
+    /// 429, after the configured retries.
+    #[error("rate limited{}: {error}", retry_after.map(|d| format!(" (retry after {:.1}s)", d.as_secs_f64())).unwrap_or_default())]
+    RateLimited {
+        /// How long the service asked the caller to wait, from `Retry-After`.
+        retry_after: Option<Duration>,
+        /// The response itself.
+        error: ApiError,
+    },
+    /// 5xx, after the configured retries.
+    #[error("server error: {0}")]
+    Server(ApiError),
+    /// Any other unsuccessful status.
+    #[error("unexpected status: {0}")]
+    Api(ApiError),
+    /// No complete response: connection refused or dropped, timeout, DNS.
+    #[error("network error: {0}")]
+    Network(#[from] NetworkError),
+    /// A response whose body does not match the contract.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The circuit breaker is open after repeated failures; nothing was sent.
+    #[error("{service}: circuit breaker open after {failures} consecutive failures; not sending")]
+    CircuitOpen {
+        /// Which service's breaker tripped.
+        service: &'static str,
+        /// Consecutive failures counted when it opened.
+        failures: u32,
+    },
+    /// The service reported a failure inside a stream (an `error` event, a
+    /// replay overflow…).
+    #[error("{service} reported an error in the stream: {message}")]
+    Stream {
+        /// Which service sent it.
+        service: &'static str,
+        /// The event's text.
+        message: String,
+        /// The event as parsed JSON.
+        raw: Value,
+    },
+    /// The client is misconfigured: bad base URL, missing credentials, invalid header.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// The HTTP status, when the error came from a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Decode(d) => d.status,
+            _ => self.api().map(|e| e.status),
+        }
+    }
+
+    /// The service's machine-readable error code, when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.api().and_then(|e| e.code.as_deref())
+    }
+
+    /// The parsed JSON body of the error response, when there was one.
+    pub fn body(&self) -> Option<&Value> {
+        match self {
+            Error::Stream { raw, .. } => Some(raw),
+            _ => self.api().and_then(|e| e.body.as_ref()),
+        }
+    }
+
+    /// The response details, for errors that carry a response.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Auth(e)
+            | Error::NotFound(e)
+            | Error::Conflict(e)
+            | Error::Validation(e)
+            | Error::Server(e)
+            | Error::Api(e)
+            | Error::RateLimited { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later could succeed (rate limits, 5xx, network).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimited { .. } | Error::Server(_) | Error::Network(_) | Error::CircuitOpen { .. }
+        )
+    }
+
+    /// Maps a status and body to the right variant.
+    pub(crate) fn from_status(
+        service: &'static str,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> Error {
+        let text = redactor.redact(&String::from_utf8_lossy(body)).into_owned();
+        let parsed: Option<Value> = serde_json::from_str(&text).ok();
+        let (message, code) = match &parsed {
+            Some(v) => describe_body(v),
+            None => (text.chars().take(300).collect::<String>().trim().to_owned(), None),
+        };
+        let message = if message.is_empty() {
+            http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_owned()
+        } else {
+            message
+        };
+        let error = ApiError {
+            service,
+            status,
+            code,
+            message,
+            body: parsed,
+        };
+        match status {
+            401 | 403 => Error::Auth(error),
+            404 => Error::NotFound(error),
+            409 => Error::Conflict(error),
+            400 | 422 => Error::Validation(error),
+            429 => Error::RateLimited {
+                retry_after: crate::retry::retry_after(headers),
+                error,
+            },
+            500..=599 => Error::Server(error),
+            _ => Error::Api(error),
+        }
+    }
+
+    /// Wraps a transport failure, without its URL and with secrets masked.
+    pub fn network(service: &'static str, err: reqwest::Error, redactor: &Redactor) -> Error {
+        let kind = if err.is_timeout() {
+            NetworkErrorKind::Timeout
+        } else if err.is_connect() {
+            NetworkErrorKind::Connect
+        } else if err.is_body() || err.is_decode() {
+            NetworkErrorKind::Body
+        } else {
+            NetworkErrorKind::Other
+        };
+        // The URL may hold a key (Promptev puts it in the path): drop it, then
+        // redact the remaining text in case a source error repeats it.
+        let err = err.without_url();
+        let mut message = redactor.redact(&err.to_string()).into_owned();
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&err);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&redactor.redact(&s.to_string()));
+            source = s.source();
+        }
+        Error::Network(NetworkError {
+            service,
+            kind,
+            message,
+            source: Some(err),
+        })
+    }
+
+    /// A response (or stream event) that does not match the contract.
+    pub fn decode(
+        service: &'static str,
+        status: Option<u16>,
+        message: impl Into<String>,
+        body: &[u8],
+        redactor: &Redactor,
+    ) -> Error {
+        let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+        Error::Decode(DecodeError {
+            service,
+            status,
+            message: redactor.redact(&message.into()).into_owned(),
+            body_excerpt: redactor.redact(&excerpt).into_owned(),
+        })
+    }
+}
+
+/// Pulls a message and a machine-readable code out of the error bodies the
+/// three services send: FastAPI's `{"detail": "..."}`, `{"detail": {"message",
+/// "code"}}`, validation lists `{"detail": [{"msg", "loc"}]}`, and plain
+/// `{"error": ..., "code": ...}` shapes.
+fn describe_body(v: &Value) -> (String, Option<String>) {
+    let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let top_code = str_of(v.get("code")).or_else(|| str_of(v.get("error_code")));
+    match v.get("detail") {
+        Some(Value::String(s)) => (s.clone(), top_code),
+        Some(Value::Object(d)) => {
+            let message = str_of(d.get("message"))
+                .or_else(|| str_of(d.get("msg")))
+                .or_else(|| str_of(d.get("detail")))
+                .unwrap_or_else(|| Value::Object(d.clone()).to_string());
+            let code = str_of(d.get("code"))
+                .or_else(|| str_of(d.get("error_code")))
+                .or(top_code);
+            (message, code)
+        }
+        Some(Value::Array(items)) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    let msg = item.get("msg").and_then(Value::as_str).unwrap_or("invalid");
+                    match item.get("loc").and_then(Value::as_array) {
+                        Some(loc) => {
+                            let loc: Vec<String> = loc
+                                .iter()
+                                .map(|l| l.as_str().map(str::to_owned).unwrap_or_else(|| l.to_string()))
+                                .collect();
+                            format!("{}: {msg}", loc.join("."))
+                        }
+                        None => msg.to_owned(),
+                    }
+                })
+                .collect();
+            (parts.join("; "), top_code)
+        }
+        _ => {
+            let message = str_of(v.get("message"))
+                .or_else(|| str_of(v.get("error")))
+                .or_else(|| v.get("error").and_then(|e| str_of(e.get("message"))))
+                .unwrap_or_default();
+            let code = top_code.or_else(|| v.get("error").and_then(|e| str_of(e.get("code"))));
+            (message, code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(status: u16, body: &str) -> Error {
+        Error::from_status("svc", status, &http::HeaderMap::new(), body.as_bytes(), &Redactor::default())
+    }
+
+    #[test]
+    fn statuses_map_to_variants() {
+        assert!(matches!(err(400, "{}"), Error::Validation(_)));
+        assert!(matches!(err(422, "{}"), Error::Validation(_)));
+        assert!(matches!(err(401, "{}"), Error::Auth(_)));
+        assert!(matches!(err(403, "{}"), Error::Auth(_)));
+        assert!(matches!(err(404, "{}"), Error::NotFound(_)));
+        assert!(matches!(err(409, "{}"), Error::Conflict(_)));
+        assert!(matches!(err(429, "{}"), Error::RateLimited { retry_after: None, .. }));
+        assert!(matches!(err(500, "{}"), Error::Server(_)));
+        assert!(matches!(err(503, "{}"), Error::Server(_)));
+        assert!(matches!(err(418, "{}"), Error::Api(_)));
+    }
+
+    #[test]
+    fn fastapi_string_detail_becomes_the_message() {
+        let e = err(404, r#"{"detail":"Agent not found"}"#);
+        assert_eq!(e.api().unwrap().message, "Agent not found");
+        assert_eq!(e.body(), Some(&json!({"detail": "Agent not found"})));
+        assert_eq!(e.to_string(), "not found: svc answered 404: Agent not found");
+    }
+
+    #[test]
+    fn structured_detail_gives_message_and_code() {
+        let e = err(409, r#"{"detail":{"message":"Already voted","code":"ALREADY_VOTED"}}"#);
+        assert_eq!(e.code(), Some("ALREADY_VOTED"));
+        assert_eq!(e.api().unwrap().message, "Already voted");
+    }
+
+    #[test]
+    fn validation_lists_are_flattened() {
+        let e = err(422, r#"{"detail":[{"loc":["body","message"],"msg":"field required","type":"missing"}]}"#);
+        assert_eq!(e.api().unwrap().message, "body.message: field required");
+    }
+
+    #[test]
+    fn non_json_bodies_keep_their_text_and_empty_ones_the_reason() {
+        assert_eq!(err(502, "Bad gateway from nginx").api().unwrap().message, "Bad gateway from nginx");
+        assert_eq!(err(503, "").api().unwrap().message, "Service Unavailable");
+    }
+
+    #[test]
+    fn secrets_in_bodies_are_redacted() {
+        let r = Redactor::default();
+        r.add("pv_sk_secret123");
+        let e = Error::from_status("svc", 400, &http::HeaderMap::new(), br#"{"detail":"bad key pv_sk_secret123"}"#, &r);
+        assert!(!format!("{e} {e:?}").contains("pv_sk_secret123"));
+    }
+
+    #[test]
+    fn retry_after_is_read_for_429() {
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        let e = Error::from_status("svc", 429, &h, b"{}", &Redactor::default());
+        assert!(matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)));
+    }
+}

@@ -1,0 +1,39 @@
+//! Callbacks run around every HTTP attempt, for logging, metrics or tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What is about to be sent. The URL is redacted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RequestInfo {
+    /// Service name.
+    pub service: &'static str,
+    /// Public operation name (`trigger_agent`).
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: http::Method,
+    /// Request URL with secrets masked.
+    pub url: String,
+    /// 1 for the first attempt, 2 for the first retry…
+    pub attempt: u32,
+}
+
+/// What came back for one attempt.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResponseInfo {
+    /// The request this answers.
+    pub request: RequestInfo,
+    /// HTTP status, or `None` when no response arrived.
+    pub status: Option<u16>,
+    /// Time from sending to the response head (or the failure).
+    pub elapsed: Duration,
+    /// Whether the response came from the GET cache.
+    pub from_cache: bool,
+}
+
+/// A callback run before each attempt.
+pub type RequestHook = Arc<dyn Fn(&RequestInfo) + Send + Sync>;
+/// A callback run after each attempt.
+pub type ResponseHook = Arc<dyn Fn(&ResponseInfo) + Send + Sync>;

@@ -1,0 +1,173 @@
+//! When and how long to wait before trying a request again.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+/// Retry policy: how many times, after how long, on which statuses.
+///
+/// The `n`-th retry waits `base_delay * 2^(n-1)`, capped at `max_delay`, with
+/// jitter; a `Retry-After` header from the service always replaces the computed
+/// delay. Requests that are not idempotent (POST, PATCH) are retried only when
+/// they carry an `Idempotency-Key`, unless the service profile says otherwise.
+///
+/// ```
+/// use agentwire_runtime::RetryConfig;
+/// use std::time::Duration;
+///
+/// let aggressive = RetryConfig::default()
+///     .with_max_retries(5)
+///     .with_base_delay(Duration::from_millis(500))
+///     .with_retry_on([429, 500, 502, 503, 504]);
+/// assert_eq!(aggressive.max_retries, 5);
+/// assert!(RetryConfig::none().max_retries == 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Retries after the first attempt; 0 disables retrying.
+    pub max_retries: u32,
+    /// Delay before the first retry.
+    pub base_delay: Duration,
+    /// Upper bound of a computed delay (a `Retry-After` may exceed it).
+    pub max_delay: Duration,
+    /// Statuses that are retried.
+    pub retry_on: BTreeSet<u16>,
+    /// Whether a request that got no response (connection refused or reset,
+    /// timeout) is retried, under the same idempotency rule.
+    pub retry_network_errors: bool,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_retries: 2,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(10),
+            retry_on: [429, 502, 503, 504].into_iter().collect(),
+            retry_network_errors: true,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        }
+    }
+
+    /// Sets the number of retries.
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the delay before the first retry.
+    pub fn with_base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+
+    /// Sets the cap of computed delays.
+    pub fn with_max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// Replaces the set of retried statuses.
+    pub fn with_retry_on(mut self, statuses: impl IntoIterator<Item = u16>) -> Self {
+        self.retry_on = statuses.into_iter().collect();
+        self
+    }
+
+    /// Sets whether requests that got no response are retried.
+    pub fn with_retry_network_errors(mut self, yes: bool) -> Self {
+        self.retry_network_errors = yes;
+        self
+    }
+
+    /// Delay before retry number `retry` (1-based), without jitter:
+    /// `base_delay * 2^(retry-1)` capped at `max_delay`.
+    pub fn nominal_delay(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.base_delay
+            .checked_mul(factor)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+
+    /// The delay actually slept: the server's `Retry-After` when it sent one,
+    /// else the nominal delay with "equal jitter" (between half and all of it),
+    /// so that many clients failing together do not retry in lockstep.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d;
+        }
+        let nominal = self.nominal_delay(retry);
+        let half = nominal / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// Parses `Retry-After` as delta-seconds (fractions tolerated) or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nominal_delays_double_and_cap() {
+        let c = RetryConfig::default();
+        assert_eq!(c.nominal_delay(1), Duration::from_secs(1));
+        assert_eq!(c.nominal_delay(2), Duration::from_secs(2));
+        assert_eq!(c.nominal_delay(3), Duration::from_secs(4));
+        assert_eq!(c.nominal_delay(5), Duration::from_secs(10));
+        assert_eq!(c.nominal_delay(200), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_full() {
+        let c = RetryConfig::default();
+        for _ in 0..200 {
+            let d = c.delay(2, None);
+            assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(2), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_always_wins_even_above_the_cap() {
+        let c = RetryConfig::default();
+        assert_eq!(c.delay(1, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(c.delay(1, Some(Duration::ZERO)), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_dates_and_rejects_garbage() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("retry-after", "0.5".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "-4".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        let future = SystemTime::now() + Duration::from_secs(120);
+        h.insert("retry-after", httpdate::fmt_http_date(future).parse().unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        h.insert("retry-after", "Mon, 01 Jan 2001 00:00:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+    }
+}

@@ -1,0 +1,87 @@
+//! `cargo xtask` — the maintainer's commands for agentwire's contracts and transports.
+//!
+//! ```text
+//! cargo xtask regen [service…]             upstream → filter → normalize → openapi/<s>.json → generated/<s>/
+//! cargo xtask check                        fail (naming each stale file) if committed output is not current
+//! cargo xtask drift <service> <new.json>   how the public contract would change; exit 1 on a breaking change
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use xtask::{check, drift_report, regen_all, workspace_root, SERVICES};
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage:\n  cargo xtask regen [service…]\n  cargo xtask check\n  cargo xtask drift <service> <new-upstream.json>\n\nservices: {}",
+        SERVICES.join(", ")
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let Some(cmd) = args.first() else {
+        return usage();
+    };
+    let rest = &args[1..];
+    let result = match cmd.as_str() {
+        "regen" => {
+            let started = Instant::now();
+            let services: Vec<&str> = if rest.is_empty() {
+                SERVICES.to_vec()
+            } else {
+                rest.iter().map(String::as_str).collect()
+            };
+            regen_all(&root, &services).map(|written| {
+                for line in written {
+                    println!("{line}");
+                }
+                println!(
+                    "regenerated {} in {:.2?}",
+                    services.join(", "),
+                    started.elapsed()
+                );
+                ExitCode::SUCCESS
+            })
+        }
+        "check" => check(&root).map(|stale| {
+            if stale.is_empty() {
+                println!("openapi/ and generated/ are current");
+                ExitCode::SUCCESS
+            } else {
+                for s in &stale {
+                    eprintln!("{s}");
+                }
+                eprintln!(
+                    "{} stale file(s); run `cargo xtask regen` and commit the result",
+                    stale.len()
+                );
+                ExitCode::FAILURE
+            }
+        }),
+        "drift" => match rest {
+            [service, path] => drift_report(&root, service, &PathBuf::from(path)).map(
+                |(text, breaking)| {
+                    println!("{text}");
+                    if breaking {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                },
+            ),
+            _ => return usage(),
+        },
+        _ => return usage(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
