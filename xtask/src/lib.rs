@@ -51,7 +51,10 @@ pub fn load_filter(root: &Path, service: &str) -> Result<filter::Filter, String>
 
 /// upstream → filter → normalize → prune: the public contract progenitor reads.
 pub fn contract_from_upstream(upstream: &Value, f: &filter::Filter) -> Result<Value, String> {
-    let mut doc = filter::apply(upstream, f)?;
+    finish_contract(filter::apply(upstream, f)?, f)
+}
+
+fn finish_contract(mut doc: Value, f: &filter::Filter) -> Result<Value, String> {
     normalize::normalize(&mut doc).map_err(|e| format!("{}: {e}", f.service))?;
     let before_prune = doc.clone();
     normalize::prune_components(&mut doc);
@@ -273,12 +276,25 @@ fn short_diff(committed: &str, expected: &str) -> String {
 /// Compares the committed contract of `service` with the one a new upstream
 /// document would give. Returns the report and whether any change breaks
 /// existing clients.
-pub fn drift_report(root: &Path, service: &str, new_upstream: &Path) -> Result<(String, bool), String> {
+pub fn drift_report(
+    root: &Path,
+    service: &str,
+    new_upstream: &Path,
+) -> Result<(String, bool), String> {
     let f = load_filter(root, service)?;
     let committed_path = root.join(format!("openapi/{service}.json"));
     let committed = parse_json(&read(&committed_path)?, &committed_path)?;
     let upstream = parse_json(&read(new_upstream)?, new_upstream)?;
-    let proposed = contract_from_upstream(&upstream, &f)?;
+    let applied = filter::apply_lenient(&upstream, &f)?;
+    let proposed = finish_contract(applied.doc, &f)?;
     let changes = drift::drift(&surface::surface(&committed), &surface::surface(&proposed));
-    Ok((drift::render(&changes), drift::has_breaking(&changes)))
+    let mut report = drift::render(&changes);
+    // New upstream operations are not part of the public contract until the
+    // filter keeps them, so they break nothing; they still deserve a decision.
+    for op in &applied.unlisted {
+        report.push_str(&format!(
+            "\nnote: new upstream operation {op} is neither kept nor dropped by openapi/{service}.filter.json"
+        ));
+    }
+    Ok((report, drift::has_breaking(&changes)))
 }

@@ -63,16 +63,16 @@ fn main() -> ExitCode {
             }
         }),
         "drift" => match rest {
-            [service, path] => drift_report(&root, service, &PathBuf::from(path)).map(
-                |(text, breaking)| {
+            [service, path] => {
+                drift_report(&root, service, &PathBuf::from(path)).map(|(text, breaking)| {
                     println!("{text}");
                     if breaking {
                         ExitCode::FAILURE
                     } else {
                         ExitCode::SUCCESS
                     }
-                },
-            ),
+                })
+            }
             _ => return usage(),
         },
         _ => return usage(),

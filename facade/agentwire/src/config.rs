@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use agentwire_runtime::{CircuitBreakerConfig, Error, RequestHook, ResponseHook, Result, RuntimeBuilder};
+use agentwire_runtime::{
+    CircuitBreakerConfig, Error, RequestHook, ResponseHook, Result, RuntimeBuilder,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Options common to every service builder.
@@ -40,7 +42,11 @@ impl CommonOptions {
     /// The HTTP client: the caller's, or one built with the timeout as both
     /// connect and read timeout (a stream may stay open as long as data keeps
     /// arriving) and the extra headers as defaults.
-    pub(crate) fn http_client(&self, timeout: Duration, user_agent: &str) -> Result<reqwest::Client> {
+    pub(crate) fn http_client(
+        &self,
+        timeout: Duration,
+        user_agent: &str,
+    ) -> Result<reqwest::Client> {
         if let Some(c) = &self.http {
             return Ok(c.clone());
         }
@@ -59,7 +65,9 @@ impl CommonOptions {
             .default_headers(headers)
             .user_agent(user_agent)
             .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))
+            .map_err(|e| {
+                Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+            })
     }
 }
 
@@ -99,10 +107,26 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked_and_normalized() {
-        assert_eq!(base_url("https://api.promptev.ai/").unwrap(), "https://api.promptev.ai");
-        assert_eq!(base_url("http://127.0.0.1:8080/api/v1").unwrap(), "http://127.0.0.1:8080/api/v1");
-        for bad in ["", "api.promptev.ai", "ftp://x", "http://", "https://x/?a=1", "not a url"] {
-            assert!(matches!(base_url(bad), Err(Error::Config(_))), "{bad:?} accepted");
+        assert_eq!(
+            base_url("https://api.promptev.ai/").unwrap(),
+            "https://api.promptev.ai"
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:8080/api/v1").unwrap(),
+            "http://127.0.0.1:8080/api/v1"
+        );
+        for bad in [
+            "",
+            "api.promptev.ai",
+            "ftp://x",
+            "http://",
+            "https://x/?a=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(base_url(bad), Err(Error::Config(_))),
+                "{bad:?} accepted"
+            );
         }
     }
 }

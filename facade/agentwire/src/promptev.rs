@@ -40,8 +40,8 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    capture_body, CircuitBreakerConfig, Error, Idempotency, PathKey, RateLimitInfo, Redactor, RequestInfo,
-    ResponseInfo, Result, RetryConfig, Runtime,
+    capture_body, CircuitBreakerConfig, Error, Idempotency, PathKey, RateLimitInfo, Redactor,
+    RequestInfo, ResponseInfo, Result, RetryConfig, Runtime,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -241,7 +241,11 @@ impl Client {
     ///
     /// Options (`session_id`, `variables`, `visitor`) are set on the returned
     /// request, which is awaited directly.
-    pub fn trigger_agent(&self, agent_id: impl Into<String>, message: impl Into<String>) -> TriggerAgent<'_> {
+    pub fn trigger_agent(
+        &self,
+        agent_id: impl Into<String>,
+        message: impl Into<String>,
+    ) -> TriggerAgent<'_> {
         TriggerAgent {
             client: self,
             agent_id: agent_id.into(),
@@ -275,13 +279,20 @@ impl Client {
         let client = self.clone();
         let agent_id = agent_id.into();
         let token = session_token.into();
-        let body = transport::types::StreamRequest { query: query.into() };
+        let body = transport::types::StreamRequest {
+            query: query.into(),
+        };
         let opened = async move {
             config::non_empty("agent_id", &agent_id)?;
             config::non_empty("session_token", &token)?;
             let response = client
                 .runtime
-                .finish(client.transport.stream_agent(client.key(), &agent_id, &token, &body).await)
+                .finish(
+                    client
+                        .transport
+                        .stream_agent(client.key(), &agent_id, &token, &body)
+                        .await,
+                )
                 .await?;
             Ok::<_, Error>(response.into_inner())
         };
@@ -318,7 +329,13 @@ impl Client {
 fn stream_decode_error(message: impl Into<String>, data: &str) -> Error {
     // Event data never holds the project key (it is only in the URL), so an
     // empty redactor is enough here.
-    Error::decode(SERVICE, Some(200), message, data.as_bytes(), &Redactor::default())
+    Error::decode(
+        SERVICE,
+        Some(200),
+        message,
+        data.as_bytes(),
+        &Redactor::default(),
+    )
 }
 
 fn incomplete_stream() -> Error {
@@ -372,10 +389,16 @@ impl<'a> IntoFuture for TriggerAgent<'a> {
         Box::pin(async move {
             let c = self.client;
             config::non_empty("agent_id", &self.agent_id)?;
-            let (result, raw) =
-                capture_body(c.transport.trigger_agent(c.key(), &self.agent_id, &self.body)).await;
+            let (result, raw) = capture_body(c.transport.trigger_agent(
+                c.key(),
+                &self.agent_id,
+                &self.body,
+            ))
+            .await;
             let value = c.runtime.finish(result).await?.into_inner();
-            let raw = raw_json(raw.as_deref(), || serde_json::to_value(&value).unwrap_or(Value::Null));
+            let raw = raw_json(raw.as_deref(), || {
+                serde_json::to_value(&value).unwrap_or(Value::Null)
+            });
             Ok(AgentResult {
                 response: value.response,
                 session_id: value.session_id,
@@ -418,7 +441,9 @@ impl<'a> IntoFuture for StartAgent<'a> {
             let (result, raw) =
                 capture_body(c.transport.start_agent(c.key(), &self.agent_id, &self.body)).await;
             let value = c.runtime.finish(result).await?.into_inner();
-            let raw = raw_json(raw.as_deref(), || serde_json::to_value(&value).unwrap_or(Value::Null));
+            let raw = raw_json(raw.as_deref(), || {
+                serde_json::to_value(&value).unwrap_or(Value::Null)
+            });
             Ok(AgentSession {
                 session_token: value.session_token,
                 // Older deployments name it chatbot_id; fall back to what we asked for.
@@ -568,7 +593,9 @@ impl AgentEvent {
     }
 }
 
-type EventSource = Pin<Box<dyn Stream<Item = std::result::Result<SseEvent, SseStreamError<reqwest::Error>>> + Send>>;
+type EventSource = Pin<
+    Box<dyn Stream<Item = std::result::Result<SseEvent, SseStreamError<reqwest::Error>>> + Send>,
+>;
 
 enum StreamState {
     Opening(BoxFuture<'static, Result<transport::ByteStream>>),
@@ -616,7 +643,8 @@ impl Stream for AgentStream {
                         return Poll::Ready(Some(Err(e)));
                     }
                     Poll::Ready(Ok(bytes)) => {
-                        self.state = StreamState::Reading(Box::pin(sse::events(bytes.into_inner())));
+                        self.state =
+                            StreamState::Reading(Box::pin(sse::events(bytes.into_inner())));
                     }
                 },
                 StreamState::Reading(events) => match events.as_mut().poll_next(cx) {

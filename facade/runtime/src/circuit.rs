@@ -113,6 +113,9 @@ mod tests {
     fn after_cooldown_one_probe_passes() {
         let cb = CircuitBreaker::new(CircuitBreakerConfig::new(1).with_cooldown(Duration::ZERO));
         cb.record(false);
-        assert!(cb.admit().is_ok(), "cooldown of zero lets the probe through");
+        assert!(
+            cb.admit().is_ok(),
+            "cooldown of zero lets the probe through"
+        );
     }
 }

@@ -187,7 +187,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Server(_) | Error::Network(_) | Error::CircuitOpen { .. }
+            Error::RateLimited { .. }
+                | Error::Server(_)
+                | Error::Network(_)
+                | Error::CircuitOpen { .. }
         )
     }
 
@@ -203,7 +206,10 @@ impl Error {
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
         let (message, code) = match &parsed {
             Some(v) => describe_body(v),
-            None => (text.chars().take(300).collect::<String>().trim().to_owned(), None),
+            None => (
+                text.chars().take(300).collect::<String>().trim().to_owned(),
+                None,
+            ),
         };
         let message = if message.is_empty() {
             http::StatusCode::from_u16(status)
@@ -310,7 +316,11 @@ fn describe_body(v: &Value) -> (String, Option<String>) {
                         Some(loc) => {
                             let loc: Vec<String> = loc
                                 .iter()
-                                .map(|l| l.as_str().map(str::to_owned).unwrap_or_else(|| l.to_string()))
+                                .map(|l| {
+                                    l.as_str()
+                                        .map(str::to_owned)
+                                        .unwrap_or_else(|| l.to_string())
+                                })
                                 .collect();
                             format!("{}: {msg}", loc.join("."))
                         }
@@ -337,7 +347,13 @@ mod tests {
     use serde_json::json;
 
     fn err(status: u16, body: &str) -> Error {
-        Error::from_status("svc", status, &http::HeaderMap::new(), body.as_bytes(), &Redactor::default())
+        Error::from_status(
+            "svc",
+            status,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            &Redactor::default(),
+        )
     }
 
     #[test]
@@ -348,7 +364,13 @@ mod tests {
         assert!(matches!(err(403, "{}"), Error::Auth(_)));
         assert!(matches!(err(404, "{}"), Error::NotFound(_)));
         assert!(matches!(err(409, "{}"), Error::Conflict(_)));
-        assert!(matches!(err(429, "{}"), Error::RateLimited { retry_after: None, .. }));
+        assert!(matches!(
+            err(429, "{}"),
+            Error::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ));
         assert!(matches!(err(500, "{}"), Error::Server(_)));
         assert!(matches!(err(503, "{}"), Error::Server(_)));
         assert!(matches!(err(418, "{}"), Error::Api(_)));
@@ -359,25 +381,37 @@ mod tests {
         let e = err(404, r#"{"detail":"Agent not found"}"#);
         assert_eq!(e.api().unwrap().message, "Agent not found");
         assert_eq!(e.body(), Some(&json!({"detail": "Agent not found"})));
-        assert_eq!(e.to_string(), "not found: svc answered 404: Agent not found");
+        assert_eq!(
+            e.to_string(),
+            "not found: svc answered 404: Agent not found"
+        );
     }
 
     #[test]
     fn structured_detail_gives_message_and_code() {
-        let e = err(409, r#"{"detail":{"message":"Already voted","code":"ALREADY_VOTED"}}"#);
+        let e = err(
+            409,
+            r#"{"detail":{"message":"Already voted","code":"ALREADY_VOTED"}}"#,
+        );
         assert_eq!(e.code(), Some("ALREADY_VOTED"));
         assert_eq!(e.api().unwrap().message, "Already voted");
     }
 
     #[test]
     fn validation_lists_are_flattened() {
-        let e = err(422, r#"{"detail":[{"loc":["body","message"],"msg":"field required","type":"missing"}]}"#);
+        let e = err(
+            422,
+            r#"{"detail":[{"loc":["body","message"],"msg":"field required","type":"missing"}]}"#,
+        );
         assert_eq!(e.api().unwrap().message, "body.message: field required");
     }
 
     #[test]
     fn non_json_bodies_keep_their_text_and_empty_ones_the_reason() {
-        assert_eq!(err(502, "Bad gateway from nginx").api().unwrap().message, "Bad gateway from nginx");
+        assert_eq!(
+            err(502, "Bad gateway from nginx").api().unwrap().message,
+            "Bad gateway from nginx"
+        );
         assert_eq!(err(503, "").api().unwrap().message, "Service Unavailable");
     }
 
@@ -385,7 +419,13 @@ mod tests {
     fn secrets_in_bodies_are_redacted() {
         let r = Redactor::default();
         r.add("pv_sk_secret123");
-        let e = Error::from_status("svc", 400, &http::HeaderMap::new(), br#"{"detail":"bad key pv_sk_secret123"}"#, &r);
+        let e = Error::from_status(
+            "svc",
+            400,
+            &http::HeaderMap::new(),
+            br#"{"detail":"bad key pv_sk_secret123"}"#,
+            &r,
+        );
         assert!(!format!("{e} {e:?}").contains("pv_sk_secret123"));
     }
 
@@ -394,6 +434,8 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("retry-after", "7".parse().unwrap());
         let e = Error::from_status("svc", 429, &h, b"{}", &Redactor::default());
-        assert!(matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7)));
+        assert!(
+            matches!(e, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(7))
+        );
     }
 }

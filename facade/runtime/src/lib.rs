@@ -294,7 +294,11 @@ impl Runtime {
 
     /// Called by the transport before each operation (progenitor's `pre`
     /// hook). Fails fast when the circuit breaker is open.
-    pub fn before_send(&self, _request: &mut reqwest::Request, _operation: &'static str) -> std::result::Result<(), String> {
+    pub fn before_send(
+        &self,
+        _request: &mut reqwest::Request,
+        _operation: &'static str,
+    ) -> std::result::Result<(), String> {
         match self.inner.circuit.as_ref().map(CircuitBreaker::admit) {
             Some(Err(failures)) => Err(format!("{CIRCUIT_OPEN}{failures}")),
             _ => Ok(()),
@@ -402,7 +406,11 @@ impl Runtime {
                         }
                     };
                 }
-                Outcome::Again { delay, last, auth_refresh } => {
+                Outcome::Again {
+                    delay,
+                    last,
+                    auth_refresh,
+                } => {
                     let Some(next) = template.as_ref().and_then(reqwest::Request::try_clone) else {
                         return last.map_err(reqwest::Error::without_url);
                     };
@@ -480,7 +488,9 @@ impl Runtime {
                     }
                 }
                 if policy.may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
-                    let delay = inner.retry.delay(attempt, retry::retry_after(response.headers()));
+                    let delay = inner
+                        .retry
+                        .delay(attempt, retry::retry_after(response.headers()));
                     tracing::debug!(
                         attempt,
                         status = status.as_u16(),
@@ -544,7 +554,8 @@ impl Runtime {
             Some(key) if status.is_success() => {
                 let cached = read_whole(response).await?;
                 if capture {
-                    let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(cached.body.clone()));
+                    let _ =
+                        RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(cached.body.clone()));
                 }
                 cache.put(key, cached.clone());
                 Ok(rebuild(cached))
@@ -564,17 +575,32 @@ impl Runtime {
         }
     }
 
-    fn request_info(&self, request: &reqwest::Request, operation: &'static str, attempt: u32) -> RequestInfo {
+    fn request_info(
+        &self,
+        request: &reqwest::Request,
+        operation: &'static str,
+        attempt: u32,
+    ) -> RequestInfo {
         RequestInfo {
             service: self.inner.service,
             operation,
             method: request.method().clone(),
-            url: self.inner.redactor.redact(request.url().as_str()).into_owned(),
+            url: self
+                .inner
+                .redactor
+                .redact(request.url().as_str())
+                .into_owned(),
             attempt,
         }
     }
 
-    fn emit_response(&self, request: RequestInfo, status: Option<u16>, elapsed: Duration, from_cache: bool) {
+    fn emit_response(
+        &self,
+        request: RequestInfo,
+        status: Option<u16>,
+        elapsed: Duration,
+        from_cache: bool,
+    ) {
         if self.inner.on_response.is_empty() {
             return;
         }
@@ -608,9 +634,9 @@ impl Runtime {
                 None => Err(Error::Config(redactor.redact(&msg).into_owned())),
             },
             Err(P::InvalidRequest(msg)) => Err(Error::Config(redactor.redact(&msg).into_owned())),
-            Err(P::CommunicationError(e)) | Err(P::InvalidUpgrade(e)) | Err(P::ResponseBodyError(e)) => {
-                Err(Error::network(service, e, redactor))
-            }
+            Err(P::CommunicationError(e))
+            | Err(P::InvalidUpgrade(e))
+            | Err(P::ResponseBodyError(e)) => Err(Error::network(service, e, redactor)),
             Err(P::InvalidResponsePayload(body, e)) => {
                 Err(Error::decode(service, None, e.to_string(), &body, redactor))
             }
@@ -618,7 +644,9 @@ impl Runtime {
                 let status = rv.status().as_u16();
                 let headers = rv.headers().clone();
                 let body = serde_json::to_vec(&rv.into_inner()).unwrap_or_default();
-                Err(Error::from_status(service, status, &headers, &body, redactor))
+                Err(Error::from_status(
+                    service, status, &headers, &body, redactor,
+                ))
             }
             Err(P::UnexpectedResponse(response)) => Err(self.error_from_response(response).await),
         }
@@ -680,8 +708,15 @@ fn is_event_stream(headers: &http::HeaderMap) -> bool {
 async fn read_whole(response: reqwest::Response) -> reqwest::Result<CachedResponse> {
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(reqwest::Error::without_url)?;
-    Ok(CachedResponse { status, headers, body })
+    let body = response
+        .bytes()
+        .await
+        .map_err(reqwest::Error::without_url)?;
+    Ok(CachedResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn rebuild(cached: CachedResponse) -> reqwest::Response {

@@ -50,7 +50,11 @@ mod tests {
         h.insert("x-ratelimit-reset", "1767225600.5".parse().unwrap());
         assert_eq!(
             RateLimitInfo::from_headers(&h),
-            Some(RateLimitInfo { limit: Some(100), remaining: Some(42), reset: Some(1767225600) })
+            Some(RateLimitInfo {
+                limit: Some(100),
+                remaining: Some(42),
+                reset: Some(1767225600)
+            })
         );
         h.insert("x-ratelimit-remaining", "lots".parse().unwrap());
         assert_eq!(RateLimitInfo::from_headers(&h).unwrap().remaining, None);

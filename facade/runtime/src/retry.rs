@@ -114,12 +114,20 @@ impl RetryConfig {
 
 /// Parses `Retry-After` as delta-seconds (fractions tolerated) or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -141,14 +149,20 @@ mod tests {
         let c = RetryConfig::default();
         for _ in 0..200 {
             let d = c.delay(2, None);
-            assert!(d >= Duration::from_secs(1) && d <= Duration::from_secs(2), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(1) && d <= Duration::from_secs(2),
+                "{d:?}"
+            );
         }
     }
 
     #[test]
     fn retry_after_always_wins_even_above_the_cap() {
         let c = RetryConfig::default();
-        assert_eq!(c.delay(1, Some(Duration::from_secs(30))), Duration::from_secs(30));
+        assert_eq!(
+            c.delay(1, Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
         assert_eq!(c.delay(1, Some(Duration::ZERO)), Duration::ZERO);
     }
 
@@ -164,10 +178,19 @@ mod tests {
         h.insert("retry-after", "-4".parse().unwrap());
         assert_eq!(retry_after(&h), None);
         let future = SystemTime::now() + Duration::from_secs(120);
-        h.insert("retry-after", httpdate::fmt_http_date(future).parse().unwrap());
+        h.insert(
+            "retry-after",
+            httpdate::fmt_http_date(future).parse().unwrap(),
+        );
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
-        h.insert("retry-after", "Mon, 01 Jan 2001 00:00:00 GMT".parse().unwrap());
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            "Mon, 01 Jan 2001 00:00:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 }

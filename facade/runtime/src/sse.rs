@@ -11,17 +11,26 @@
 //! of the event being built, never the stream; one event may take at most
 //! [`SseParser::with_max_event_size`] bytes (16 MiB by default).
 //!
-//! ```ignore
-//! use futures_util::StreamExt;
+//! ```
+//! use agentwire_runtime::sse;
+//! use futures_util::{stream, StreamExt};
 //!
-//! let mut stream = sse::events(response.bytes_stream());
-//! while let Some(event) = stream.next().await {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In practice an HTTP response body, e.g. `response.bytes_stream()`.
+//! let body = stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+//!     b"retry: 3000\nid: 7\ndata: hello\n\n",
+//! ))]);
+//! let mut events = sse::events(body);
+//! while let Some(event) = events.next().await {
 //!     let event = event?;
-//!     println!("{}: {}", event.event, event.data);
+//!     assert_eq!((event.event.as_str(), event.data.as_str()), ("message", "hello"));
 //! }
 //! // Where to resume after a reconnection, and how long to wait before it.
-//! let resume_from = stream.last_event_id();
-//! let delay = stream.reconnection_time();
+//! assert_eq!(events.last_event_id(), Some("7"));
+//! assert_eq!(events.reconnection_time(), Some(std::time::Duration::from_secs(3)));
+//! # Ok(())
+//! # }
 //! ```
 
 use std::fmt;
@@ -86,6 +95,19 @@ pub enum SseError {
 ///
 /// At the end of the body an event that no blank line has ended is discarded, as the
 /// spec says, so there is nothing to flush: drop the parser.
+///
+/// ```
+/// use agentwire_runtime::sse::SseParser;
+///
+/// let mut parser = SseParser::new();
+/// let mut events = Vec::new();
+/// parser.feed(b"event: greet\ndata: hel", &mut events)?;
+/// parser.feed(b"lo\r", &mut events)?;
+/// parser.feed(b"\n\r\n", &mut events)?;
+/// assert_eq!(events.len(), 1);
+/// assert_eq!((events[0].event.as_str(), events[0].data.as_str()), ("greet", "hello"));
+/// # Ok::<(), agentwire_runtime::sse::SseError>(())
+/// ```
 pub struct SseParser {
     max_event_size: usize,
     /// Bytes of the current line carried over from earlier chunks, terminator not yet

@@ -41,10 +41,42 @@ impl Filter {
     }
 }
 
+/// The filtered document and how the upstream and the filter disagree.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The document with only the kept operations, renamed.
+    pub doc: Value,
+    /// Upstream operations the filter neither keeps nor drops ("METHOD path (id)").
+    pub unlisted: Vec<String>,
+    /// Operations the filter names that upstream does not have.
+    pub missing: Vec<String>,
+}
+
 /// Keeps the operations the filter names, renamed, and removes every other one.
 /// Fails when the upstream document and the filter disagree about which
 /// operations exist.
 pub fn apply(upstream: &Value, filter: &Filter) -> Result<Value, String> {
+    let applied = apply_lenient(upstream, filter)?;
+    if !applied.unlisted.is_empty() {
+        return Err(format!(
+            "upstream operations neither kept nor dropped by the {} filter; add each to `operations` or `dropped`:\n  {}",
+            filter.service,
+            applied.unlisted.join("\n  ")
+        ));
+    }
+    if !applied.missing.is_empty() {
+        return Err(format!(
+            "the {} filter names operations the upstream document does not have: {}",
+            filter.service,
+            applied.missing.join(", ")
+        ));
+    }
+    Ok(applied.doc)
+}
+
+/// Like [`apply`], but reports disagreements instead of failing: what
+/// `drift` needs to describe a new upstream document.
+pub fn apply_lenient(upstream: &Value, filter: &Filter) -> Result<Applied, String> {
     let mut doc = upstream.clone();
     let paths = doc
         .get_mut("paths")
@@ -89,13 +121,6 @@ pub fn apply(upstream: &Value, filter: &Filter) -> Result<Value, String> {
             .is_some_and(|m| METHODS.iter().any(|k| m.contains_key(*k)))
     });
 
-    if !unlisted.is_empty() {
-        return Err(format!(
-            "upstream operations neither kept nor dropped by the {} filter; add each to `operations` or `dropped`:\n  {}",
-            filter.service,
-            unlisted.join("\n  ")
-        ));
-    }
     let missing: Vec<_> = filter
         .operations
         .keys()
@@ -103,14 +128,11 @@ pub fn apply(upstream: &Value, filter: &Filter) -> Result<Value, String> {
         .filter(|id| !seen.contains(*id))
         .cloned()
         .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "the {} filter names operations the upstream document does not have: {}",
-            filter.service,
-            missing.join(", ")
-        ));
-    }
-    Ok(doc)
+    Ok(Applied {
+        doc,
+        unlisted,
+        missing,
+    })
 }
 
 /// Puts back schemas the filter keeps explicitly, after pruning removed them

@@ -1,0 +1,77 @@
+//! Services add fields and enum values; the SDK must keep decoding.
+
+use agentwire::promptev::{AgentEventKind, Client};
+use agentwire::RetryConfig;
+use axum::routing::post;
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde_json::json;
+
+#[test]
+fn generated_types_accept_unknown_fields_and_values() {
+    use agentwire_promptev_transport::types::{AgentEventData, StartResponse};
+    let ev: AgentEventData =
+        serde_json::from_value(json!({"type": "tool_result", "output": "x", "tool": "jira"}))
+            .unwrap();
+    assert_eq!(ev.type_, "tool_result");
+    let s: StartResponse = serde_json::from_value(json!({
+        "session_token": "st_1", "name": "Echo", "agent_id": "a", "brand_new_field": {"nested": true}
+    }))
+    .unwrap();
+    assert_eq!(s.session_token, "st_1");
+    assert!(!s.memory_enabled, "defaults apply to absent fields");
+}
+
+#[tokio::test]
+async fn the_facade_keeps_new_fields_in_raw_and_new_event_types_as_other() {
+    let app = Router::new()
+        .route(
+            "/api/sdk/v1/agent/{key}/{agent}/trigger",
+            post(|| async {
+                Json(json!({"response": "ok", "session_id": "s1", "usage": {"tokens": 42}}))
+            }),
+        )
+        .route(
+            "/api/sdk/v1/agent/{key}/{agent}/stream",
+            post(|| async {
+                (
+                    [("content-type", "text/event-stream")],
+                    "data: {\"type\":\"citation\",\"output\":\"doc-7\",\"url\":\"https://x\"}\n\n\
+                     data: {\"type\":\"done\",\"output\":\"fin\"}\n\n",
+                )
+            }),
+        );
+    let base = agentwire_tests::serve(app).await;
+    let client = Client::builder("pv_sk_fwdcompat_1")
+        .base_url(base)
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+    let result = client.trigger_agent("a", "hi").await.unwrap();
+    assert_eq!(result.response, "ok");
+    assert_eq!(result.raw["usage"]["tokens"], 42);
+
+    let events: Vec<_> = client
+        .stream_agent("a", "st", "q")
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(events[0].kind, AgentEventKind::Other("citation".into()));
+    assert_eq!(events[0].raw["url"], "https://x");
+    assert_eq!(events[1].kind, AgentEventKind::Done);
+}
+
+#[tokio::test]
+async fn a_success_body_that_breaks_the_contract_is_a_decode_error() {
+    let app = Router::new().route(
+        "/api/sdk/v1/agent/{key}/{agent}/trigger",
+        post(|| async { Json(json!({"answer": "missing the required fields"})) }),
+    );
+    let base = agentwire_tests::serve(app).await;
+    let client = Client::builder("pv_sk_fwdcompat_1")
+        .base_url(base)
+        .build()
+        .unwrap();
+    let err = client.trigger_agent("a", "hi").await.unwrap_err();
+    assert!(matches!(err, agentwire::Error::Decode(_)), "{err:?}");
+}

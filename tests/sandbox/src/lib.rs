@@ -1,0 +1,437 @@
+//! An in-memory fake of the services agentwire talks to, served over real
+//! HTTP on 127.0.0.1 so the SDK's tests and examples exercise the whole
+//! request path, with knobs to inject faults.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sandbox = agentwire_sandbox::Sandbox::start().await?;
+//! sandbox.faults().fail_next(1, 503);
+//! println!("{} {}", sandbox.base_url(), sandbox.promptev().project_key());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Services answer under their real paths (Promptev under `/api/sdk/v1/`).
+//! Control routes live under `/_sandbox/` and are never faulted or counted:
+//! `GET /_sandbox/health` and `POST /_sandbox/faults` (see [`Faults`]).
+
+#![warn(missing_docs)]
+
+mod fastapi;
+mod faults;
+mod promptev;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+pub use crate::faults::Faults;
+pub use crate::promptev::{PromptevHandle, Turn, DEFAULT_PROJECT_KEY};
+
+use crate::fastapi::{ApiError, FastJson};
+use crate::faults::Action;
+
+/// Pause between two streamed events unless configured otherwise.
+pub const DEFAULT_EVENT_DELAY: Duration = Duration::from_millis(5);
+
+/// State shared by the server task and the handles given to tests.
+pub(crate) struct Shared {
+    pub(crate) faults: Faults,
+    pub(crate) requests: AtomicU64,
+    pub(crate) promptev: promptev::State,
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    base_url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Configures a [`Sandbox`] before it starts.
+#[derive(Clone, Debug)]
+pub struct SandboxBuilder {
+    project_key: String,
+    event_delay: Duration,
+    bind: SocketAddr,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            project_key: DEFAULT_PROJECT_KEY.to_string(),
+            event_delay: DEFAULT_EVENT_DELAY,
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The one Promptev project key accepted (default [`DEFAULT_PROJECT_KEY`]).
+    pub fn project_key(mut self, key: impl Into<String>) -> Self {
+        self.project_key = key.into();
+        self
+    }
+
+    /// Pause between two events of a stream (default
+    /// [`DEFAULT_EVENT_DELAY`]); zero sends them back to back.
+    pub fn event_delay(mut self, delay: Duration) -> Self {
+        self.event_delay = delay;
+        self
+    }
+
+    /// Address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Binds the listener and starts serving on the current Tokio runtime;
+    /// returns once connections are accepted.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(self.bind).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            faults: Faults::default(),
+            requests: AtomicU64::new(0),
+            promptev: promptev::State::new(self.project_key, self.event_delay),
+        });
+        let router = router(shared.clone());
+        let task = tokio::spawn(serve(listener, shared.clone(), router));
+        // A wildcard listener is reachable through loopback; clients cannot
+        // connect to 0.0.0.0 itself everywhere.
+        let mut url_addr = addr;
+        if url_addr.ip().is_unspecified() {
+            url_addr.set_ip(match addr {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Ok(Sandbox {
+            base_url: format!("http://{url_addr}"),
+            addr,
+            shared,
+            task: Some(task),
+        })
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox with default settings on a free port of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        SandboxBuilder::default().start().await
+    }
+
+    /// A builder for a sandbox with non-default settings.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The fault knobs.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The fake Promptev service's data.
+    pub fn promptev(&self) -> PromptevHandle {
+        PromptevHandle::new(self.shared.clone())
+    }
+
+    /// Service requests received so far, faulted ones included; control
+    /// routes are not counted.
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server and waits for it to be gone; open connections are
+    /// closed.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(promptev::routes())
+        .route("/_sandbox/health", get(health))
+        .route("/_sandbox/faults", post(control_faults))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(shared)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "ok": true }))
+}
+
+/// Body of `POST /_sandbox/faults`; every knob is optional and `clear` is
+/// applied first, so one call can reset and re-arm.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultControl {
+    #[serde(default)]
+    clear: bool,
+    fail_next: Option<FailNext>,
+    drop_next: Option<u32>,
+    truncate_next: Option<u32>,
+    latency_ms: Option<u64>,
+    rate_limit: Option<RateLimitControl>,
+    #[serde(default)]
+    expire_tokens: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailNext {
+    #[serde(default = "one")]
+    n: u32,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+struct RateLimitControl {
+    limit: u64,
+    remaining: u64,
+    reset: u64,
+}
+
+async fn control_faults(
+    State(shared): State<Arc<Shared>>,
+    FastJson(control): FastJson<FaultControl>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(fail) = &control.fail_next {
+        if !(100..=599).contains(&fail.status) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "fail_next.status must be an HTTP status code",
+            ));
+        }
+    }
+    let faults = &shared.faults;
+    if control.clear {
+        faults.clear();
+    }
+    if let Some(fail) = control.fail_next {
+        match fail.retry_after {
+            Some(secs) => faults.fail_next_with_retry_after(fail.n, fail.status, secs),
+            None => faults.fail_next(fail.n, fail.status),
+        }
+    }
+    if let Some(n) = control.drop_next {
+        faults.drop_next(n);
+    }
+    if let Some(n) = control.truncate_next {
+        faults.truncate_next(n);
+    }
+    if let Some(ms) = control.latency_ms {
+        faults.set_latency(Duration::from_millis(ms));
+    }
+    if let Some(rl) = control.rate_limit {
+        faults.set_rate_limit_headers(rl.limit, rl.remaining, rl.reset);
+    }
+    if control.expire_tokens {
+        faults.expire_tokens();
+    }
+    Ok(Json(json!({ "ok": true, "pending": faults.pending() })))
+}
+
+/// Accepts connections until the task is aborted; aborting drops the
+/// `JoinSet`, which closes every open connection with it.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    // Events are small writes that should not wait for Nagle.
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let router = router.clone();
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(shared.clone(), router.clone(), req)
+                    });
+                    connections.spawn(async move {
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "sandbox connection ended");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off rather
+                    // than spin.
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// Returned by the connection service to make hyper close the connection
+/// without writing a response.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by sandbox fault")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+fn is_control(path: &str) -> bool {
+    path == "/_sandbox" || path.starts_with("/_sandbox/")
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    router: Router,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    let req = req.map(Body::new);
+    if is_control(req.uri().path()) {
+        return Ok(call(router, req).await);
+    }
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let plan = shared.faults.plan();
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    let mut response = match plan.action {
+        None => call(router, req).await,
+        Some(Action::Drop) => {
+            tracing::debug!(path = req.uri().path(), "sandbox fault: drop");
+            return Err(DropConnection);
+        }
+        Some(Action::Fail {
+            status,
+            retry_after,
+        }) => injected(status, retry_after),
+        Some(Action::Truncate) => truncate(call(router, req).await).await,
+    };
+    if let Some(rl) = plan.rate_limit {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-ratelimit-limit", rl.limit),
+            ("x-ratelimit-remaining", rl.remaining),
+            ("x-ratelimit-reset", rl.reset),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
+    Ok(response)
+}
+
+async fn call(router: Router, req: Request<Body>) -> Response<Body> {
+    match router.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn injected(status: u16, retry_after: Option<u64>) -> Response<Body> {
+    let code = StatusCode::from_u16(status)
+        .ok()
+        .filter(|c| c.as_u16() >= 100)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (
+        code,
+        Json(json!({ "detail": format!("injected {status}") })),
+    )
+        .into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Sends the real head and half the real body, then fails the body so hyper
+/// breaks the connection mid-message.
+async fn truncate(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let full = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    // Announcing the full length makes the cut detectable even by a client
+    // that would accept a clean end of a chunked body.
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+    let half = full.slice(..full.len() / 2);
+    let chunks = futures::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(
+        futures::stream::once(async {
+            // Returning Pending once lets hyper flush the head and the half
+            // body before the error makes it drop the connection.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Err(std::io::Error::other("body truncated by sandbox fault"))
+        }),
+    );
+    Response::from_parts(parts, Body::from_stream(chunks))
+}
