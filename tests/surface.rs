@@ -19,3 +19,10 @@ fn promptev_surface() {
     assert_eq!(names, ["start_agent", "stream_agent", "trigger_agent"]);
     insta::assert_json_snapshot!("promptev", s);
 }
+
+#[test]
+fn colony_surface() {
+    let s = surface_of("colony");
+    assert!(s.operations.iter().any(|o| o.name == "create_post" && o.method == "POST"));
+    insta::assert_json_snapshot!("colony", s);
+}
