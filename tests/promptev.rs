@@ -365,7 +365,10 @@ async fn bad_configuration_is_reported_before_any_request() {
     let (_sb, client) = setup().await;
     assert!(matches!(
         client.trigger_agent("", "hi").await,
-        Err(Error::Config(_))
+        Err(Error::InvalidArgument {
+            name: "agent_id",
+            ..
+        })
     ));
 }
 

@@ -23,6 +23,16 @@ fn promptev_surface() {
 #[test]
 fn colony_surface() {
     let s = surface_of("colony");
-    assert!(s.operations.iter().any(|o| o.name == "create_post" && o.method == "POST"));
+    assert!(s
+        .operations
+        .iter()
+        .any(|o| o.name == "create_post" && o.method == "POST"));
     insta::assert_json_snapshot!("colony", s);
+}
+
+#[test]
+fn mycel_surface() {
+    let s = surface_of("mycel");
+    assert!(s.operations.iter().any(|o| o.name == "messages_send"));
+    insta::assert_json_snapshot!("mycel", s);
 }

@@ -11,7 +11,7 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use serde_json::Value;
 
 /// Every service agentwire covers, in regeneration order.
-pub const SERVICES: &[&str] = &["colony", "promptev"];
+pub const SERVICES: &[&str] = &["colony", "mycel", "promptev"];
 
 /// The workspace root (the parent of `xtask/`).
 pub fn workspace_root() -> PathBuf {

@@ -7,6 +7,9 @@ use agentwire_runtime::{
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+/// Per-request timeout unless a builder sets another.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Options common to every service builder.
 #[derive(Default)]
 pub(crate) struct CommonOptions {
@@ -93,9 +96,12 @@ pub(crate) fn base_url(raw: &str) -> Result<String> {
 }
 
 /// Rejects empty identifiers before they become an empty path segment.
-pub(crate) fn non_empty(what: &str, value: &str) -> Result<()> {
+pub(crate) fn non_empty(name: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
-        Err(Error::Config(format!("{what} must not be empty")))
+        Err(Error::InvalidArgument {
+            name,
+            message: "must not be empty".into(),
+        })
     } else {
         Ok(())
     }

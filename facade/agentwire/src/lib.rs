@@ -2,6 +2,7 @@
 //!
 //! One async Rust SDK for the platforms AI agents live on:
 //!
+//! - [`colony`] — The Colony, a social network for AI agents.
 //! - [`promptev`] — hosted agents you trigger in one call or stream over SSE.
 //!
 //! Every call goes the same way: the facade method you call → the shared
@@ -23,8 +24,13 @@
 
 #![warn(missing_docs)]
 
+pub mod colony;
 mod config;
+mod macros;
+mod pager;
 pub mod promptev;
+
+pub use secrecy::{ExposeSecret, SecretString};
 
 pub use agentwire_runtime::{
     ApiError, CircuitBreakerConfig, DecodeError, Error, NetworkError, NetworkErrorKind,

@@ -213,6 +213,18 @@ impl TokenExchange {
         self.forget();
     }
 
+    /// Exchanges the key for a new token now.
+    pub async fn refresh(
+        &self,
+        client: &reqwest::Client,
+        redactor: &Redactor,
+    ) -> Result<(), AuthFailure> {
+        self.forget();
+        self.token(&AuthContext { client, redactor })
+            .await
+            .map(|_| ())
+    }
+
     /// Forgets the current token; the next request exchanges the key again.
     pub fn forget(&self) {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;

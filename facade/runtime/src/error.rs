@@ -145,6 +145,15 @@ pub enum Error {
     /// The client is misconfigured: bad base URL, missing credentials, invalid header.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An argument was rejected before sending: an empty id, a malformed UUID,
+    /// a value longer than the contract allows.
+    #[error("invalid argument `{name}`: {message}")]
+    InvalidArgument {
+        /// The parameter's name.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl Error {

@@ -228,6 +228,9 @@ fn is_idempotent(method: &Method) -> bool {
 struct AttemptPolicy {
     may_retry: bool,
     may_refresh: bool,
+    /// Read the whole body inside the attempt, so that a connection that
+    /// breaks mid-body is retried like one that broke before the head.
+    buffer_body: bool,
 }
 
 /// What one attempt leads to.
@@ -392,6 +395,7 @@ impl Runtime {
             let retry = AttemptPolicy {
                 may_retry: may_retry && attempt <= inner.retry.max_retries,
                 may_refresh: !refreshed_auth,
+                buffer_body: !streaming,
             };
             match self.attempt(client, this, operation, attempt, retry).await {
                 Outcome::Final(result) => {
@@ -503,28 +507,40 @@ impl Runtime {
                         auth_refresh: false,
                     };
                 }
-                Outcome::Final(Ok(response))
+                if !policy.buffer_body {
+                    return Outcome::Final(Ok(response));
+                }
+                match read_whole(response).await {
+                    Ok(whole) => Outcome::Final(Ok(rebuild(whole))),
+                    Err(e) => self.after_failure(e, attempt, policy),
+                }
             }
             Err(e) => {
-                tracing::debug!(
-                    attempt,
-                    timeout = e.is_timeout(),
-                    connect = e.is_connect(),
-                    "no response"
-                );
                 self.emit_response(info, None, elapsed, false);
-                if policy.may_retry && inner.retry.retry_network_errors {
-                    let delay = inner.retry.delay(attempt, None);
-                    tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
-                    return Outcome::Again {
-                        delay,
-                        last: Err(e),
-                        auth_refresh: false,
-                    };
-                }
-                Outcome::Final(Err(e))
+                self.after_failure(e, attempt, policy)
             }
         }
+    }
+
+    /// No complete response: retry when allowed, else this is the result.
+    fn after_failure(&self, e: reqwest::Error, attempt: u32, policy: AttemptPolicy) -> Outcome {
+        tracing::debug!(
+            attempt,
+            timeout = e.is_timeout(),
+            connect = e.is_connect(),
+            body = e.is_body() || e.is_decode(),
+            "no complete response"
+        );
+        if policy.may_retry && self.inner.retry.retry_network_errors {
+            let delay = self.inner.retry.delay(attempt, None);
+            tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
+            return Outcome::Again {
+                delay,
+                last: Err(e),
+                auth_refresh: false,
+            };
+        }
+        Outcome::Final(Err(e))
     }
 
     /// Cache bookkeeping on the final response.

@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod colony;
 mod fastapi;
 mod faults;
 mod promptev;
@@ -42,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+pub use crate::colony::ColonyHandle;
 pub use crate::faults::Faults;
 pub use crate::promptev::{PromptevHandle, Turn, DEFAULT_PROJECT_KEY};
 
@@ -56,6 +58,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) requests: AtomicU64,
     pub(crate) promptev: promptev::State,
+    pub(crate) colony: colony::State,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -113,6 +116,7 @@ impl SandboxBuilder {
             faults: Faults::default(),
             requests: AtomicU64::new(0),
             promptev: promptev::State::new(self.project_key, self.event_delay),
+            colony: colony::State::default(),
         });
         let router = router(shared.clone());
         let task = tokio::spawn(serve(listener, shared.clone(), router));
@@ -160,6 +164,11 @@ impl Sandbox {
         &self.shared.faults
     }
 
+    /// The fake Colony's data.
+    pub fn colony(&self) -> ColonyHandle {
+        ColonyHandle::new(self.shared.clone())
+    }
+
     /// The fake Promptev service's data.
     pub fn promptev(&self) -> PromptevHandle {
         PromptevHandle::new(self.shared.clone())
@@ -200,6 +209,10 @@ impl std::fmt::Debug for Sandbox {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(promptev::routes())
+        .merge(colony::routes().layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            colony::idempotency,
+        )))
         .route("/_sandbox/health", get(health))
         .route("/_sandbox/faults", post(control_faults))
         .fallback(not_found)

@@ -1,0 +1,105 @@
+//! Small code generators for the facade's open enums.
+
+/// Defines an open string enum: known values as variants, anything else kept
+/// in `Other(String)` so a value the service adds later never fails decoding.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $wire:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version of agentwire does not know.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( $name::$variant => $wire, )+
+                    $name::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $( $wire => $name::$variant, )+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name::from(s.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                Ok($name::from(s.as_ref()))
+            }
+        }
+    };
+}
+
+/// Defines a read-only model over a generated type: a transparent wrapper
+/// (so nested values can be borrowed as models without copying), `Debug`,
+/// `Serialize`, `raw()`, and conversion from the generated type.
+macro_rules! model {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident($inner:ty);
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, ref_cast::RefCast)]
+        #[repr(transparent)]
+        pub struct $name(pub(crate) $inner);
+
+        impl $name {
+            /// Every field the contract describes, as JSON.
+            pub fn raw(&self) -> serde_json::Value {
+                serde_json::to_value(&self.0).unwrap_or(serde_json::Value::Null)
+            }
+        }
+
+        impl From<$inner> for $name {
+            fn from(inner: $inner) -> Self {
+                $name(inner)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                self.0.serialize(s)
+            }
+        }
+    };
+}
+
+pub(crate) use {model, open_enum};

@@ -1,0 +1,292 @@
+//! The Colony end to end: accounts, tokens, posts, pagination, idempotent writes.
+
+use std::time::Duration;
+
+use agentwire::colony::{Client, PostSort, PostType};
+use agentwire::{Error, ExposeSecret, RetryConfig};
+use agentwire_sandbox::Sandbox;
+use futures::StreamExt;
+
+fn client(sb: &Sandbox, key: &str) -> Client {
+    Client::builder(key)
+        .base_url(format!("{}/api/v1", sb.base_url()))
+        .retry(RetryConfig::default().with_base_delay(Duration::from_millis(2)))
+        .build()
+        .unwrap()
+}
+
+async fn setup() -> (Sandbox, Client) {
+    let sb = Sandbox::start().await.unwrap();
+    let key = sb.colony().register("alice");
+    let c = client(&sb, &key);
+    (sb, c)
+}
+
+#[tokio::test]
+async fn register_returns_a_working_key() {
+    let sb = Sandbox::start().await.unwrap();
+    let reg = Client::register("new-agent", "New Agent")
+        .bio("I test things")
+        .base_url(sb.base_url())
+        .await
+        .unwrap();
+    assert_eq!(reg.username, "new-agent");
+    assert!(!format!("{reg:?}").contains(reg.api_key.expose_secret()));
+    let c = client(&sb, reg.api_key.expose_secret());
+    let post = c.create_post("Hello world", "first post").await.unwrap();
+    assert_eq!(post.author_username(), "new-agent");
+
+    let again = Client::register("new-agent", "Dup")
+        .base_url(sb.base_url())
+        .await;
+    assert!(
+        matches!(again, Err(Error::Conflict(ref e)) if e.code.as_deref() == Some("USERNAME_TAKEN")),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn create_get_update_delete_a_post() {
+    let (_sb, c) = setup().await;
+    let mut meta = serde_json::Map::new();
+    meta.insert("confidence".into(), 0.9.into());
+    let post = c
+        .create_post("Tool use findings", "We measured tool latency.")
+        .colony("findings")
+        .post_type(PostType::Finding)
+        .metadata(meta)
+        .tags(["tools", "latency"])
+        .await
+        .unwrap();
+    assert_eq!(post.title(), "Tool use findings");
+    assert_eq!(post.post_type(), PostType::Finding);
+    assert_eq!(post.colony_name(), Some("findings"));
+    assert_eq!(post.tags(), ["tools", "latency"]);
+    assert_eq!(post.metadata().unwrap()["confidence"], 0.9);
+    assert_eq!(post.raw()["title"], "Tool use findings");
+
+    let fetched = c.get_post(&post.id()).await.unwrap();
+    assert_eq!(fetched, post);
+
+    let edited = c
+        .update_post(post.id())
+        .title("Tool use findings (v2)")
+        .await
+        .unwrap();
+    assert_eq!(edited.title(), "Tool use findings (v2)");
+    assert_eq!(edited.body(), "We measured tool latency.");
+
+    c.delete_post(&post.id()).await.unwrap();
+    assert!(matches!(
+        c.get_post(&post.id()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn bad_arguments_fail_before_sending() {
+    let (sb, c) = setup().await;
+    let before = sb.request_count();
+    assert!(matches!(
+        c.get_post("not-a-uuid").await,
+        Err(Error::InvalidArgument {
+            name: "post_id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        c.create_post("", "body").await,
+        Err(Error::InvalidArgument { name: "title", .. })
+    ));
+    assert!(matches!(
+        c.get_posts().limit(0).await,
+        Err(Error::InvalidArgument { name: "limit", .. })
+    ));
+    assert_eq!(sb.request_count(), before);
+}
+
+#[tokio::test]
+async fn only_the_author_may_edit() {
+    let (sb, alice) = setup().await;
+    let bob = client(&sb, &sb.colony().register("bob"));
+    let post = alice.create_post("Mine", "body").await.unwrap();
+    let err = bob
+        .update_post(post.id())
+        .body("hijacked")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Auth(ref e) if e.status == 403 && e.code.as_deref() == Some("FORBIDDEN")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn get_posts_filters_sorts_and_pages() {
+    let (sb, c) = setup().await;
+    sb.colony().seed_posts("alice", "general", 30);
+    c.create_post("A question about tools", "How?")
+        .post_type(PostType::Question)
+        .tags(["tools"])
+        .await
+        .unwrap();
+    let page = c
+        .get_posts()
+        .colony("general")
+        .limit(10)
+        .offset(5)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 10);
+    assert_eq!(page.total, Some(31));
+    assert!(page.has_more);
+    assert_eq!(
+        page.items[0].title(),
+        "Post 25",
+        "newest first, after skipping 5"
+    );
+
+    let questions = c.get_posts().post_type(PostType::Question).await.unwrap();
+    assert_eq!(questions.items.len(), 1);
+    let tagged = c
+        .get_posts()
+        .tag("tools")
+        .sort(PostSort::Top)
+        .await
+        .unwrap();
+    assert_eq!(tagged.items[0].title(), "A question about tools");
+    let found = c.get_posts().search("post 1").limit(100).await.unwrap();
+    assert_eq!(found.total, Some(11), "Post 1 and Post 10–19");
+}
+
+#[tokio::test]
+async fn iter_posts_walks_ten_thousand_posts_in_order() {
+    let (sb, c) = setup().await;
+    sb.colony().seed_posts("alice", "general", 10_000);
+    let mut stream = Box::pin(
+        c.iter_posts()
+            .colony("general")
+            .page_size(100)
+            .into_stream(),
+    );
+    let mut n = 0usize;
+    while let Some(post) = stream.next().await {
+        let post = post.unwrap();
+        assert_eq!(post.title(), format!("Post {}", 9_999 - n));
+        n += 1;
+    }
+    assert_eq!(n, 10_000);
+}
+
+#[tokio::test]
+async fn iter_posts_stops_at_max_results_and_reports_errors() {
+    let (sb, c) = setup().await;
+    sb.colony().seed_posts("alice", "general", 50);
+    let titles: Vec<String> = c
+        .iter_posts()
+        .page_size(20)
+        .max_results(25)
+        .into_stream()
+        .map(|p| p.unwrap().title().to_owned())
+        .collect()
+        .await;
+    assert_eq!(titles.len(), 25);
+
+    let strict = Client::builder(sb.colony().register("carol"))
+        .base_url(sb.base_url())
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+    sb.faults().fail_next(1, 500);
+    let items: Vec<_> = strict.iter_posts().into_stream().collect().await;
+    assert_eq!(items.len(), 1);
+    assert!(matches!(items[0], Err(Error::Server(_))));
+}
+
+#[tokio::test]
+async fn get_posts_by_ids_skips_missing_ones() {
+    let (_sb, c) = setup().await;
+    let a = c.create_post("First", "1").await.unwrap();
+    let b = c.create_post("Second", "2").await.unwrap();
+    let gone = c.create_post("Gone", "3").await.unwrap();
+    c.delete_post(&gone.id()).await.unwrap();
+    let posts = c
+        .get_posts_by_ids([b.id(), gone.id(), a.id()])
+        .await
+        .unwrap();
+    let titles: Vec<&str> = posts.iter().map(|p| p.title()).collect();
+    assert_eq!(titles, ["Second", "First"]);
+}
+
+#[tokio::test]
+async fn a_create_post_retried_through_503s_creates_exactly_one_post() {
+    let (sb, c) = setup().await;
+    c.get_posts().await.unwrap(); // token exchanged beforehand
+    sb.faults().fail_next(2, 503);
+    let post = c
+        .create_post("Exactly once", "even through 503s")
+        .await
+        .unwrap();
+    assert_eq!(sb.colony().post_count(), 1);
+    assert_eq!(
+        c.get_post(&post.id()).await.unwrap().title(),
+        "Exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_response_to_a_write_is_replayed_not_repeated() {
+    let (sb, c) = setup().await;
+    c.get_posts().await.unwrap();
+    // The server creates the post but the answer is lost: the retry carries
+    // the same Idempotency-Key and gets the recorded answer.
+    sb.faults().truncate_next(1);
+    let post = c.create_post("Once only", "lost answer").await;
+    let post = post.unwrap();
+    assert_eq!(sb.colony().post_count(), 1, "{post:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_calls_with_an_expired_token_exchange_once() {
+    let (sb, c) = setup().await;
+    c.get_posts().await.unwrap();
+    assert_eq!(sb.colony().token_exchanges(), 1);
+    sb.faults().expire_tokens();
+    let calls = (0..100).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.get_posts().limit(1).await.map(|p| p.items.len()) })
+    });
+    for r in futures::future::join_all(calls).await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(sb.colony().token_exchanges(), 2, "one exchange for all 100");
+    assert_eq!(c.token_exchanges(), 2);
+}
+
+#[tokio::test]
+async fn rotate_key_switches_the_client_and_retires_the_old_key() {
+    let (sb, c) = setup().await;
+    let old_key = sb.colony().register("alice");
+    let new_key = c.rotate_key().await.unwrap();
+    assert_ne!(new_key.expose_secret(), old_key);
+    sb.faults().expire_tokens();
+    c.get_posts()
+        .await
+        .expect("the client now uses the new key");
+    let stale = client(&sb, &old_key);
+    assert!(matches!(stale.get_posts().await, Err(Error::Auth(ref e)) if e.status == 401));
+}
+
+#[tokio::test]
+async fn refresh_token_exchanges_now_and_bad_keys_are_auth_errors() {
+    let (sb, c) = setup().await;
+    c.refresh_token().await.unwrap();
+    c.refresh_token().await.unwrap();
+    assert_eq!(sb.colony().token_exchanges(), 2);
+    let bad = client(&sb, "col_not_a_real_key_123");
+    match bad.refresh_token().await {
+        Err(Error::Auth(e)) => assert_eq!(e.code.as_deref(), Some("AUTH_INVALID_KEY")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(bad.get_posts().await, Err(Error::Auth(_))));
+}

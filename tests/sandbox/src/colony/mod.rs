@@ -1,0 +1,450 @@
+//! The Colony, in memory: accounts and API keys, key → token exchange (tokens
+//! expire with the fault knobs' epoch), idempotent writes, and the stateful
+//! areas in the submodules.
+//!
+//! Errors use the service's envelope, `{"detail": {"message", "code"}}`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use agentwire_colony_transport::types;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State as AxumState};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::fastapi::FastJson;
+use crate::Shared;
+
+pub(crate) mod posts;
+
+/// Size of the accepted request bodies (the service allows 50 000-character posts).
+const MAX_BODY: usize = 1 << 20;
+
+/// An error in The Colony's envelope.
+#[derive(Debug)]
+pub(crate) struct ColonyError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ColonyError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ColonyError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub(crate) fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
+    }
+    pub(crate) fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "AUTH_INVALID_TOKEN", message)
+    }
+}
+
+impl IntoResponse for ColonyError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"detail": {"message": self.message, "code": self.code}})),
+        )
+            .into_response()
+    }
+}
+
+/// Result of a Colony handler.
+pub(crate) type ColonyResult<T> = Result<T, ColonyError>;
+
+/// A write answered once: (request fingerprint, status, body).
+type Recorded = (Vec<u8>, u16, Vec<u8>);
+
+/// One account.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub(crate) user: types::UserOut,
+    pub(crate) api_key: String,
+}
+
+/// Everything The Colony holds.
+#[derive(Default)]
+pub(crate) struct Data {
+    pub(crate) accounts: HashMap<Uuid, Account>,
+    pub(crate) by_key: HashMap<String, Uuid>,
+    pub(crate) by_username: HashMap<String, Uuid>,
+    /// token → (account, epoch it was issued in)
+    pub(crate) tokens: HashMap<String, (Uuid, u64)>,
+    pub(crate) exchanges: u64,
+    next_token: u64,
+    /// (account, Idempotency-Key) → (request fingerprint, recorded response)
+    idempotency: HashMap<(Uuid, String), Recorded>,
+    pub(crate) posts: posts::Data,
+}
+
+/// The Colony's state inside the sandbox.
+#[derive(Default)]
+pub(crate) struct State {
+    data: Mutex<Data>,
+}
+
+impl State {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Data> {
+        // Every handler leaves `Data` consistent between statements it runs
+        // under the lock, so a poisoned lock is still usable.
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Data {
+    /// Creates an account and returns its id and API key.
+    pub(crate) fn create_account(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        bio: Option<String>,
+        capabilities: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> ColonyResult<(Uuid, String)> {
+        if self.by_username.contains_key(username) {
+            return Err(ColonyError::conflict(
+                "USERNAME_TAKEN",
+                "username already taken",
+            ));
+        }
+        let id = Uuid::new_v4();
+        let api_key = format!("col_sandbox_{}", id.simple());
+        let user = types::UserOut {
+            avatar_url: format!("https://thecolony.cc/avatars/{username}.png"),
+            bio,
+            capabilities,
+            created_at: chrono::Utc::now(),
+            current_model: None,
+            display_name: display_name.to_owned(),
+            evm_address: None,
+            harness: None,
+            id,
+            karma: 0,
+            last_active: None,
+            lightning_address: None,
+            nostr_pubkey: None,
+            npub: None,
+            social_links: None,
+            team_role: None,
+            trust_level: None,
+            user_type: types::UserType("agent".into()),
+            username: username.to_owned(),
+        };
+        self.accounts.insert(
+            id,
+            Account {
+                user,
+                api_key: api_key.clone(),
+            },
+        );
+        self.by_key.insert(api_key.clone(), id);
+        self.by_username.insert(username.to_owned(), id);
+        Ok((id, api_key))
+    }
+
+    pub(crate) fn user(&self, id: &Uuid) -> ColonyResult<&types::UserOut> {
+        self.accounts
+            .get(id)
+            .map(|a| &a.user)
+            .ok_or_else(|| ColonyError::not_found("user"))
+    }
+
+    /// Finds an account by id or username.
+    #[allow(dead_code)] // used by the user and messaging areas as they land
+    pub(crate) fn find_user(&self, id_or_name: &str) -> ColonyResult<Uuid> {
+        if let Ok(id) = Uuid::parse_str(id_or_name) {
+            if self.accounts.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+        self.by_username
+            .get(id_or_name)
+            .copied()
+            .ok_or_else(|| ColonyError::not_found("user"))
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller(pub(crate) Uuid);
+
+impl FromRequestParts<Arc<Shared>> for Caller {
+    type Rejection = ColonyError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ColonyError::unauthorized("Not authenticated"))?;
+        let epoch = shared.faults.token_epoch();
+        let data = shared.colony.lock();
+        match data.tokens.get(token) {
+            Some((id, issued)) if *issued == epoch && data.accounts.contains_key(id) => {
+                Ok(Caller(*id))
+            }
+            Some(_) => Err(ColonyError::unauthorized("Token expired")),
+            None => Err(ColonyError::unauthorized("Invalid token")),
+        }
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/token", post(token))
+        .route("/api/v1/auth/rotate-key", post(rotate_key))
+        .merge(posts::routes())
+}
+
+/// Replays writes that repeat an `Idempotency-Key`: same key and body → the
+/// first response with `Idempotent-Replay: true`; same key, other body → 409.
+pub(crate) async fn idempotency(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_write = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(key), true, true) = (key, is_write, request.uri().path().starts_with("/api/v1/"))
+    else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) else {
+        return ColonyError::bad_request("BAD_BODY", "could not read the body").into_response();
+    };
+    if bytes.len() > MAX_BODY {
+        return ColonyError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "body too large")
+            .into_response();
+    }
+    // Who is asking decides the key's scope; unauthenticated writes (register)
+    // share one scope.
+    let caller = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| shared.colony.lock().tokens.get(t).map(|(id, _)| *id))
+        .unwrap_or(Uuid::nil());
+    let mut fingerprint = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
+    fingerprint.extend_from_slice(&bytes);
+    let slot = (caller, key);
+    if let Some((seen, status, body)) = shared.colony.lock().idempotency.get(&slot).cloned() {
+        if seen != fingerprint {
+            return ColonyError::conflict(
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used with a different request",
+            )
+            .into_response();
+        }
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        response
+            .headers_mut()
+            .insert("idempotent-replay", HeaderValue::from_static("true"));
+        return response;
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = response.status();
+    // Only settled outcomes are remembered: a 5xx must stay retryable.
+    if status.is_server_error() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if status.is_success() {
+        shared
+            .colony
+            .lock()
+            .idempotency
+            .insert(slot, (fingerprint, status.as_u16(), body.to_vec()));
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+async fn register(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    FastJson(body): FastJson<types::AgentRegister>,
+) -> ColonyResult<(StatusCode, Json<types::AgentRegisterResponse>)> {
+    let mut data = shared.colony.lock();
+    let (id, api_key) = data.create_account(
+        body.username.as_str(),
+        body.display_name.as_str(),
+        body.bio.map(|b| b.to_string()),
+        body.capabilities,
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(types::AgentRegisterResponse {
+            api_key,
+            id,
+            important: Some("Store the API key now; it is not shown again.".into()),
+            key_persistence_required: true,
+            username: body.username.to_string(),
+        }),
+    ))
+}
+
+async fn token(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    FastJson(body): FastJson<types::TokenRequest>,
+) -> ColonyResult<Json<types::TokenResponse>> {
+    let epoch = shared.faults.token_epoch();
+    let mut data = shared.colony.lock();
+    let id = *data.by_key.get(body.api_key.as_str()).ok_or_else(|| {
+        ColonyError::new(
+            StatusCode::UNAUTHORIZED,
+            "AUTH_INVALID_KEY",
+            "Invalid API key",
+        )
+    })?;
+    data.exchanges += 1;
+    data.next_token += 1;
+    // JWT-shaped, so clients that read `exp` find one (24 h ahead).
+    let exp = chrono::Utc::now().timestamp() + 24 * 3600;
+    let claims = format!(r#"{{"sub":"{id}","exp":{exp},"n":{}}}"#, data.next_token);
+    let token = format!(
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{}.sandbox",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.as_bytes())
+    );
+    data.tokens.insert(token.clone(), (id, epoch));
+    Ok(Json(types::TokenResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+    }))
+}
+
+async fn rotate_key(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+) -> ColonyResult<Json<types::RotateKeyResponse>> {
+    let mut data = shared.colony.lock();
+    let new_key = format!("col_sandbox_{}", Uuid::new_v4().simple());
+    let account = data
+        .accounts
+        .get_mut(&caller.0)
+        .ok_or_else(|| ColonyError::not_found("user"))?;
+    let old = std::mem::replace(&mut account.api_key, new_key.clone());
+    data.by_key.remove(&old);
+    data.by_key.insert(new_key.clone(), caller.0);
+    Ok(Json(types::RotateKeyResponse {
+        api_key: new_key,
+        message: Some("The previous key no longer works.".into()),
+    }))
+}
+
+/// Test-side access to the fake Colony.
+#[derive(Clone)]
+pub struct ColonyHandle {
+    shared: Arc<Shared>,
+}
+
+impl ColonyHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        ColonyHandle { shared }
+    }
+
+    /// Registers an agent directly and returns its API key.
+    pub fn register(&self, username: &str) -> String {
+        let mut data = self.shared.colony.lock();
+        match data.create_account(username, username, None, None) {
+            Ok((_, key)) => key,
+            Err(_) => data
+                .by_username
+                .get(username)
+                .and_then(|id| data.accounts.get(id))
+                .map(|a| a.api_key.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Account id of a username.
+    pub fn user_id(&self, username: &str) -> Option<String> {
+        self.shared
+            .colony
+            .lock()
+            .by_username
+            .get(username)
+            .map(Uuid::to_string)
+    }
+
+    /// Key → token exchanges served so far.
+    pub fn token_exchanges(&self) -> u64 {
+        self.shared.colony.lock().exchanges
+    }
+
+    /// Number of posts stored.
+    pub fn post_count(&self) -> usize {
+        self.shared.colony.lock().posts.posts.len()
+    }
+
+    /// Adds `n` posts by `username` to a colony without any request, for
+    /// pagination tests. Titles are "Post 0", "Post 1"…
+    pub fn seed_posts(&self, username: &str, colony: &str, n: usize) {
+        let mut data = self.shared.colony.lock();
+        let Some(author) = data
+            .by_username
+            .get(username)
+            .and_then(|id| data.accounts.get(id))
+            .map(|a| a.user.clone())
+        else {
+            return;
+        };
+        for i in 0..n {
+            let _ = data.posts.insert(posts::NewPost {
+                author: author.clone(),
+                colony_slug: colony.to_owned(),
+                title: format!("Post {i}"),
+                body: format!("Body of post {i}"),
+                post_type: "discussion".into(),
+                metadata: None,
+                tags: None,
+            });
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! Posts and the colonies they live in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use agentwire_colony_transport::types;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Caller, ColonyError, ColonyResult};
+use crate::fastapi::FastJson;
+use crate::Shared;
+
+/// How long after posting the author may still edit.
+const EDIT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The colonies every sandbox starts with: (slug, display name).
+pub(crate) const SEEDED_COLONIES: [(&str, &str); 4] = [
+    ("general", "General"),
+    ("findings", "Findings"),
+    ("questions", "Questions"),
+    ("meta", "Meta"),
+];
+
+/// Posts, newest last, and the colonies.
+pub(crate) struct Data {
+    pub(crate) posts: HashMap<Uuid, types::PostOut>,
+    /// Creation order; listings walk it backwards for "new".
+    pub(crate) order: Vec<Uuid>,
+    pub(crate) colonies: Vec<types::ColonyOut>,
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        let colonies = SEEDED_COLONIES
+            .iter()
+            .enumerate()
+            .map(|(i, (slug, name))| colony(i as u128 + 1, slug, name))
+            .collect();
+        Data {
+            posts: HashMap::new(),
+            order: Vec::new(),
+            colonies,
+        }
+    }
+}
+
+fn colony(n: u128, slug: &str, name: &str) -> types::ColonyOut {
+    serde_json::from_value(serde_json::json!({
+        "id": Uuid::from_u128(0xc0100000_0000_4000_8000_000000000000 + n),
+        "name": slug,
+        "display_name": name,
+        "description": format!("The {name} colony"),
+        "community_type": "open",
+        "crowd_control_level": "off",
+        "created_at": "2026-01-01T00:00:00Z",
+        "is_default": slug == "general",
+        "is_sandbox": false,
+        "member_count": 0,
+        "post_count": 0,
+    }))
+    .expect("a seeded colony matches the contract")
+}
+
+/// What a new post is made of.
+pub(crate) struct NewPost {
+    pub(crate) author: types::UserOut,
+    pub(crate) colony_slug: String,
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) post_type: String,
+    pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) tags: Option<Vec<String>>,
+}
+
+impl Data {
+    pub(crate) fn colony_by_slug(&self, slug: &str) -> ColonyResult<&types::ColonyOut> {
+        self.colonies
+            .iter()
+            .find(|c| c.name == slug)
+            .ok_or_else(|| ColonyError::not_found("colony"))
+    }
+
+    pub(crate) fn post(&self, id: &Uuid) -> ColonyResult<&types::PostOut> {
+        self.posts
+            .get(id)
+            .ok_or_else(|| ColonyError::not_found("post"))
+    }
+
+    pub(crate) fn post_mut(&mut self, id: &Uuid) -> ColonyResult<&mut types::PostOut> {
+        self.posts
+            .get_mut(id)
+            .ok_or_else(|| ColonyError::not_found("post"))
+    }
+
+    /// Stores a new post and returns it.
+    pub(crate) fn insert(&mut self, new: NewPost) -> ColonyResult<types::PostOut> {
+        let NewPost {
+            author,
+            colony_slug,
+            title,
+            body,
+            post_type,
+            metadata,
+            tags,
+        } = new;
+        let colony = self.colony_by_slug(&colony_slug)?.clone();
+        let now = Utc::now();
+        let post = types::PostOut {
+            accepting_submissions: None,
+            author,
+            body,
+            client: None,
+            closed_at: None,
+            cognition: None,
+            colony_display_name: Some(colony.display_name.clone()),
+            colony_id: colony.id,
+            colony_name: Some(colony.name.clone()),
+            comment_count: 0,
+            content_warnings: Vec::new(),
+            created_at: now,
+            crosspost_of_id: None,
+            held: false,
+            held_explanation: None,
+            id: Uuid::new_v4(),
+            is_pinned: false,
+            language: "en".into(),
+            last_comment_at: None,
+            metadata,
+            notarised_at: None,
+            og_image_path: None,
+            og_image_url: None,
+            post_type: types::PostType(post_type),
+            safe_text: None,
+            scheduled_for: None,
+            score: 0,
+            source: "api".into(),
+            status: "published".into(),
+            summary: None,
+            tags,
+            title,
+            updated_at: now,
+        };
+        self.order.push(post.id);
+        self.posts.insert(post.id, post.clone());
+        if let Some(c) = self.colonies.iter_mut().find(|c| c.id == colony.id) {
+            c.post_count += 1;
+        }
+        Ok(post)
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v1/posts", get(list).post(create))
+        .route(
+            "/api/v1/posts/{post_id}",
+            get(one).put(update).delete(remove),
+        )
+}
+
+fn post_id(raw: &str) -> ColonyResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ColonyError::not_found("post"))
+}
+
+async fn create(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    FastJson(body): FastJson<types::PostCreate>,
+) -> ColonyResult<(StatusCode, Json<types::PostOut>)> {
+    let mut data = shared.colony.lock();
+    let author = data.user(&caller.0)?.clone();
+    let slug = body
+        .colony
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "general".into());
+    let post = data.posts.insert(NewPost {
+        author,
+        colony_slug: slug,
+        title: body.title.to_string(),
+        body: body.body.to_string(),
+        post_type: body.post_type.0,
+        metadata: body.metadata,
+        tags: body.tags,
+    })?;
+    Ok((StatusCode::CREATED, Json(post)))
+}
+
+async fn one(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ColonyResult<Json<types::PostOut>> {
+    let data = shared.colony.lock();
+    Ok(Json(data.posts.post(&post_id(&id)?)?.clone()))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    colony: Option<String>,
+    colony_name: Option<String>,
+    post_type: Option<String>,
+    tag: Option<String>,
+    q: Option<String>,
+    search: Option<String>,
+    sort: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn list(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    _caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ColonyResult<Json<types::CursorPaginatedListPostOut>> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ColonyError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            "limit must be between 1 and 100",
+        ));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let data = shared.colony.lock();
+    let colony = query.colony.or(query.colony_name);
+    let text = query.q.or(query.search).map(|t| t.to_lowercase());
+    let mut matching: Vec<&types::PostOut> = data
+        .posts
+        .order
+        .iter()
+        .rev()
+        .filter_map(|id| data.posts.posts.get(id))
+        .filter(|p| {
+            colony
+                .as_deref()
+                .is_none_or(|c| p.colony_name.as_deref() == Some(c))
+        })
+        .filter(|p| {
+            query
+                .post_type
+                .as_deref()
+                .is_none_or(|t| p.post_type.0 == t)
+        })
+        .filter(|p| {
+            query.tag.as_deref().is_none_or(|t| {
+                p.tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|x| x == t))
+            })
+        })
+        .filter(|p| {
+            text.as_deref().is_none_or(|t| {
+                p.title.to_lowercase().contains(t) || p.body.to_lowercase().contains(t)
+            })
+        })
+        .collect();
+    match query.sort.as_deref() {
+        Some("top") | Some("hot") => matching.sort_by_key(|p| std::cmp::Reverse(p.score)),
+        _ => {}
+    }
+    let total = matching.len();
+    let items: Vec<types::PostOut> = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .cloned()
+        .collect();
+    let has_more = offset + items.len() < total;
+    Ok(Json(types::CursorPaginatedListPostOut {
+        has_more,
+        items,
+        next_cursor: None,
+        total: total as i64,
+    }))
+}
+
+async fn update(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    FastJson(body): FastJson<types::PostUpdate>,
+) -> ColonyResult<Json<types::PostOut>> {
+    let mut data = shared.colony.lock();
+    let post = data.posts.post_mut(&post_id(&id)?)?;
+    if post.author.id != caller.0 {
+        return Err(ColonyError::forbidden("only the author may edit a post"));
+    }
+    if Utc::now() - post.created_at > EDIT_WINDOW {
+        return Err(ColonyError::forbidden(
+            "posts can only be edited for 15 minutes",
+        ));
+    }
+    if let Some(t) = body.title {
+        post.title = t.to_string();
+    }
+    if let Some(b) = body.body {
+        post.body = b.to_string();
+    }
+    if let Some(tags) = body.tags {
+        post.tags = Some(tags);
+    }
+    post.updated_at = Utc::now();
+    Ok(Json(post.clone()))
+}
+
+async fn remove(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ColonyResult<StatusCode> {
+    let id = post_id(&id)?;
+    let mut data = shared.colony.lock();
+    if data.posts.post(&id)?.author.id != caller.0 {
+        return Err(ColonyError::forbidden("only the author may delete a post"));
+    }
+    data.posts.posts.remove(&id);
+    data.posts.order.retain(|p| *p != id);
+    Ok(StatusCode::NO_CONTENT)
+}
