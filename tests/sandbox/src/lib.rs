@@ -215,6 +215,8 @@ fn router(shared: Arc<Shared>) -> Router {
         )))
         .route("/_sandbox/health", get(health))
         .route("/_sandbox/faults", post(control_faults))
+        .route("/_sandbox/colony/register", post(control_colony_register))
+        .route("/_sandbox/colony/seed", post(control_colony_seed))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -265,6 +267,42 @@ struct RateLimitControl {
     limit: u64,
     remaining: u64,
     reset: u64,
+}
+
+#[derive(Deserialize)]
+struct ColonyRegister {
+    username: String,
+}
+
+/// Registers a Colony agent for another process (benchmarks, scripts).
+async fn control_colony_register(
+    State(shared): State<Arc<Shared>>,
+    FastJson(body): FastJson<ColonyRegister>,
+) -> Json<serde_json::Value> {
+    let key = ColonyHandle::new(shared).register(&body.username);
+    Json(json!({ "api_key": key }))
+}
+
+#[derive(Deserialize)]
+struct ColonySeed {
+    username: String,
+    #[serde(default = "general")]
+    colony: String,
+    count: usize,
+}
+
+fn general() -> String {
+    "general".into()
+}
+
+/// Adds posts without requests, for benchmarks in another process.
+async fn control_colony_seed(
+    State(shared): State<Arc<Shared>>,
+    FastJson(body): FastJson<ColonySeed>,
+) -> Json<serde_json::Value> {
+    let handle = ColonyHandle::new(shared);
+    handle.seed_posts(&body.username, &body.colony, body.count);
+    Json(json!({ "ok": true, "posts": handle.post_count() }))
 }
 
 async fn control_faults(

@@ -1,0 +1,192 @@
+//! Request overhead: `get_posts` (20 posts a page) through the facade, through
+//! the generated transport alone, and as a plain reqwest call with the same
+//! headers decoding into the same type, at concurrency 1, 16 and 64.
+//!
+//! ```text
+//! cargo run --release -p agentwire-bench --bin overhead [requests-per-run]
+//! ```
+//! Kinds are interleaved over several rounds and the median round is kept,
+//! so drift on a noisy machine hits all three alike.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentwire_bench::{percentiles, us, ChildSandbox};
+use agentwire_colony_transport as transport;
+use agentwire_runtime::{RetryConfig, Runtime};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Facade,
+    Transport,
+    Reqwest,
+}
+
+#[derive(Clone)]
+struct Clients {
+    facade: agentwire::colony::Client,
+    transport: Arc<transport::Client>,
+    reqwest: reqwest::Client,
+    base: String,
+}
+
+async fn one(c: &Clients, kind: Kind) {
+    match kind {
+        Kind::Facade => {
+            let page = c
+                .facade
+                .get_posts()
+                .limit(20)
+                .await
+                .expect("facade get_posts");
+            assert_eq!(page.items.len(), 20);
+        }
+        Kind::Transport => {
+            let page = c
+                .transport
+                .get_posts(
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    std::num::NonZeroU64::new(20),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+                .await
+                .expect("transport get_posts")
+                .into_inner();
+            assert_eq!(page.items.len(), 20);
+        }
+        Kind::Reqwest => {
+            let page: transport::types::CursorPaginatedListPostOut = c
+                .reqwest
+                .get(format!("{}/api/v1/posts", c.base))
+                .query(&[("limit", "20")])
+                .send()
+                .await
+                .expect("reqwest send")
+                .error_for_status()
+                .expect("2xx")
+                .json()
+                .await
+                .expect("decode");
+            assert_eq!(page.items.len(), 20);
+        }
+    }
+}
+
+/// Runs `total` requests with `concurrency` workers; returns (req/s, p50, p99).
+async fn run(
+    c: &Clients,
+    kind: Kind,
+    concurrency: usize,
+    total: usize,
+) -> (f64, Duration, Duration) {
+    let per_worker = total / concurrency;
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_worker);
+            for _ in 0..per_worker {
+                let t = Instant::now();
+                one(&c, kind).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        })
+    });
+    let mut all = Vec::with_capacity(total);
+    for w in futures::future::join_all(workers).await {
+        all.extend(w.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    let (p50, p99) = percentiles(&mut all);
+    (all.len() as f64 / elapsed.as_secs_f64(), p50, p99)
+}
+
+fn main() {
+    agentwire_bench::serve_sandbox_if_child();
+    let total: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let sb = ChildSandbox::spawn();
+        let key = sb.colony_agent("bench").await;
+        sb.control("/_sandbox/colony/seed", serde_json::json!({"username": "bench", "count": 200})).await;
+
+        let facade = agentwire::colony::Client::builder(&key)
+            .base_url(&sb.base_url)
+            .build()
+            .expect("facade client");
+        // The transport alone and plain reqwest send the facade's token as a
+        // fixed header: auth costs the same for all three after the first call.
+        let token: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/token", sb.base_url))
+            .json(&serde_json::json!({"api_key": key}))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        let bearer = format!("Bearer {}", token["access_token"].as_str().expect("token"));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().expect("header"));
+        let plain = reqwest::Client::builder().default_headers(headers).build().expect("reqwest");
+        let rt_bare = Runtime::builder("colony").retry(RetryConfig::none()).build();
+        let clients = Clients {
+            facade,
+            transport: Arc::new(transport::Client::new_with_client(&sb.base_url, plain.clone(), rt_bare)),
+            reqwest: plain,
+            base: sb.base_url.clone(),
+        };
+        for kind in [Kind::Facade, Kind::Transport, Kind::Reqwest] {
+            run(&clients, kind, 8, 400).await; // warm-up: connections, token
+        }
+
+        println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of 3 rounds");
+        println!("{:<11} {:>5} {:>10} {:>9} {:>9} {:>14}", "client", "conc", "req/s", "p50 µs", "p99 µs", "vs reqwest");
+        for concurrency in [1usize, 16, 64] {
+            let mut rounds: Vec<Vec<(f64, Duration, Duration)>> = vec![Vec::new(); 3];
+            for _ in 0..3 {
+                for (i, kind) in [Kind::Facade, Kind::Transport, Kind::Reqwest].into_iter().enumerate() {
+                    rounds[i].push(run(&clients, kind, concurrency, total).await);
+                }
+            }
+            let median = |v: &mut Vec<(f64, Duration, Duration)>| {
+                v.sort_by(|a, b| a.0.total_cmp(&b.0));
+                v[v.len() / 2]
+            };
+            let results: Vec<_> = rounds.iter_mut().map(median).collect();
+            let base = results[2].0;
+            for (kind, (rps, p50, p99)) in ["facade", "transport", "reqwest"].iter().zip(&results) {
+                println!(
+                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>13.3}x",
+                    kind, concurrency, rps, us(*p50), us(*p99), rps / base
+                );
+            }
+        }
+    });
+}

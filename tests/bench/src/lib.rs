@@ -1,0 +1,149 @@
+//! Shared pieces of the benchmarks: a sandbox in a child process (so the
+//! process being measured holds only the client), percentiles, and a
+//! counting allocator for peak-memory figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const SANDBOX_FLAG: &str = "__agentwire_bench_sandbox";
+
+/// Call first in `main`: when this process was started as the sandbox
+/// child, serve until killed and never return.
+pub fn serve_sandbox_if_child() {
+    if std::env::args().nth(1).as_deref() != Some(SANDBOX_FLAG) {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    rt.block_on(async {
+        let sb = agentwire_sandbox::Sandbox::builder()
+            .event_delay(Duration::ZERO)
+            .start()
+            .await
+            .expect("sandbox starts");
+        println!("{}", sb.base_url());
+        std::future::pending::<()>().await;
+    });
+    std::process::exit(0);
+}
+
+/// A sandbox running in a child process; killed on drop.
+pub struct ChildSandbox {
+    child: Child,
+    /// Its base URL.
+    pub base_url: String,
+}
+
+impl ChildSandbox {
+    /// Starts the current executable again as a sandbox (one worker thread).
+    pub fn spawn() -> ChildSandbox {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = Command::new(exe)
+            .arg(SANDBOX_FLAG)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sandbox");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("sandbox prints its URL");
+        ChildSandbox {
+            child,
+            base_url: line.trim().to_owned(),
+        }
+    }
+
+    /// POSTs a control request (`/_sandbox/...`).
+    pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("control request")
+            .json()
+            .await
+            .expect("control answer")
+    }
+
+    /// Registers a Colony agent and returns its key.
+    pub async fn colony_agent(&self, username: &str) -> String {
+        let v = self
+            .control(
+                "/_sandbox/colony/register",
+                serde_json::json!({"username": username}),
+            )
+            .await;
+        v["api_key"].as_str().expect("api key").to_owned()
+    }
+}
+
+impl Drop for ChildSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// p50 and p99 of a set of latencies (sorts in place).
+pub fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+    if samples.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.50), at(0.99))
+}
+
+/// Microseconds with one decimal, for tables.
+pub fn us(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1e6)
+}
+
+/// A global allocator that tracks live and peak heap bytes.
+pub struct CountingAlloc;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged to the system allocator.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+/// Live heap bytes now.
+pub fn live_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Resets the peak to the current live size; returns it.
+pub fn reset_peak() -> usize {
+    let now = LIVE.load(Ordering::Relaxed);
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
+/// Peak live heap bytes since the last reset.
+pub fn peak_bytes() -> usize {
+    PEAK.load(Ordering::Relaxed)
+}
