@@ -11,7 +11,7 @@ python3 -m venv "$venv"
 
 cargo build -q --release -p agentwire-sandbox
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-./target/release/agentwire-sandbox --port "$port" --event-delay-ms 0 >/dev/null &
+"${CARGO_TARGET_DIR:-./target}/release/agentwire-sandbox" --port "$port" --event-delay-ms 0 >/dev/null &
 sandbox_pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 50); do curl -sf "$base/_sandbox/health" >/dev/null && break; sleep 0.1; done
