@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target=$(mktemp -d /tmp/agentwire-buildcost.XXXXXX)
-trap 'rm -rf "$target"; git checkout -q -- facade/agentwire/src/lib.rs' EXIT
+edited=facade/agentwire/src/config.rs
+cp "$edited" "$target.orig"
+trap 'cp "$target.orig" "$edited"; rm -rf "$target" "$target.orig"' EXIT
 export CARGO_TARGET_DIR="$target"
 
 cargo fetch -q
@@ -14,11 +16,11 @@ start=$(date +%s%N)
 cargo build -q -p agentwire
 clean=$(( ($(date +%s%N) - start) / 1000000 ))
 
-echo "// touched by build_cost.sh" >> facade/agentwire/src/lib.rs
+echo "// touched by build_cost.sh" >> "$edited"
 start=$(date +%s%N)
 cargo build -q -p agentwire
 incremental=$(( ($(date +%s%N) - start) / 1000000 ))
-git checkout -q -- facade/agentwire/src/lib.rs
+cp "$target.orig" "$edited"
 
 cargo build -q -p xtask
 start=$(date +%s%N)
