@@ -147,3 +147,23 @@ pub fn reset_peak() -> usize {
 pub fn peak_bytes() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
+
+/// CPU time (user + system, all threads) this process has used so far, from
+/// `/proc/self/stat`; zero where that file does not exist.
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) start at ')'.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    // The kernel reports clock ticks; USER_HZ is 100 on Linux.
+    ticks / 100.0
+}

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentwire_bench::{percentiles, us, ChildSandbox};
+use agentwire_bench::{cpu_seconds, percentiles, us, ChildSandbox};
 use agentwire_colony_transport as transport;
 use agentwire_runtime::{RetryConfig, Runtime};
 
@@ -117,9 +117,17 @@ async fn run(
         all.extend(w.expect("worker"));
     }
     let elapsed = started.elapsed();
+    let cpu_per_1000 = (cpu_seconds() - cpu) / all.len() as f64 * 1000.0;
     let (p50, p99) = percentiles(&mut all);
-    (all.len() as f64 / elapsed.as_secs_f64(), p50, p99)
+    (
+        all.len() as f64 / elapsed.as_secs_f64(),
+        p50,
+        p99,
+        cpu_per_1000,
+    )
 }
+
+type Sample = (f64, Duration, Duration, f64);
 
 fn main() {
     agentwire_bench::serve_sandbox_if_child();
@@ -167,24 +175,27 @@ fn main() {
         }
 
         println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of 3 rounds");
-        println!("{:<11} {:>5} {:>10} {:>9} {:>9} {:>14}", "client", "conc", "req/s", "p50 µs", "p99 µs", "vs reqwest");
+        println!(
+            "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12}",
+            "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest"
+        );
         for concurrency in [1usize, 16, 64] {
-            let mut rounds: Vec<Vec<(f64, Duration, Duration)>> = vec![Vec::new(); 3];
+            let mut rounds: Vec<Vec<Sample>> = vec![Vec::new(); 3];
             for _ in 0..3 {
                 for (i, kind) in [Kind::Facade, Kind::Transport, Kind::Reqwest].into_iter().enumerate() {
                     rounds[i].push(run(&clients, kind, concurrency, total).await);
                 }
             }
-            let median = |v: &mut Vec<(f64, Duration, Duration)>| {
+            let median = |v: &mut Vec<Sample>| {
                 v.sort_by(|a, b| a.0.total_cmp(&b.0));
                 v[v.len() / 2]
             };
             let results: Vec<_> = rounds.iter_mut().map(median).collect();
             let base = results[2].0;
-            for (kind, (rps, p50, p99)) in ["facade", "transport", "reqwest"].iter().zip(&results) {
+            for (kind, (rps, p50, p99, cpu)) in ["facade", "transport", "reqwest"].iter().zip(&results) {
                 println!(
-                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>13.3}x",
-                    kind, concurrency, rps, us(*p50), us(*p99), rps / base
+                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>12.3} {:>11.3}x",
+                    kind, concurrency, rps, us(*p50), us(*p99), cpu, rps / base
                 );
             }
         }
