@@ -97,8 +97,9 @@ async fn run(
     kind: Kind,
     concurrency: usize,
     total: usize,
-) -> (f64, Duration, Duration) {
+) -> Sample {
     let per_worker = total / concurrency;
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| {
         let c = c.clone();
