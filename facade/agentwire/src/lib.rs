@@ -3,6 +3,8 @@
 //! One async Rust SDK for the platforms AI agents live on:
 //!
 //! - [`colony`] — The Colony, a social network for AI agents.
+//! - [`mycel`] — Mycel, chats between people, external agents and managed
+//!   agents, with a runtime inbox streamed over a WebSocket.
 //! - [`promptev`] — hosted agents you trigger in one call or stream over SSE.
 //!
 //! Every call goes the same way: the facade method you call → the shared
@@ -27,6 +29,7 @@
 pub mod colony;
 mod config;
 mod macros;
+pub mod mycel;
 mod pager;
 pub mod promptev;
 

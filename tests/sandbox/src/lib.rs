@@ -20,6 +20,7 @@
 mod colony;
 mod fastapi;
 mod faults;
+mod mycel;
 mod promptev;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,6 +46,7 @@ use tower::ServiceExt;
 
 pub use crate::colony::ColonyHandle;
 pub use crate::faults::Faults;
+pub use crate::mycel::{MycelHandle, MycelIdentity, DEFAULT_INVITE_CODE};
 pub use crate::promptev::{PromptevHandle, Turn, DEFAULT_PROJECT_KEY};
 
 use crate::fastapi::{ApiError, FastJson};
@@ -59,6 +61,7 @@ pub(crate) struct Shared {
     pub(crate) requests: AtomicU64,
     pub(crate) promptev: promptev::State,
     pub(crate) colony: colony::State,
+    pub(crate) mycel: mycel::State,
 }
 
 /// A running sandbox. Dropping it stops the server.
@@ -117,6 +120,7 @@ impl SandboxBuilder {
             requests: AtomicU64::new(0),
             promptev: promptev::State::new(self.project_key, self.event_delay),
             colony: colony::State::default(),
+            mycel: mycel::State::default(),
         });
         let router = router(shared.clone());
         let task = tokio::spawn(serve(listener, shared.clone(), router));
@@ -169,6 +173,11 @@ impl Sandbox {
         ColonyHandle::new(self.shared.clone())
     }
 
+    /// The fake Mycel's data and knobs.
+    pub fn mycel(&self) -> MycelHandle {
+        MycelHandle::new(self.shared.clone())
+    }
+
     /// The fake Promptev service's data.
     pub fn promptev(&self) -> PromptevHandle {
         PromptevHandle::new(self.shared.clone())
@@ -209,6 +218,7 @@ impl std::fmt::Debug for Sandbox {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(promptev::routes())
+        .merge(mycel::routes())
         .merge(colony::routes().layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             colony::idempotency,
@@ -362,7 +372,9 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
                     });
                     connections.spawn(async move {
                         let conn = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service);
+                            .serve_connection(TokioIo::new(stream), service)
+                            // The Mycel inbox is a WebSocket.
+                            .with_upgrades();
                         if let Err(e) = conn.await {
                             tracing::debug!(error = %e, "sandbox connection ended");
                         }

@@ -42,17 +42,35 @@ use serde_json::Value;
 
 use crate::config::{self, CommonOptions};
 
+mod attachments;
+mod comments;
+mod groups;
+mod messages;
 mod models;
+mod notifications;
 mod posts;
+mod social;
+mod users;
 pub mod validator;
+mod vault;
 pub mod webhook;
+mod webhooks;
 
+pub use attachments::*;
+pub use comments::*;
+pub use groups::*;
+pub use messages::*;
 pub use models::*;
+pub use notifications::*;
 pub use posts::*;
+pub use social::*;
+pub use users::*;
+pub use vault::*;
 pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
 };
 pub use webhook::{sign_webhook, verify_webhook, SIGNATURE_HEADER};
+pub use webhooks::*;
 
 /// Where The Colony lives. The API is under `/api/v1`; a base URL given with
 /// that suffix (as colony-sdk takes it) is accepted too.

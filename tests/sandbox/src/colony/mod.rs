@@ -24,7 +24,16 @@ use uuid::Uuid;
 use crate::fastapi::FastJson;
 use crate::Shared;
 
+pub(crate) mod attachments;
+pub(crate) mod comments;
+pub(crate) mod groups;
+pub(crate) mod messages;
+pub(crate) mod notifications;
 pub(crate) mod posts;
+pub(crate) mod social;
+pub(crate) mod users;
+pub(crate) mod vault;
+pub(crate) mod webhooks;
 
 /// Size of the accepted request bodies (the service allows 50 000-character posts).
 const MAX_BODY: usize = 1 << 20;
@@ -102,6 +111,14 @@ pub(crate) struct Data {
     /// (account, Idempotency-Key) → (request fingerprint, recorded response)
     idempotency: HashMap<(Uuid, String), Recorded>,
     pub(crate) posts: posts::Data,
+    pub(crate) messages: messages::Data,
+    pub(crate) attachments: attachments::Data,
+    pub(crate) comments: comments::Data,
+    pub(crate) social: social::Data,
+    pub(crate) users: users::Data,
+    pub(crate) notifications: notifications::Data,
+    pub(crate) vault: vault::Data,
+    pub(crate) webhooks: webhooks::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -225,6 +242,15 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/rotate-key", post(rotate_key))
         .merge(posts::routes())
+        .merge(messages::routes())
+        .merge(groups::routes())
+        .merge(attachments::routes())
+        .merge(comments::routes())
+        .merge(social::routes())
+        .merge(users::routes())
+        .merge(notifications::routes())
+        .merge(vault::routes())
+        .merge(webhooks::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
@@ -416,6 +442,34 @@ impl ColonyHandle {
     /// Key → token exchanges served so far.
     pub fn token_exchanges(&self) -> u64 {
         self.shared.colony.lock().exchanges
+    }
+
+    /// Sets an account's karma (vault writes need 10). False if no such user.
+    pub fn set_karma(&self, username: &str, karma: i64) -> bool {
+        let mut data = self.shared.colony.lock();
+        let Some(id) = data.by_username.get(username).copied() else {
+            return false;
+        };
+        data.accounts
+            .get_mut(&id)
+            .map(|a| a.user.karma = karma)
+            .is_some()
+    }
+
+    /// Gives an account's vault this quota instead of the 10 MiB free tier
+    /// (applied at once if already provisioned, else on the first write).
+    pub fn set_vault_quota(&self, username: &str, bytes: u64) -> bool {
+        let mut data = self.shared.colony.lock();
+        let Some(id) = data.by_username.get(username).copied() else {
+            return false;
+        };
+        data.vault.set_quota(id, bytes);
+        true
+    }
+
+    /// Webhook deliveries started so far, failed ones included.
+    pub fn webhook_deliveries(&self) -> u64 {
+        self.shared.colony.lock().webhooks.deliveries()
     }
 
     /// Number of posts stored.

@@ -188,6 +188,7 @@ async fn create(
         metadata: body.metadata,
         tags: body.tags,
     })?;
+    super::webhooks::post_created(&shared, &mut data, &post);
     Ok((StatusCode::CREATED, Json(post)))
 }
 

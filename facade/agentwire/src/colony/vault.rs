@@ -1,0 +1,344 @@
+//! The vault: a private store of text files per agent (notes, memory,
+//! configuration), with optimistic concurrency through entity tags.
+//!
+//! Writing needs karma of at least [`VAULT_WRITE_MIN_KARMA`]; reading,
+//! listing and deleting do not. The quota is provisioned on the first
+//! successful write, so [`VaultStatus::quota_bytes`] is 0 before it.
+
+use std::future::IntoFuture;
+
+use agentwire_colony_transport::types;
+use agentwire_runtime::{Error, Result};
+use chrono::{DateTime, Utc};
+
+use super::{arg, BoxFuture, Client, Page};
+use crate::macros::model;
+
+/// Karma an agent needs before the service accepts its vault writes.
+pub const VAULT_WRITE_MIN_KARMA: i64 = 10;
+
+/// Quota the free tier provisions on an agent's first write (10 MiB).
+pub const VAULT_FREE_QUOTA_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Largest single file the service stores, in UTF-8 bytes (1 MiB).
+pub const VAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+model! {
+    /// How much of its vault an agent uses.
+    pub struct VaultStatus(types::VaultStatusResponse);
+}
+
+impl VaultStatus {
+    /// Total quota in bytes; 0 until the first successful write provisions it.
+    pub fn quota_bytes(&self) -> u64 {
+        non_negative(self.0.quota_bytes)
+    }
+    /// Bytes taken by stored files.
+    pub fn used_bytes(&self) -> u64 {
+        non_negative(self.0.used_bytes)
+    }
+    /// Bytes still free under the quota.
+    pub fn available_bytes(&self) -> u64 {
+        non_negative(self.0.available_bytes)
+    }
+    /// Number of stored files.
+    pub fn file_count(&self) -> u64 {
+        non_negative(self.0.file_count)
+    }
+    /// Whether the quota has been provisioned (by a first write).
+    pub fn is_provisioned(&self) -> bool {
+        self.0.quota_bytes > 0
+    }
+}
+
+model! {
+    /// A vault file's metadata, without its content.
+    pub struct VaultFile(types::VaultFileInfo);
+}
+
+impl VaultFile {
+    /// Name, possibly with `/`-separated folders.
+    pub fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// Size of the content in UTF-8 bytes.
+    pub fn size(&self) -> u64 {
+        non_negative(self.0.content_size)
+    }
+    /// When the file was first written.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the file was last written.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+model! {
+    /// A vault file with its content and entity tag.
+    pub struct VaultFileContent(types::VaultFileContent);
+}
+
+impl VaultFileContent {
+    /// Name, possibly with `/`-separated folders.
+    pub fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// The text stored.
+    pub fn content(&self) -> &str {
+        &self.0.content
+    }
+    /// Entity tag of this version: pass it to
+    /// [`UploadVaultFile::if_match`] to overwrite only this version.
+    pub fn etag(&self) -> &str {
+        &self.0.etag
+    }
+    /// Size of the content in UTF-8 bytes.
+    pub fn size(&self) -> u64 {
+        non_negative(self.0.content_size)
+    }
+    /// When the file was first written.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the file was last written.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+fn non_negative(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Rejects names that could not address a file (the path would then name
+/// the listing or nothing); the service checks the rest (extension, length).
+fn filename(value: &str) -> Result<&str> {
+    if value.trim().is_empty() {
+        return Err(Error::InvalidArgument {
+            name: "filename",
+            message: "must not be empty".into(),
+        });
+    }
+    Ok(value)
+}
+
+/// A failed precondition (412) means someone else wrote the file first: the
+/// same situation as a 409, so it is reported as [`Error::Conflict`] (its
+/// status stays 412).
+fn precondition_as_conflict(e: Error) -> Error {
+    match e {
+        Error::Api(api) if api.status == 412 => Error::Conflict(api),
+        other => other,
+    }
+}
+
+impl Client {
+    /// The vault's quota and usage.
+    pub async fn vault_status(&self) -> Result<VaultStatus> {
+        self.call(self.t().vault_status()).await.map(VaultStatus)
+    }
+
+    /// Lists the vault's files (metadata only); narrow it with
+    /// [`ListVaultFiles::prefix`], then `.await` it.
+    pub fn vault_list_files(&self) -> ListVaultFiles<'_> {
+        ListVaultFiles {
+            client: self,
+            prefix: None,
+        }
+    }
+
+    /// One file with its content and entity tag.
+    pub async fn vault_get_file(&self, filename: &str) -> Result<VaultFileContent> {
+        let name = self::filename(filename)?;
+        self.call(self.t().vault_get_file(name))
+            .await
+            .map(VaultFileContent)
+    }
+
+    /// Creates or replaces a file. Make it conditional with
+    /// [`UploadVaultFile::if_match`] / [`UploadVaultFile::if_none_match`],
+    /// then `.await` it; a failed condition is [`Error::Conflict`] with
+    /// status 412.
+    pub fn vault_upload_file(
+        &self,
+        filename: impl Into<String>,
+        content: impl Into<String>,
+    ) -> UploadVaultFile<'_> {
+        UploadVaultFile {
+            client: self,
+            filename: filename.into(),
+            content: content.into(),
+            if_match: None,
+            if_none_match: None,
+        }
+    }
+
+    /// Deletes a file; [`Error::NotFound`] if there is none by that name.
+    pub async fn vault_delete_file(&self, filename: &str) -> Result<()> {
+        let name = self::filename(filename)?;
+        self.call(self.t().vault_delete_file(name)).await
+    }
+
+    /// Whether a vault write would be accepted now: the agent has the karma
+    /// writes need and the quota has room (for [`CanWriteVault::bytes`], by
+    /// default for at least one byte). Set options, then `.await` it.
+    ///
+    /// Answers from the profile and [`Client::vault_status`], so it is a
+    /// prediction, not a reservation: a concurrent write can still take the
+    /// room. An unprovisioned vault counts as the free tier's quota, which
+    /// the first write provisions. Replacing a file frees its old size,
+    /// which this does not count.
+    pub fn can_write_vault(&self) -> CanWriteVault<'_> {
+        CanWriteVault {
+            client: self,
+            bytes: None,
+        }
+    }
+}
+
+/// A pending [`Client::vault_list_files`] call.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct ListVaultFiles<'a> {
+    client: &'a Client,
+    prefix: Option<String>,
+}
+
+impl ListVaultFiles<'_> {
+    /// Only files whose name starts with this text (up to 255 characters),
+    /// e.g. `"notes/"` for one folder.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for ListVaultFiles<'a> {
+    type Output = Result<Page<VaultFile>>;
+    type IntoFuture = BoxFuture<'a, Result<Page<VaultFile>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let prefix: Option<types::Prefix> =
+                self.prefix.map(|p| arg("prefix", p)).transpose()?;
+            let page = self
+                .client
+                .call(self.client.t().vault_list_files(prefix.as_ref()))
+                .await?;
+            Ok(Page {
+                total: u64::try_from(page.total).ok(),
+                has_more: page.has_more,
+                items: page.items.into_iter().map(VaultFile).collect(),
+            })
+        })
+    }
+}
+
+/// A pending [`Client::vault_upload_file`] call.
+#[must_use = "a request does nothing until awaited"]
+pub struct UploadVaultFile<'a> {
+    client: &'a Client,
+    filename: String,
+    content: String,
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+}
+
+impl std::fmt::Debug for UploadVaultFile<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The content may be private notes: only its size is shown.
+        f.debug_struct("UploadVaultFile")
+            .field("filename", &self.filename)
+            .field("content_bytes", &self.content.len())
+            .field("if_match", &self.if_match)
+            .field("if_none_match", &self.if_none_match)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadVaultFile<'_> {
+    /// Writes only if the file exists with this entity tag (from
+    /// [`VaultFileContent::etag`]); `"*"` means "if it exists at all".
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
+        self
+    }
+
+    /// Writes only if the file's current entity tag is not this one; `"*"`
+    /// means "only if the file does not exist yet" (create, never replace).
+    pub fn if_none_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_none_match = Some(etag.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for UploadVaultFile<'a> {
+    type Output = Result<VaultFile>;
+    type IntoFuture = BoxFuture<'a, Result<VaultFile>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let name = filename(&self.filename)?;
+            let body = types::VaultFileUpload {
+                content: arg("content", self.content)?,
+            };
+            self.client
+                .call(self.client.t().vault_upload_file(
+                    name,
+                    self.if_match.as_deref(),
+                    self.if_none_match.as_deref(),
+                    &body,
+                ))
+                .await
+                .map(VaultFile)
+                .map_err(precondition_as_conflict)
+        })
+    }
+}
+
+/// A pending [`Client::can_write_vault`] check.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct CanWriteVault<'a> {
+    client: &'a Client,
+    bytes: Option<u64>,
+}
+
+impl CanWriteVault<'_> {
+    /// Asks whether a file of this many UTF-8 bytes would fit (a string's
+    /// `len()`). Larger than [`VAULT_MAX_FILE_BYTES`] is always `false`.
+    pub fn bytes(mut self, bytes: u64) -> Self {
+        self.bytes = Some(bytes);
+        self
+    }
+}
+
+impl<'a> IntoFuture for CanWriteVault<'a> {
+    type Output = Result<bool>;
+    type IntoFuture = BoxFuture<'a, Result<bool>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let needed = self.bytes.unwrap_or(1);
+            if needed > VAULT_MAX_FILE_BYTES {
+                return Ok(false);
+            }
+            let client = self.client;
+            let (me, status) =
+                futures_util::future::join(client.call(client.t().get_me()), client.vault_status())
+                    .await;
+            if me?.karma < VAULT_WRITE_MIN_KARMA {
+                return Ok(false);
+            }
+            let status = status?;
+            let room = if status.is_provisioned() {
+                status.available_bytes()
+            } else {
+                VAULT_FREE_QUOTA_BYTES.saturating_sub(status.used_bytes())
+            };
+            Ok(needed <= room)
+        })
+    }
+}

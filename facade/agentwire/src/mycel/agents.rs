@@ -1,0 +1,103 @@
+//! Managed agents of the owner panel, and the runtime threads they run in.
+
+use std::future::IntoFuture;
+
+use agentwire_mycel_transport::types;
+use agentwire_runtime::Result;
+use serde_json::Value;
+
+use super::{Agent, BoxFuture, Client, Thread};
+use crate::config::non_empty;
+
+/// Runtime threads. See [`Client::threads`].
+#[derive(Debug, Clone, Copy)]
+pub struct Threads<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// The owner panel's managed agents. See [`Client::agents`].
+#[derive(Debug, Clone, Copy)]
+pub struct Agents<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl<'a> Threads<'a> {
+    /// Starts a runtime thread running as the managed agent `agent_user_id`
+    /// in the `sandbox` provider ("local"…). The backend checks that the
+    /// caller owns the agent and knows the provider. Set options on the
+    /// returned request, then `.await` it.
+    pub fn create(&self, agent_user_id: &str, sandbox: &str) -> CreateThread<'a> {
+        CreateThread {
+            client: self.client,
+            body: types::CreateThreadRequest {
+                agent: None,
+                agent_user_id: agent_user_id.to_owned(),
+                bind_mounts: Vec::new(),
+                cwd: None,
+                existing_sandbox_id: None,
+                model: None,
+                sandbox: sandbox.to_owned(),
+                sandbox_template_id: None,
+            },
+        }
+    }
+}
+
+/// A pending [`Threads::create`] call.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct CreateThread<'a> {
+    client: &'a Client,
+    body: types::CreateThreadRequest,
+}
+
+impl CreateThread<'_> {
+    /// Working directory inside the sandbox.
+    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+        self.body.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Model to run.
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.body.model = Some(model.into());
+        self
+    }
+}
+
+impl<'a> IntoFuture for CreateThread<'a> {
+    type Output = Result<Thread>;
+    type IntoFuture = BoxFuture<'a, Result<Thread>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let c = self.client;
+            non_empty("agent_user_id", &self.body.agent_user_id)?;
+            non_empty("sandbox", &self.body.sandbox)?;
+            let v = c.call(c.t().threads_create(&self.body)).await?;
+            c.decode(v)
+        })
+    }
+}
+
+impl Agents<'_> {
+    /// The caller's managed agents.
+    pub async fn list(&self) -> Result<Vec<Agent>> {
+        let c = self.client;
+        let out = c.call(c.t().agents_list()).await?;
+        c.decode_list(Value::Object(out.0), "agents")
+    }
+
+    /// Creates a managed agent owned by the caller; its id is a user id
+    /// usable in chats and threads.
+    pub async fn create(&self, name: &str, description: &str) -> Result<Agent> {
+        let c = self.client;
+        non_empty("name", name)?;
+        let body = types::CreateAgentRequest {
+            name: name.to_owned(),
+            description: description.to_owned(),
+        };
+        let out = c.call(c.t().agents_create(&body)).await?;
+        c.decode(Value::Object(out.0))
+    }
+}

@@ -1,0 +1,163 @@
+//! Identity: owner registration (invite code + emailed one-time code),
+//! login, external agent identities, and who the caller is.
+
+use agentwire_mycel_transport::types;
+use agentwire_runtime::Result;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::{Ack, Client, ExternalUser, OtpVerified, Session, User};
+
+/// Owner registration and login; these calls need no token. See
+/// [`Client::auth`].
+#[derive(Debug, Clone, Copy)]
+pub struct Auth<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// External agent identities. See [`Client::users`].
+#[derive(Debug, Clone, Copy)]
+pub struct Users<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// The caller's identity. See [`Client::me`].
+#[derive(Debug, Clone, Copy)]
+pub struct Me<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Takes a secret out of an answer: returns it (registered with the
+/// redactor) and the answer with the secret masked.
+fn take_secret(
+    client: &Client,
+    mut map: Map<String, Value>,
+    keys: &[&str],
+) -> (Option<String>, Value) {
+    let mut found = None;
+    for key in keys {
+        if let Some(Value::String(s)) = map.get(*key) {
+            client.keep_secret(s);
+            found.get_or_insert_with(|| s.clone());
+            map.insert((*key).to_owned(), Value::String("[REDACTED]".into()));
+        }
+    }
+    (found, Value::Object(map))
+}
+
+impl Auth<'_> {
+    /// Starts registering an owner: Mycel emails a one-time code to `email`.
+    /// The invite code must be valid.
+    pub async fn send_otp(&self, email: &str, password: &str, invite_code: &str) -> Result<Ack> {
+        let c = self.client;
+        c.keep_secret(password);
+        let body = types::SendOtpRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+            invite_code: invite_code.to_owned(),
+        };
+        let out = c.call_open(c.t().auth_send_otp(&body)).await?;
+        c.decode(Value::Object(out.0))
+    }
+
+    /// Checks the emailed code; the answer's temporary token finishes the
+    /// registration.
+    pub async fn verify_otp(&self, email: &str, code: &str) -> Result<OtpVerified> {
+        let c = self.client;
+        let body = types::VerifyOtpRequest {
+            email: email.to_owned(),
+            token: code.to_owned(),
+        };
+        let out = c.call_open(c.t().auth_verify_otp(&body)).await?;
+        let (token, raw) = take_secret(c, out.0, &["temp_token"]);
+        let Some(token) = token else {
+            return Err(c.decode_error("the answer has no temp_token", &raw));
+        };
+        Ok(OtpVerified {
+            temp_token: SecretString::from(token),
+            raw,
+        })
+    }
+
+    /// Creates the owner account; returns its session.
+    pub async fn complete_register(
+        &self,
+        temp_token: &SecretString,
+        invite_code: &str,
+    ) -> Result<Session> {
+        let c = self.client;
+        let body = types::CompleteRegisterRequest {
+            temp_token: temp_token.expose_secret().to_owned(),
+            invite_code: invite_code.to_owned(),
+        };
+        let out = c.call_open(c.t().auth_complete_register(&body)).await?;
+        session(c, out.0)
+    }
+
+    /// Logs in with an email address or numeric Mycel id and a password.
+    pub async fn login(&self, identifier: &str, password: &str) -> Result<Session> {
+        let c = self.client;
+        c.keep_secret(password);
+        let body = types::LoginRequest {
+            identifier: identifier.to_owned(),
+            password: password.to_owned(),
+        };
+        let out = c.call_open(c.t().auth_login(&body)).await?;
+        session(c, out.0)
+    }
+}
+
+fn session(c: &Client, map: Map<String, Value>) -> Result<Session> {
+    let (token, raw) = take_secret(c, map, &["token", "access_token"]);
+    let Some(token) = token else {
+        return Err(c.decode_error("the answer has no token", &raw));
+    };
+    let user = match raw.get("user") {
+        Some(u) => c.decode(u.clone())?,
+        None => User::default(),
+    };
+    Ok(Session {
+        token: SecretString::from(token),
+        user,
+        raw,
+    })
+}
+
+impl Users<'_> {
+    /// Creates an external agent identity owned by the caller (an owner)
+    /// and returns its own bearer token. The token is shown once.
+    pub async fn create_external(&self, user_id: &str, display_name: &str) -> Result<ExternalUser> {
+        let c = self.client;
+        crate::config::non_empty("user_id", user_id)?;
+        let body = types::CreateExternalUserRequest {
+            user_id: user_id.to_owned(),
+            display_name: display_name.to_owned(),
+        };
+        let out = c.call(c.t().users_create_external(&body)).await?;
+        let (token, raw) = take_secret(c, out.0, &["token", "access_token"]);
+        let Some(token) = token else {
+            return Err(c.decode_error("the answer has no token", &raw));
+        };
+        let field = |k: &str, default: &str| {
+            raw.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or(default)
+                .to_owned()
+        };
+        Ok(ExternalUser {
+            user_id: field("user_id", user_id),
+            display_name: field("display_name", display_name),
+            token: SecretString::from(token),
+            raw,
+        })
+    }
+}
+
+impl Me<'_> {
+    /// Who the token belongs to.
+    pub async fn whoami(&self) -> Result<User> {
+        let c = self.client;
+        let out = c.call(c.t().me_whoami()).await?;
+        c.decode(Value::Object(out.0))
+    }
+}

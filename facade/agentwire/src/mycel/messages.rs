@@ -1,0 +1,346 @@
+//! Messages: history pages and a backwards walk over the whole history,
+//! unread messages and read positions, and sending.
+
+use std::collections::VecDeque;
+use std::future::IntoFuture;
+
+use agentwire_mycel_transport::types;
+use agentwire_runtime::{Error, Result};
+use serde_json::Value;
+
+use super::{tag_not_caught_up, Ack, BoxFuture, Client, DeliveryScope, ItemStream, Message};
+use crate::config::non_empty;
+
+/// Largest page Mycel serves.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Chat messages. See [`Client::messages`].
+#[derive(Debug, Clone, Copy)]
+pub struct Messages<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl<'a> Messages<'a> {
+    /// One page of history, oldest first: the latest messages, or those
+    /// before a seq. Set `limit` and `before` on the returned request.
+    pub fn list(&self, chat_id: &str) -> ListMessages<'a> {
+        ListMessages {
+            client: self.client,
+            chat_id: chat_id.to_owned(),
+            limit: 50,
+            before: None,
+        }
+    }
+
+    /// Walks the whole history backwards, newest message first, one page
+    /// per request; finish with [`ListAll::into_stream`].
+    pub fn list_all(&self, chat_id: &str) -> ListAll {
+        ListAll {
+            client: self.client.clone(),
+            chat_id: chat_id.to_owned(),
+            page_size: MAX_PAGE_SIZE,
+            max_messages: None,
+            before: None,
+        }
+    }
+
+    /// Messages newer than the caller's read position, without moving it.
+    pub async fn unread(&self, chat_id: &str) -> Result<Vec<Message>> {
+        let c = self.client;
+        non_empty("chat_id", chat_id)?;
+        let v = c.call(c.t().messages_unread(chat_id)).await?;
+        c.decode_list(v, "messages")
+    }
+
+    /// Messages newer than the caller's read position, moving the position
+    /// past them: the read that makes a caught-up send possible.
+    pub async fn read(&self, chat_id: &str) -> Result<Vec<Message>> {
+        let c = self.client;
+        non_empty("chat_id", chat_id)?;
+        let v = c.call(c.t().messages_read(chat_id)).await?;
+        c.decode_list(v, "messages")
+    }
+
+    /// Moves the caller's read position to the latest message without
+    /// fetching anything.
+    pub async fn mark_read(&self, chat_id: &str) -> Result<Ack> {
+        let c = self.client;
+        non_empty("chat_id", chat_id)?;
+        let v = c.call(c.t().messages_mark_read(chat_id)).await?;
+        c.decode(v)
+    }
+
+    /// Sends `content` as the caller. By default the send is refused when
+    /// messages arrived after the caller's last read (see
+    /// [`ErrorExt::is_not_caught_up`](super::ErrorExt::is_not_caught_up));
+    /// nothing is stored then. Set options on the returned request, then
+    /// `.await` it. A send is never retried, so it is never stored twice.
+    pub fn send(&self, chat_id: &str, content: impl Into<String>) -> SendMessage<'a> {
+        SendMessage {
+            client: self.client,
+            chat_id: chat_id.to_owned(),
+            body: types::SendMessageBody {
+                addressed_to_user_ids: None,
+                content: content.into(),
+                delivery_scope: DeliveryScope::Broadcast.as_str().to_owned(),
+                enforce_caught_up: true,
+                mentioned_ids: None,
+                reply_to: None,
+            },
+        }
+    }
+}
+
+fn check_page_size(limit: u32) -> Result<std::num::NonZeroU64> {
+    if limit == 0 || limit > MAX_PAGE_SIZE {
+        return Err(Error::InvalidArgument {
+            name: "limit",
+            message: format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        });
+    }
+    std::num::NonZeroU64::new(u64::from(limit)).ok_or(Error::InvalidArgument {
+        name: "limit",
+        message: "must be at least 1".into(),
+    })
+}
+
+async fn fetch_page(
+    client: &Client,
+    chat_id: &str,
+    limit: u32,
+    before: Option<i64>,
+) -> Result<Vec<Message>> {
+    non_empty("chat_id", chat_id)?;
+    let limit = check_page_size(limit)?;
+    let before = before.map(|b| b.to_string());
+    let v = client
+        .call(
+            client
+                .t()
+                .messages_list(chat_id, before.as_deref(), Some(limit)),
+        )
+        .await?;
+    client.decode_list(v, "messages")
+}
+
+/// A pending [`Messages::list`] call.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct ListMessages<'a> {
+    client: &'a Client,
+    chat_id: String,
+    limit: u32,
+    before: Option<i64>,
+}
+
+impl ListMessages<'_> {
+    /// Page size (1–200, default 50).
+    pub fn limit(mut self, n: u32) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// Only messages with a seq below this one.
+    pub fn before(mut self, seq: i64) -> Self {
+        self.before = Some(seq);
+        self
+    }
+}
+
+impl<'a> IntoFuture for ListMessages<'a> {
+    type Output = Result<Vec<Message>>;
+    type IntoFuture = BoxFuture<'a, Result<Vec<Message>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(
+            async move { fetch_page(self.client, &self.chat_id, self.limit, self.before).await },
+        )
+    }
+}
+
+/// A pending [`Messages::list_all`] walk.
+#[must_use = "call into_stream() to walk the history"]
+#[derive(Debug)]
+pub struct ListAll {
+    client: Client,
+    chat_id: String,
+    page_size: u32,
+    max_messages: Option<u64>,
+    before: Option<i64>,
+}
+
+impl ListAll {
+    /// Messages per request (1–200, default 200; larger values are capped).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// Stops after this many messages.
+    pub fn max_messages(mut self, n: u64) -> Self {
+        self.max_messages = Some(n);
+        self
+    }
+
+    /// Starts below this seq instead of at the latest message.
+    pub fn before(mut self, seq: i64) -> Self {
+        self.before = Some(seq);
+        self
+    }
+
+    /// The messages, newest first. A failed page ends the stream with its
+    /// error; so does a page whose oldest seq does not move the cursor back
+    /// (a backend that ignores `before` would otherwise loop forever).
+    pub fn into_stream(self) -> ItemStream<Message> {
+        let state = Walk {
+            client: self.client,
+            chat_id: self.chat_id,
+            page_size: self.page_size,
+            remaining: self.max_messages,
+            cursor: self.before,
+            buffer: VecDeque::new(),
+            done: self.max_messages == Some(0),
+        };
+        Box::pin(futures_util::stream::unfold(state, |mut w| async move {
+            let item = w.next().await?;
+            Some((item, w))
+        }))
+    }
+}
+
+struct Walk {
+    client: Client,
+    chat_id: String,
+    page_size: u32,
+    remaining: Option<u64>,
+    cursor: Option<i64>,
+    buffer: VecDeque<Message>,
+    done: bool,
+}
+
+impl Walk {
+    async fn next(&mut self) -> Option<Result<Message>> {
+        loop {
+            if self.remaining == Some(0) {
+                return None;
+            }
+            if let Some(m) = self.buffer.pop_front() {
+                if let Some(r) = self.remaining.as_mut() {
+                    *r -= 1;
+                }
+                return Some(Ok(m));
+            }
+            if self.done {
+                return None;
+            }
+            let limit = match self.remaining {
+                Some(r) => u64::from(self.page_size).min(r) as u32,
+                None => self.page_size,
+            };
+            let page = match fetch_page(&self.client, &self.chat_id, limit, self.cursor).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            if page.len() < limit as usize {
+                self.done = true;
+            }
+            if page.is_empty() {
+                return None;
+            }
+            let oldest = page
+                .iter()
+                .map(|m| m.seq)
+                .try_fold(i64::MAX, |acc, s| s.map(|s| acc.min(s)));
+            let Some(oldest) = oldest else {
+                self.done = true;
+                return Some(Err(self.stall("a message of the page has no seq")));
+            };
+            if self.cursor.is_some_and(|c| oldest >= c) {
+                self.done = true;
+                return Some(Err(self.stall(&format!(
+                    "the message cursor did not advance (asked before seq {}, got a page starting at {oldest})",
+                    self.cursor.unwrap_or_default()
+                ))));
+            }
+            self.cursor = Some(oldest);
+            let mut page = page;
+            page.sort_by_key(|m| std::cmp::Reverse(m.seq));
+            self.buffer = page.into();
+        }
+    }
+
+    fn stall(&self, message: &str) -> Error {
+        self.client.decode_error(
+            format!("cannot page through chat {}: {message}", self.chat_id),
+            &Value::Null,
+        )
+    }
+}
+
+/// A pending [`Messages::send`] call.
+#[must_use = "a request does nothing until awaited"]
+#[derive(Debug)]
+pub struct SendMessage<'a> {
+    client: &'a Client,
+    chat_id: String,
+    body: types::SendMessageBody,
+}
+
+impl SendMessage<'_> {
+    /// Answers this message.
+    pub fn reply_to(mut self, message_id: impl Into<String>) -> Self {
+        self.body.reply_to = Some(message_id.into());
+        self
+    }
+
+    /// Mentions these users (a delivery path to managed agents when the
+    /// backend allows it; a mute still wins).
+    pub fn mentions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, user_ids: I) -> Self {
+        self.body.mentioned_ids = Some(user_ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Broadcast (default) or addressed.
+    pub fn delivery_scope(mut self, scope: DeliveryScope) -> Self {
+        self.body.delivery_scope = scope.as_str().to_owned();
+        self
+    }
+
+    /// Recipients of an addressed message; also sets the scope to
+    /// [`DeliveryScope::Addressed`].
+    pub fn addressed_to_user_ids<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        user_ids: I,
+    ) -> Self {
+        self.body.addressed_to_user_ids = Some(user_ids.into_iter().map(Into::into).collect());
+        self.body.delivery_scope = DeliveryScope::Addressed.as_str().to_owned();
+        self
+    }
+
+    /// Whether to refuse the send when the caller is behind (default true,
+    /// the normal write path: it never talks over unread messages).
+    pub fn enforce_caught_up(mut self, yes: bool) -> Self {
+        self.body.enforce_caught_up = yes;
+        self
+    }
+}
+
+impl<'a> IntoFuture for SendMessage<'a> {
+    type Output = Result<Message>;
+    type IntoFuture = BoxFuture<'a, Result<Message>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let c = self.client;
+            non_empty("chat_id", &self.chat_id)?;
+            let v = c
+                .call(c.t().messages_send(&self.chat_id, &self.body))
+                .await
+                .map_err(tag_not_caught_up)?;
+            c.decode(v)
+        })
+    }
+}

@@ -1,0 +1,437 @@
+//! Mycel: chats between people, their external agent identities and managed
+//! agents; relationships, join requests, workflows and tasks; and a runtime
+//! inbox of notifications, drained over HTTP or streamed over a WebSocket.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use agentwire::mycel::{Client, ErrorExt};
+//!
+//! # async fn demo() -> agentwire::Result<()> {
+//! let client = Client::new("http://127.0.0.1:8017")?.with_token("external-agent-token");
+//!
+//! let chat = client.chats().ensure_direct("target-user-id").await?;
+//! let unread = client.messages().read(&chat.id).await?;
+//! println!("{} unread", unread.len());
+//! match client.messages().send(&chat.id, "hello from agentwire").await {
+//!     Ok(sent) => println!("sent #{:?}", sent.seq),
+//!     // Someone wrote since our last read: read, then decide again.
+//!     Err(e) if e.is_not_caught_up() => {}
+//!     Err(e) => return Err(e),
+//! }
+//!
+//! let mut inbox = client.notifications().stream(None).into_stream();
+//! while let Some(n) = inbox.next().await {
+//!     let n = n?;
+//!     println!("#{} {:?}", n.seq(), n.metadata().chat_id());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Identity always comes from the bearer token: no call takes the caller's
+//! user id. The token is optional when building a client, because the
+//! registration and login calls need none; any other call on a client
+//! without one fails with [`Error::Config`] before anything is sent.
+//!
+//! Mycel does not deduplicate writes, so POSTs are never retried: a message
+//! is never sent twice. Reads (GET) and other idempotent calls are retried
+//! per the [`RetryConfig`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentwire_mycel_transport as transport;
+use agentwire_runtime::{
+    BearerToken, CircuitBreakerConfig, Error, Idempotency, RequestInfo, ResponseInfo, Result,
+    RetryConfig, Runtime,
+};
+use progenitor_client::ResponseValue;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::config::{self, CommonOptions};
+
+mod agents;
+mod auth;
+mod chats;
+mod messages;
+mod models;
+mod notifications;
+mod relationships;
+mod tasks;
+
+pub use agents::*;
+pub use auth::*;
+pub use chats::*;
+pub use messages::*;
+pub use models::*;
+pub use notifications::*;
+pub use relationships::*;
+pub use tasks::*;
+
+const SERVICE: &str = "mycel";
+/// The inbox WebSocket handshake, as the runtime names the operation.
+const STREAM_OPERATION: &str = "notifications_stream";
+/// The `code` agentwire gives the 409 Mycel answers to a send with
+/// `enforce_caught_up` when the caller has not read the latest messages.
+pub const NOT_CAUGHT_UP: &str = "not_caught_up";
+/// How that refusal's `detail` starts.
+const NOT_CAUGHT_UP_DETAIL: &str = "Chat advanced after your last read";
+
+/// Configures a [`Client`].
+///
+/// ```
+/// use std::time::Duration;
+/// let client = agentwire::mycel::Client::builder("http://127.0.0.1:8017")
+///     .token("mycel-token")
+///     .timeout(Duration::from_secs(10))
+///     .build()
+///     .unwrap();
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8017");
+/// assert!(client.has_token());
+/// ```
+pub struct ClientBuilder {
+    base_url: String,
+    token: Option<SecretString>,
+    retry: RetryConfig,
+    common: CommonOptions,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The bearer token of an owner or an external agent identity.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(SecretString::from(token.into()));
+        self
+    }
+
+    /// Per-request timeout, also the connect timeout (default 30 s). The
+    /// inbox stream has no total timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.common.timeout = Some(timeout);
+        self
+    }
+
+    /// Retry policy (default [`RetryConfig::default`]). Only reads and other
+    /// idempotent calls are retried.
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Adds a header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.common.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Runs `hook` before every HTTP attempt.
+    pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
+        self.common.on_request.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` after every HTTP attempt.
+    pub fn on_response(mut self, hook: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
+        self.common.on_response.push(Arc::new(hook));
+        self
+    }
+
+    /// Fails fast after `config.threshold` consecutive failures.
+    pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
+        self.common.circuit = Some(config);
+        self
+    }
+
+    /// Uses this `reqwest::Client` instead of building one.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.common.http = Some(client);
+        self
+    }
+
+    /// Validates the settings and creates the client. No request is made.
+    pub fn build(self) -> Result<Client> {
+        let base_url = config::base_url(&self.base_url)?;
+        if let Some(t) = &self.token {
+            if t.expose_secret().trim().is_empty() {
+                return Err(Error::Config("the Mycel token is empty".into()));
+            }
+        }
+        let timeout = self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
+        let http = self.common.http_client(
+            timeout,
+            concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (mycel)"),
+        )?;
+        let settings = Arc::new(Settings {
+            base_url,
+            retry: self.retry,
+            common: self.common,
+            http,
+        });
+        Ok(Client::assemble(settings, self.token))
+    }
+}
+
+/// What every client built from one builder shares.
+struct Settings {
+    base_url: String,
+    retry: RetryConfig,
+    common: CommonOptions,
+    http: reqwest::Client,
+}
+
+struct Inner {
+    settings: Arc<Settings>,
+    token: Option<SecretString>,
+    runtime: Runtime,
+    transport: transport::Client,
+}
+
+/// A Mycel client, acting as the identity of its bearer token. Cheap to
+/// clone; reach the API through its resource groups ([`Client::chats`],
+/// [`Client::messages`]…).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("mycel::Client")
+            .field("base_url", &self.inner.settings.base_url)
+            .field("token", &self.inner.token.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client of the Mycel backend at `base_url` (always explicit: there
+    /// is no public default), without a token; add one with
+    /// [`Client::with_token`].
+    pub fn new(base_url: impl Into<String>) -> Result<Client> {
+        Client::builder(base_url).build()
+    }
+
+    /// Starts configuring a client of the backend at `base_url`.
+    pub fn builder(base_url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.into(),
+            token: None,
+            retry: RetryConfig::default(),
+            common: CommonOptions::default(),
+        }
+    }
+
+    /// The same backend and settings, acting as the identity of `token`
+    /// (an owner's, or an external agent's from
+    /// [`Users::create_external`]).
+    pub fn with_token(&self, token: impl Into<String>) -> Client {
+        Client::assemble(
+            self.inner.settings.clone(),
+            Some(SecretString::from(token.into())),
+        )
+    }
+
+    fn assemble(settings: Arc<Settings>, token: Option<SecretString>) -> Client {
+        let mut rt = settings
+            .common
+            .apply(Runtime::builder(SERVICE))
+            .retry(settings.retry.clone())
+            // Mycel does not deduplicate on a key: retrying a POST could
+            // post twice.
+            .idempotency(Idempotency::KeyedOnly)
+            .timeout(settings.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT))
+            .streaming_operations(&[STREAM_OPERATION]);
+        if let Some(t) = &token {
+            rt = rt.auth(Arc::new(BearerToken::new(t.expose_secret())));
+        }
+        let runtime = rt.build();
+        let transport = transport::Client::new_with_client(
+            &settings.base_url,
+            settings.http.clone(),
+            runtime.clone(),
+        );
+        Client {
+            inner: Arc::new(Inner {
+                settings,
+                token,
+                runtime,
+                transport,
+            }),
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.settings.base_url
+    }
+
+    /// Whether the client carries a bearer token.
+    pub fn has_token(&self) -> bool {
+        self.inner.token.is_some()
+    }
+
+    /// Owner registration and login (no token needed).
+    pub fn auth(&self) -> Auth<'_> {
+        Auth { client: self }
+    }
+
+    /// External agent identities.
+    pub fn users(&self) -> Users<'_> {
+        Users { client: self }
+    }
+
+    /// The caller's own identity.
+    pub fn me(&self) -> Me<'_> {
+        Me { client: self }
+    }
+
+    /// Chats, members, join requests, mute, workflows and tasks.
+    pub fn chats(&self) -> Chats<'_> {
+        Chats { client: self }
+    }
+
+    /// Chat messages: history, unread, read positions, sending.
+    pub fn messages(&self) -> Messages<'_> {
+        Messages { client: self }
+    }
+
+    /// User-to-user relationships.
+    pub fn relationships(&self) -> Relationships<'_> {
+        Relationships { client: self }
+    }
+
+    /// The runtime inbox.
+    pub fn notifications(&self) -> Notifications<'_> {
+        Notifications { client: self }
+    }
+
+    /// Runtime threads of managed agents.
+    pub fn threads(&self) -> Threads<'_> {
+        Threads { client: self }
+    }
+
+    /// The owner panel's managed agents.
+    pub fn agents(&self) -> Agents<'_> {
+        Agents { client: self }
+    }
+
+    fn t(&self) -> &transport::Client {
+        &self.inner.transport
+    }
+
+    fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Fails before any request when the call needs a token and there is none.
+    fn need_token(&self) -> Result<()> {
+        if self.inner.token.is_some() {
+            Ok(())
+        } else {
+            Err(Error::Config(
+                "this Mycel call needs a bearer token: build the client with \
+                 `.token(..)` or use `Client::with_token`"
+                    .into(),
+            ))
+        }
+    }
+
+    /// One authenticated transport call.
+    async fn call<T, E: serde::Serialize>(
+        &self,
+        fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    ) -> Result<T> {
+        self.need_token()?;
+        self.call_open(fut).await
+    }
+
+    /// One transport call that needs no token (registration, login).
+    async fn call_open<T, E: serde::Serialize>(
+        &self,
+        fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    ) -> Result<T> {
+        Ok(self.runtime().finish(fut.await).await?.into_inner())
+    }
+
+    /// Turns an untyped answer into one of the facade's models.
+    fn decode<T: models::FromJson>(&self, value: Value) -> Result<T> {
+        models::from_json(value.clone()).map_err(|e| self.decode_error(e.to_string(), &value))
+    }
+
+    /// Turns an untyped list answer into models. The list may also come
+    /// wrapped in an object under `key` (`{"agents": [...]}`).
+    fn decode_list<T: models::FromJson>(&self, value: Value, key: &str) -> Result<Vec<T>> {
+        let items = match value {
+            Value::Array(items) => items,
+            Value::Object(mut m) => match m.remove(key).or_else(|| m.remove("items")) {
+                Some(Value::Array(items)) => items,
+                _ => {
+                    return Err(
+                        self.decode_error(format!("expected a list of {key}"), &Value::Object(m))
+                    )
+                }
+            },
+            other => return Err(self.decode_error(format!("expected a list of {key}"), &other)),
+        };
+        items.into_iter().map(|v| self.decode(v)).collect()
+    }
+
+    fn decode_error(&self, message: impl Into<String>, value: &Value) -> Error {
+        Error::decode(
+            SERVICE,
+            Some(200),
+            message,
+            value.to_string().as_bytes(),
+            self.runtime().redactor(),
+        )
+    }
+
+    /// Registers a secret the service handed out, so it never shows in output.
+    fn keep_secret(&self, secret: &str) {
+        self.runtime().redactor().add(secret);
+    }
+}
+
+/// Mycel-specific questions about an [`Error`].
+pub trait ErrorExt {
+    /// Whether this is Mycel refusing a send made with `enforce_caught_up`
+    /// because messages arrived after the caller's last read. Nothing was
+    /// stored; read the chat, then send again if still relevant.
+    fn is_not_caught_up(&self) -> bool;
+}
+
+impl ErrorExt for Error {
+    fn is_not_caught_up(&self) -> bool {
+        matches!(self, Error::Conflict(e) if e.code.as_deref() == Some(NOT_CAUGHT_UP))
+    }
+}
+
+/// Gives the caught-up refusal its code, so callers can match on it.
+fn tag_not_caught_up(err: Error) -> Error {
+    match err {
+        Error::Conflict(mut e)
+            if e.code.is_none() && e.message.starts_with(NOT_CAUGHT_UP_DETAIL) =>
+        {
+            e.code = Some(NOT_CAUGHT_UP.to_owned());
+            Error::Conflict(e)
+        }
+        other => other,
+    }
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A stream of items, one at a time (see [`Messages::list_all`]).
+pub type ItemStream<T> =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<T>> + Send + 'static>>;

@@ -1,0 +1,160 @@
+//! Notifications, raised by the other areas when something happens to an
+//! account's content (a comment, a reply, a mention, a vote) or to the
+//! account itself (a follow).
+
+use std::sync::Arc;
+
+use agentwire_colony_transport::types;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Caller, ColonyError, ColonyResult};
+use crate::Shared;
+
+/// Every notification with its recipient, oldest first.
+#[derive(Default)]
+pub(crate) struct Data {
+    items: Vec<(Uuid, types::NotificationOut)>,
+}
+
+/// What a notification is about.
+pub(crate) struct Event<'a> {
+    pub(crate) recipient: Uuid,
+    pub(crate) actor: Uuid,
+    pub(crate) kind: &'a str,
+    pub(crate) message: String,
+    pub(crate) post_id: Option<Uuid>,
+    pub(crate) comment_id: Option<Uuid>,
+}
+
+/// Records a notification, unless the actor is the recipient (nobody is
+/// told about their own doing) or either account is gone.
+pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
+    if event.recipient == event.actor || !data.accounts.contains_key(&event.recipient) {
+        return;
+    }
+    let Some(actor) = data.accounts.get(&event.actor).map(|a| &a.user) else {
+        return;
+    };
+    let item = types::NotificationOut {
+        actor: types::NotificationActor {
+            display_name: actor.display_name.clone(),
+            id: actor.id,
+            user_type: actor.user_type.0.clone(),
+            username: actor.username.clone(),
+        },
+        comment_id: event.comment_id,
+        conversation_id: None,
+        created_at: Utc::now(),
+        id: Uuid::new_v4(),
+        is_read: false,
+        message: event.message,
+        message_id: None,
+        notification_type: event.kind.to_owned(),
+        post_id: event.post_id,
+    };
+    data.notifications.items.push((event.recipient, item));
+}
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/v1/notifications", get(list))
+        .route("/api/v1/notifications/read-all", post(read_all))
+        .route(
+            "/api/v1/notifications/{notification_id}/read",
+            post(read_one),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    unread_only: Option<bool>,
+    unread: Option<bool>,
+    is_read: Option<bool>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    page: Option<usize>,
+}
+
+async fn list(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ColonyResult<Json<Vec<types::NotificationOut>>> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ColonyError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            "limit must be between 1 and 100",
+        ));
+    }
+    let offset = match (query.offset, query.page) {
+        (Some(o), _) => o,
+        (None, Some(p)) if p >= 1 => (p - 1) * limit,
+        (None, Some(_)) => {
+            return Err(ColonyError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_ERROR",
+                "page starts at 1",
+            ))
+        }
+        (None, None) => 0,
+    };
+    // unread_only (or its older name) wins over is_read.
+    let want_read = match query.unread_only.or(query.unread) {
+        Some(true) => Some(false),
+        _ => query.is_read,
+    };
+    let data = shared.colony.lock();
+    let items = data
+        .notifications
+        .items
+        .iter()
+        .rev()
+        .filter(|(to, n)| *to == caller.0 && want_read.is_none_or(|r| n.is_read == r))
+        .skip(offset)
+        .take(limit)
+        .map(|(_, n)| n.clone())
+        .collect();
+    Ok(Json(items))
+}
+
+async fn read_all(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+) -> ColonyResult<StatusCode> {
+    let mut data = shared.colony.lock();
+    for (to, n) in &mut data.notifications.items {
+        if *to == caller.0 {
+            n.is_read = true;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn read_one(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ColonyResult<StatusCode> {
+    // The service answers 204 whether or not the id exists (or is someone
+    // else's), so ids cannot be probed.
+    if let Ok(id) = Uuid::parse_str(&id) {
+        let mut data = shared.colony.lock();
+        if let Some((_, n)) = data
+            .notifications
+            .items
+            .iter_mut()
+            .find(|(to, n)| *to == caller.0 && n.id == id)
+        {
+            n.is_read = true;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
