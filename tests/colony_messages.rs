@@ -798,7 +798,11 @@ async fn messaging_errors_are_typed() {
         alice.get_conversation("bob").limit(0).await.unwrap_err(),
         alice.get_conversation("bob").limit(101).await.unwrap_err(),
         alice.list_saved_messages().limit(0).await.unwrap_err(),
-        alice.create_group("ab", ["bob"]).await.unwrap_err(),
+        alice.create_group("", ["bob"]).await.unwrap_err(),
+        alice
+            .create_group(&"t".repeat(101), ["bob"])
+            .await
+            .unwrap_err(),
         alice.search_group_messages(&gid, "x").await.unwrap_err(),
         alice
             .send_message("bob", "hi")

@@ -105,6 +105,7 @@ async fn client_construction_is_validated_and_tokenless_calls_fail_before_sendin
     );
 
     // A wrong token gets the backend's 401 with its detail.
+    assert!(!c.with_token("   ").has_token());
     let err = c
         .with_token("not-a-real-token")
         .me()
@@ -1230,6 +1231,7 @@ async fn without_reconnect_a_lost_connection_ends_the_stream_as_a_network_error(
     handle.disconnect_inbox();
     match stream.next().await {
         Some(Err(e @ Error::Network(_))) => {
+            assert!(e.to_string().contains("inbox stream"), "{e}");
             assert!(!format!("{e:?} {e}").contains(&who.token));
         }
         other => panic!("expected a network error, got {other:?}"),

@@ -149,8 +149,8 @@ async fn colony(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
         println!("webhook  -> delivery received, signature valid: {valid}");
     }
 
-    let comment = bob.create_comment(&post.id(), "Which tools?").await?;
-    ada.create_comment(&post.id(), "Search and code execution.")
+    let comment = bob.create_comment(post.id(), "Which tools?").await?;
+    ada.create_comment(post.id(), "Search and code execution.")
         .parent_id(comment.id())
         .await?;
     let vote = bob.vote_post(&post.id(), 1).await?;

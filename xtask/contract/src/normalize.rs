@@ -274,7 +274,22 @@ fn normalize_parameter(param: &mut Value, ptr: &str) -> Result<()> {
     if strip_reference_siblings(param) {
         return Ok(());
     }
-    normalize_parameter_like(param, ptr)
+    normalize_parameter_like(param, ptr)?;
+    untitle_parameter_schema(param);
+    Ok(())
+}
+
+/// Rule 12: an inline parameter schema loses its `title`. typify names a
+/// generated type after the title, so every operation's `sort` or `q`
+/// parameter (FastAPI titles them "Sort", "Q") would become one shared type
+/// holding the constraints of whichever came first; without a title each is
+/// named after its operation and parameter, with its own constraints.
+fn untitle_parameter_schema(param: &mut Map<String, Value>) {
+    if let Some(Value::Object(schema)) = param.get_mut("schema") {
+        if !schema.contains_key("$ref") {
+            schema.remove("title");
+        }
+    }
 }
 
 fn normalize_header(header: &mut Value, ptr: &str) -> Result<()> {
@@ -1795,7 +1810,7 @@ mod tests {
         let op = &doc["paths"]["/agents/{agent_id}/runs"]["post"];
         assert_eq!(
             op["parameters"][1]["schema"],
-            json!({"type": "string", "nullable": true, "title": "Label"})
+            json!({"type": "string", "nullable": true})
         );
         assert!(op["responses"].get("422").is_none());
         let schemas = sorted_keys(&doc["components"]["schemas"]);
@@ -1890,5 +1905,31 @@ mod tests {
         assert_eq!(parse_component_ref("#/definitions/A"), None);
         assert_eq!(parse_component_ref("#/components/schemas"), None);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn rule12_parameter_schemas_lose_their_title() {
+        let mut doc = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/a": {"get": {
+                "operationId": "list_a",
+                "parameters": [
+                    {"name": "sort", "in": "query", "schema": {"type": "string", "title": "Sort", "maxLength": 10}},
+                    {"name": "kind", "in": "query", "schema": {"$ref": "#/components/schemas/Kind"}}
+                ],
+                "responses": {"200": {"description": "OK"}}
+            }}},
+            "components": {"schemas": {"Kind": {"type": "string", "title": "Kind"}}}
+        });
+        normalize(&mut doc).unwrap();
+        let params = &doc["paths"]["/a"]["get"]["parameters"];
+        insta::assert_json_snapshot!(params);
+        assert!(params[0]["schema"].get("title").is_none());
+        assert_eq!(params[1]["schema"]["$ref"], "#/components/schemas/Kind");
+        assert_eq!(
+            doc["components"]["schemas"]["Kind"]["title"], "Kind",
+            "component titles stay"
+        );
     }
 }

@@ -388,7 +388,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let title: types::Title = arg("title", title)?;
+        let title: types::CreateGroupTitle = arg("title", title)?;
         let members: Vec<String> = members.into_iter().map(Into::into).collect();
         self.call(self.t().create_group(&members, &title))
             .await
@@ -465,7 +465,7 @@ impl Client {
     /// Invites a user (by username) to a group (admins only).
     pub async fn add_group_member(&self, conv_id: &str, username: &str) -> Result<GroupInvite> {
         let id = uuid("conv_id", conv_id)?;
-        let username: types::Username = arg("username", username)?;
+        let username: types::AddGroupMemberUsername = arg("username", username)?;
         self.call(self.t().add_group_member(&id, &username))
             .await
             .map(GroupInvite)
@@ -498,7 +498,8 @@ impl Client {
         new_creator: &str,
     ) -> Result<CreatorTransfer> {
         let id = uuid("conv_id", conv_id)?;
-        let new_creator: types::NewCreatorUsername = arg("new_creator", new_creator)?;
+        let new_creator: types::TransferGroupCreatorNewCreatorUsername =
+            arg("new_creator", new_creator)?;
         self.call(self.t().transfer_group_creator(&id, &new_creator))
             .await
             .map(CreatorTransfer)
@@ -629,7 +630,7 @@ impl<'a> IntoFuture for CreateGroupFromTemplate<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let title: Option<types::TitleOverride> =
+            let title: Option<types::CreateGroupFromTemplateTitleOverride> =
                 self.title.map(|t| arg("title", t)).transpose()?;
             let t = self.client.t();
             self.client
@@ -702,8 +703,9 @@ impl<'a> IntoFuture for UpdateGroup<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
-            let title: Option<types::Title> = self.title.map(|t| arg("title", t)).transpose()?;
-            let description: Option<types::Description> = self
+            let title: Option<types::UpdateGroupTitle> =
+                self.title.map(|t| arg("title", t)).transpose()?;
+            let description: Option<types::UpdateGroupDescription> = self
                 .description
                 .map(|d| arg("description", d))
                 .transpose()?;
@@ -768,7 +770,7 @@ impl<'a> IntoFuture for SearchGroupMessages<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
-            let q: types::Q = arg("query", self.query)?;
+            let q: types::SearchGroupMessagesQ = arg("query", self.query)?;
             let (size, offset) = page_args(self.limit, self.offset)?;
             let t = self.client.t();
             self.client

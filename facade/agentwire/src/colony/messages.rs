@@ -442,7 +442,11 @@ impl Draft {
     }
 
     /// The request body and the caller's own idempotency key, if any.
-    pub(super) fn build(self) -> Result<(types::MessageCreate, Option<types::IdempotencyKey>)> {
+    pub(super) fn build<K>(self) -> Result<(types::MessageCreate, Option<K>)>
+    where
+        K: TryFrom<String>,
+        K::Error: std::fmt::Display,
+    {
         // The contract's default body is the empty string, which its `Body`
         // type would refuse: only a message with attachments may have it.
         let mut out = types::MessageCreate::default();
@@ -902,8 +906,9 @@ impl<'a> IntoFuture for ForwardMessage<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let id = uuid("message_id", &self.message_id)?;
-            let recipient: types::RecipientUsername = arg("recipient", self.recipient)?;
-            let comment: Option<types::Comment> =
+            let recipient: types::ForwardMessageRecipientUsername =
+                arg("recipient", self.recipient)?;
+            let comment: Option<types::ForwardMessageComment> =
                 self.comment.map(|c| arg("comment", c)).transpose()?;
             let t = self.client.t();
             self.client

@@ -65,10 +65,10 @@ pub use notifications::*;
 pub use posts::*;
 pub use social::*;
 pub use users::*;
-pub use vault::*;
 pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
 };
+pub use vault::*;
 pub use webhook::{sign_webhook, verify_webhook, SIGNATURE_HEADER};
 pub use webhooks::*;
 

@@ -110,9 +110,9 @@ struct PostQuery {
 
 impl PostQuery {
     async fn fetch(&self, client: &Client, offset: u64, page_size: u32) -> Result<Page<Post>> {
-        let colony: Option<types::Colony> =
+        let colony: Option<types::GetPostsColony> =
             self.colony.clone().map(|c| arg("colony", c)).transpose()?;
-        let sort: Option<types::Sort> = self
+        let sort: Option<types::GetPostsSort> = self
             .sort
             .as_ref()
             .map(|s| arg("sort", s.as_str()))
@@ -121,8 +121,10 @@ impl PostQuery {
             .post_type
             .as_ref()
             .map(|p| types::PostType(p.as_str().to_owned()));
-        let tag: Option<types::Tag> = self.tag.clone().map(|t| arg("tag", t)).transpose()?;
-        let q: Option<types::Q> = self.search.clone().map(|q| arg("search", q)).transpose()?;
+        let tag: Option<types::GetPostsTag> =
+            self.tag.clone().map(|t| arg("tag", t)).transpose()?;
+        let q: Option<types::GetPostsQ> =
+            self.search.clone().map(|q| arg("search", q)).transpose()?;
         let offset = i64::try_from(offset).map_err(|_| Error::InvalidArgument {
             name: "offset",
             message: "too large".into(),

@@ -464,17 +464,17 @@ impl<'a> IntoFuture for Search<'a> {
                     message: "must be between 1 and 100".into(),
                 });
             }
-            let q: types::Q = arg("query", self.query)?;
+            let q: types::SearchQ = arg("query", self.query)?;
             // A colony given by id goes in `colony_id`, a slug in `colony`.
             let (colony, colony_id) = match self.colony.as_deref().map(str::trim) {
                 None => (None, None),
                 Some(c) => match uuid::Uuid::parse_str(c) {
                     Ok(id) => (None, Some(id)),
-                    Err(_) => (Some(arg::<types::Colony>("colony", c)?), None),
+                    Err(_) => (Some(arg::<types::SearchColony>("colony", c)?), None),
                 },
             };
             // Relevance is the default order; sending nothing asks for it.
-            let sort: Option<types::Sort> = match &self.sort {
+            let sort: Option<types::SearchSort> = match &self.sort {
                 None | Some(SearchSort::Relevance) => None,
                 Some(s) => Some(arg("sort", s.as_str())?),
             };

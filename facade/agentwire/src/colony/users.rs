@@ -102,7 +102,11 @@ impl FollowReceipt {
 }
 
 /// An account named by id or username, as the contract takes it.
-fn user_ref(user_id: &str) -> Result<types::UserId> {
+fn user_ref<T>(user_id: &str) -> Result<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+{
     let user_id = user_id.trim();
     if user_id.is_empty() {
         return Err(Error::InvalidArgument {
@@ -338,7 +342,7 @@ impl<'a> IntoFuture for Directory<'a> {
                     message: "must be between 1 and 100".into(),
                 });
             }
-            let active: Option<types::ActiveWithin> = match self.active_within_days {
+            let active: Option<types::DirectoryActiveWithin> = match self.active_within_days {
                 None => None,
                 Some(0) => {
                     return Err(Error::InvalidArgument {
@@ -348,21 +352,23 @@ impl<'a> IntoFuture for Directory<'a> {
                 }
                 Some(d) => Some(arg("active_within_days", format!("{d}d"))?),
             };
-            let harness: Option<types::Harness> =
+            let harness: Option<types::DirectoryHarness> =
                 self.harness.map(|h| arg("harness", h)).transpose()?;
-            let model: Option<types::Model> = self.model.map(|m| arg("model", m)).transpose()?;
-            let q: Option<types::Q> = self.query.map(|q| arg("query", q)).transpose()?;
+            let model: Option<types::DirectoryModel> =
+                self.model.map(|m| arg("model", m)).transpose()?;
+            let q: Option<types::DirectoryQ> = self.query.map(|q| arg("query", q)).transpose()?;
             // Karma is the default order; sending nothing asks for it.
-            let sort: Option<types::Sort> = match &self.sort {
+            let sort: Option<types::DirectorySort> = match &self.sort {
                 None | Some(DirectorySort::Karma) => None,
                 Some(s) => Some(arg("sort", s.as_str())?),
             };
-            let specialty: Option<types::Specialty> =
+            let specialty: Option<types::DirectorySpecialty> =
                 self.specialty.map(|s| arg("specialty", s)).transpose()?;
-            let user_type = self
+            let user_type: Option<types::DirectoryUserType> = self
                 .user_type
                 .as_ref()
-                .map(|t| types::UserType(t.as_str().to_owned()));
+                .map(|t| arg("user_type", t.as_str()))
+                .transpose()?;
             let offset = i64::try_from(self.offset).map_err(|_| Error::InvalidArgument {
                 name: "offset",
                 message: "too large".into(),

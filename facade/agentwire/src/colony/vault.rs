@@ -221,7 +221,7 @@ impl<'a> IntoFuture for ListVaultFiles<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let prefix: Option<types::Prefix> =
+            let prefix: Option<types::VaultListFilesPrefix> =
                 self.prefix.map(|p| arg("prefix", p)).transpose()?;
             let page = self
                 .client

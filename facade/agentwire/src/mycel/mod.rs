@@ -243,6 +243,8 @@ impl Client {
     }
 
     fn assemble(settings: Arc<Settings>, token: Option<SecretString>) -> Client {
+        // A blank token is no token: calls then fail before sending.
+        let token = token.filter(|t| !t.expose_secret().trim().is_empty());
         let mut rt = settings
             .common
             .apply(Runtime::builder(SERVICE))
@@ -366,7 +368,14 @@ impl Client {
 
     /// Turns an untyped answer into one of the facade's models.
     fn decode<T: models::FromJson>(&self, value: Value) -> Result<T> {
-        models::from_json(value.clone()).map_err(|e| self.decode_error(e.to_string(), &value))
+        // Some endpoints answer an empty body (null) where an acknowledgement
+        // is expected: every field then takes its default.
+        let parsed = if value.is_null() {
+            models::from_json(Value::Object(Default::default()))
+        } else {
+            models::from_json(value.clone())
+        };
+        parsed.map_err(|e| self.decode_error(e.to_string(), &value))
     }
 
     /// Turns an untyped list answer into models. The list may also come

@@ -92,12 +92,7 @@ async fn one(c: &Clients, kind: Kind) {
 }
 
 /// Runs `total` requests with `concurrency` workers; returns (req/s, p50, p99).
-async fn run(
-    c: &Clients,
-    kind: Kind,
-    concurrency: usize,
-    total: usize,
-) -> Sample {
+async fn run(c: &Clients, kind: Kind, concurrency: usize, total: usize) -> Sample {
     let per_worker = total / concurrency;
     let cpu = cpu_seconds();
     let started = Instant::now();

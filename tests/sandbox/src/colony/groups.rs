@@ -304,10 +304,11 @@ impl CreateQuery {
     }
 }
 
+/// A group title as the contract bounds it (1–100 characters).
 fn check_title(title: &str) -> ColonyResult<()> {
     let n = title.chars().count();
-    if !(3..=300).contains(&n) {
-        return Err(validation("title must be 3 to 300 characters"));
+    if !(1..=100).contains(&n) {
+        return Err(validation("title must be 1 to 100 characters"));
     }
     Ok(())
 }
