@@ -279,6 +279,22 @@ impl Error {
         })
     }
 
+    /// A connection failure below HTTP (a WebSocket that broke, a socket
+    /// closed mid-frame), with secrets masked.
+    pub fn network_io(
+        service: &'static str,
+        kind: NetworkErrorKind,
+        message: &str,
+        redactor: &Redactor,
+    ) -> Error {
+        Error::Network(NetworkError {
+            service,
+            kind,
+            message: redactor.redact(message).into_owned(),
+            source: None,
+        })
+    }
+
     /// A response (or stream event) that does not match the contract.
     pub fn decode(
         service: &'static str,
@@ -436,6 +452,20 @@ mod tests {
             &r,
         );
         assert!(!format!("{e} {e:?}").contains("pv_sk_secret123"));
+    }
+
+    #[test]
+    fn io_failures_are_network_errors_without_secrets() {
+        let r = Redactor::default();
+        r.add("tok_secret_value");
+        let e = Error::network_io(
+            "mycel",
+            NetworkErrorKind::Body,
+            "socket reset (tok_secret_value)",
+            &r,
+        );
+        assert!(matches!(&e, Error::Network(n) if n.kind == NetworkErrorKind::Body));
+        assert!(!format!("{e} {e:?}").contains("tok_secret_value"));
     }
 
     #[test]

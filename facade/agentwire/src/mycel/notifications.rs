@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use agentwire_mycel_transport::types;
-use agentwire_runtime::{Error, Result};
+use agentwire_runtime::{Error, NetworkErrorKind, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
@@ -226,7 +226,7 @@ impl Subscription {
                 Some(Err(e)) => format!("the inbox stream broke: {e}"),
             };
             self.socket = None;
-            let err = network_failure(&self.opts.client, lost).await;
+            let err = network_failure(&self.opts.client, lost);
             if !self.opts.reconnect {
                 self.done = true;
                 return Some(Err(err));
@@ -376,32 +376,22 @@ async fn connect(client: &Client, since_seq: Option<i64>) -> Result<Socket> {
     if let Some(since) = since_seq {
         let resume = json!({ "type": "resume", "since_seq": since }).to_string();
         if let Err(e) = socket.send(Frame::Text(resume.into())).await {
-            return Err(
-                network_failure(client, format!("cannot send the resume frame: {e}")).await,
-            );
+            return Err(network_failure(
+                client,
+                format!("cannot send the resume frame: {e}"),
+            ));
         }
     }
     Ok(socket)
 }
 
-/// An [`Error::Network`] for a failure below HTTP (a broken WebSocket),
-/// built the way the runtime builds every network error: from a transport
-/// error, with secrets masked.
-async fn network_failure(client: &Client, what: String) -> Error {
-    let redactor = client.runtime().redactor();
-    let message = redactor.redact(&what).into_owned();
-    let body = reqwest::Body::wrap_stream(futures_util::stream::once(async move {
-        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            message,
-        ))
-    }));
-    match reqwest::Response::from(http::Response::new(body))
-        .bytes()
-        .await
-    {
-        Err(e) => Error::network(SERVICE, e, redactor),
-        // Cannot happen: the body's only item is an error.
-        Ok(_) => Error::Config("the inbox connection was lost".into()),
-    }
+/// An [`Error::Network`] for a failure below HTTP (a broken WebSocket), with
+/// secrets masked like every other network error.
+fn network_failure(client: &Client, what: String) -> Error {
+    Error::network_io(
+        SERVICE,
+        NetworkErrorKind::Body,
+        &what,
+        client.runtime().redactor(),
+    )
 }
