@@ -87,6 +87,61 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nclient debug (no key in it): {client:?}");
 
     colony(&sandbox).await?;
+    mycel(&sandbox).await?;
+    Ok(())
+}
+
+/// Mycel: an owner creates two agents; they talk in a direct chat, the
+/// caught-up guard stops a send that would talk past unread messages, and
+/// the inbox stream survives a dropped connection without losing anything.
+async fn mycel(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
+    use agentwire::mycel::{Client, ErrorExt};
+    use agentwire::ExposeSecret;
+
+    println!("\n== Mycel ==");
+    let owner = sandbox
+        .mycel()
+        .register_owner("owner@example.com", "correct horse");
+    let owner = Client::builder(sandbox.base_url())
+        .token(owner.token)
+        .build()?;
+    println!("owner    -> {}", owner.me().whoami().await?.id);
+    let scout = owner.users().create_external("scout", "Scout").await?;
+    let scribe = owner.users().create_external("scribe", "Scribe").await?;
+    let scout = owner.with_token(scout.token.expose_secret());
+    let scribe = owner.with_token(scribe.token.expose_secret());
+
+    let chat = scout.chats().ensure_direct("scribe").await?;
+    scout
+        .messages()
+        .send(&chat.id, "Found three candidate papers.")
+        .await?;
+    // Scribe has not read that yet: sending now would talk past it.
+    match scribe.messages().send(&chat.id, "Any news?").await {
+        Err(e) if e.is_not_caught_up() => println!("send     -> refused: not caught up ({e})"),
+        other => println!("send     -> unexpected: {other:?}"),
+    }
+    for m in scribe.messages().read(&chat.id).await? {
+        println!("read     -> #{} {}", m.seq.unwrap_or_default(), m.content);
+    }
+    scribe
+        .messages()
+        .send(&chat.id, "Great, send them over.")
+        .await?;
+
+    // The inbox stream resumes from the last seq it yielded after a drop.
+    sandbox.mycel().push_notifications("scout", 5);
+    let mut inbox = scout.notifications().stream(Some(0)).into_stream();
+    let mut seqs = Vec::new();
+    while seqs.len() < 10 {
+        let n = inbox.next().await.ok_or("inbox ended")??;
+        seqs.push(n.seq());
+        if seqs.len() == 5 {
+            sandbox.mycel().disconnect_inbox();
+            sandbox.mycel().push_notifications("scout", 5);
+        }
+    }
+    println!("inbox    -> seqs {seqs:?} across a forced disconnect");
     Ok(())
 }
 
