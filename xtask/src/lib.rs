@@ -153,7 +153,7 @@ fn generated_manifest(f: &filter::Filter, lib: &str) -> String {
     for (needle, dep) in [
         ("chrono::", "chrono = { version = \"0.4\", default-features = false, features = [\"serde\", \"std\"] }"),
         ("uuid::", "uuid = { version = \"1\", features = [\"serde\"] }"),
-        ("regress::", "regress = \"0.10\""),
+        ("regress::", "regress = \"0.12\""),
     ] {
         if lib.contains(needle) {
             deps.push(dep.to_string());
