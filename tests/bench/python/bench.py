@@ -84,6 +84,38 @@ def promptev_stream(base, project_key, n):
           f"CPU {(cpu_seconds() - c) / n * 1000:.3f}s per 1000 streams")
 
 
+def mycel_stream(base, frames):
+    import threading
+
+    from mycel_sdk import Client
+
+    agent = control(base, "/_sandbox/mycel/agent", {"user_id": "pyreader"})
+    client = Client(base_url=base, auth_token=agent["token"])
+    consumed = [0]
+
+    def pusher():
+        pushed = 0
+        while pushed < frames:
+            # Stay inside the sandbox's 256-frame replay buffer.
+            while pushed - consumed[0] > 150:
+                time.sleep(0.0005)
+            n = min(100, frames - pushed)
+            control(base, "/_sandbox/mycel/push", {"user_id": "pyreader", "n": n})
+            pushed += n
+
+    thread = threading.Thread(target=pusher)
+    t, c = time.perf_counter(), cpu_seconds()
+    thread.start()
+    for frame in client.notifications.stream(since_seq=0):
+        consumed[0] = frame["seq"]
+        if frame["seq"] >= frames:
+            break
+    wall = time.perf_counter() - t
+    thread.join()
+    print(f"mycel-sdk notifications.stream: {frames} frames in {wall:.2f}s = {frames / wall:.0f} frames/s "
+          f"(client CPU {cpu_seconds() - c:.2f}s, includes the pushing thread)")
+
+
 def main():
     base, colony_key, project_key = sys.argv[1:4]
     n = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
@@ -93,6 +125,7 @@ def main():
         asyncio.run(colony_async(base, colony_key, n, conc))
     colony_iter(base, colony_key, 10_000)
     promptev_stream(base, project_key, 200)
+    mycel_stream(base, 20_000)
 
 
 if __name__ == "__main__":

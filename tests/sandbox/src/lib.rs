@@ -227,6 +227,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/faults", post(control_faults))
         .route("/_sandbox/colony/register", post(control_colony_register))
         .route("/_sandbox/colony/seed", post(control_colony_seed))
+        .route("/_sandbox/mycel/agent", post(control_mycel_agent))
+        .route("/_sandbox/mycel/push", post(control_mycel_push))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -313,6 +315,38 @@ async fn control_colony_seed(
     let handle = ColonyHandle::new(shared);
     handle.seed_posts(&body.username, &body.colony, body.count);
     Json(json!({ "ok": true, "posts": handle.post_count() }))
+}
+
+#[derive(Deserialize)]
+struct MycelAgent {
+    user_id: String,
+}
+
+/// Creates a Mycel external agent (under a bench owner) for another process
+/// and returns its token.
+async fn control_mycel_agent(
+    State(shared): State<Arc<Shared>>,
+    FastJson(body): FastJson<MycelAgent>,
+) -> Json<serde_json::Value> {
+    let handle = MycelHandle::new(shared);
+    let owner = handle.register_owner("control@sandbox.local", "control");
+    let agent = handle.create_external(&owner.id, &body.user_id, &body.user_id);
+    Json(json!({ "token": agent.token, "user_id": agent.id }))
+}
+
+#[derive(Deserialize)]
+struct MycelPush {
+    user_id: String,
+    n: usize,
+}
+
+/// Queues `n` inbox notifications for a Mycel user; returns the last seq.
+async fn control_mycel_push(
+    State(shared): State<Arc<Shared>>,
+    FastJson(body): FastJson<MycelPush>,
+) -> Json<serde_json::Value> {
+    let last = MycelHandle::new(shared).push_notifications(&body.user_id, body.n);
+    Json(json!({ "last_seq": last }))
 }
 
 async fn control_faults(

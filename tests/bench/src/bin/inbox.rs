@@ -1,8 +1,9 @@
-//! Mycel inbox frames/s end to end: notifications queued in the sandbox,
-//! sent as WebSocket `notify` frames, parsed and yielded by
-//! `notifications().stream()`. The sandbox runs on its own runtime thread;
-//! notifications are pushed in batches of 100 while the client reads, so the
-//! 256-frame replay buffer never overflows.
+//! Mycel inbox frames/s end to end: notifications queued in the sandbox (a
+//! child process), sent as WebSocket `notify` frames, parsed and yielded by
+//! `notifications().stream()`. A task pushes them over the sandbox's control
+//! route in batches of 100 while the stream is read, never more than 150
+//! ahead, so the 256-frame replay buffer never overflows — the same workload
+//! as the Python bench's mycel row.
 //!
 //! ```text
 //! cargo run --release -p agentwire-bench --bin inbox [frames]
@@ -10,51 +11,41 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agentwire::mycel::Client;
-use agentwire::ExposeSecret;
-use agentwire_bench::cpu_seconds;
+use agentwire_bench::{cpu_seconds, ChildSandbox};
 use futures::StreamExt;
 
 fn main() {
-    let frames: usize = std::env::args()
+    agentwire_bench::serve_sandbox_if_child();
+    let frames: i64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
-        .unwrap_or(50_000);
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("server runtime");
-    let sandbox = server
-        .block_on(agentwire_sandbox::Sandbox::start())
-        .expect("sandbox");
-    let handle = sandbox.mycel();
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    client_rt.block_on(async {
-        let owner = handle.register_owner("bench@example.com", "pw");
-        let owner = Client::builder(sandbox.base_url()).token(owner.token).build().expect("client");
-        let agent = owner.users().create_external("reader", "Reader").await.expect("agent");
-        let reader = owner.with_token(agent.token.expose_secret());
+        .expect("runtime");
+    rt.block_on(async move {
+        let sb = Arc::new(ChildSandbox::spawn());
+        let agent = sb.control("/_sandbox/mycel/agent", serde_json::json!({"user_id": "reader"})).await;
+        let token = agent["token"].as_str().expect("token").to_owned();
+        let reader = Client::builder(&sb.base_url).token(token).build().expect("client");
         let mut stream = reader.notifications().stream(Some(0)).into_stream();
 
         let consumed = Arc::new(AtomicI64::new(0));
         let pusher = {
-            let (handle, consumed) = (handle.clone(), consumed.clone());
-            std::thread::spawn(move || {
-                let mut pushed = 0;
+            let (sb, consumed) = (sb.clone(), consumed.clone());
+            tokio::spawn(async move {
+                let mut pushed = 0i64;
                 while pushed < frames {
-                    // Stay well inside the 256-frame replay buffer.
-                    while pushed as i64 - consumed.load(Ordering::Relaxed) > 150 {
-                        std::thread::yield_now();
+                    while pushed - consumed.load(Ordering::Relaxed) > 150 {
+                        tokio::time::sleep(Duration::from_micros(200)).await;
                     }
                     let n = 100.min(frames - pushed);
-                    handle.push_notifications("reader", n);
+                    sb.control("/_sandbox/mycel/push", serde_json::json!({"user_id": "reader", "n": n}))
+                        .await;
                     pushed += n;
                 }
             })
@@ -62,20 +53,18 @@ fn main() {
         let cpu = cpu_seconds();
         let started = Instant::now();
         let mut expected = 1;
-        while expected <= frames as i64 {
+        while expected <= frames {
             let n = stream.next().await.expect("stream open").expect("frame");
             assert_eq!(n.seq(), expected, "in order, none lost or repeated");
             consumed.store(expected, Ordering::Relaxed);
             expected += 1;
         }
-        pusher.join().expect("pusher");
         let secs = started.elapsed().as_secs_f64();
+        pusher.await.expect("pusher");
         println!(
-            "inbox stream: {frames} notify frames in {:.2}s = {:.0} frames/s end to end (process CPU {:.2}s, server included)",
-            secs,
+            "agentwire notifications().stream(): {frames} frames in {secs:.2}s = {:.0} frames/s (client CPU {:.2}s, includes the pushing task)",
             frames as f64 / secs,
             cpu_seconds() - cpu
         );
     });
-    drop(sandbox);
 }
