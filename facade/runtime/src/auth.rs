@@ -51,10 +51,10 @@ pub trait AuthStrategy: Send + Sync + fmt::Debug + 'static {
         request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>>;
 
-    /// Called with the headers of a request that got a 401. Returns
+    /// Called with the `Authorization` header of a request that got a 401. Returns
     /// whether fresh credentials will be used by the next `authorize`, in which
     /// case the runtime retries the request once.
-    fn invalidate(&self, _sent: &http::HeaderMap) -> bool {
+    fn invalidate(&self, _sent_authorization: Option<&HeaderValue>) -> bool {
         false
     }
 
@@ -161,7 +161,9 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(23 * 3600);
 
 #[derive(Clone)]
 struct Token {
-    value: SecretString,
+    /// `Bearer <token>`, marked sensitive, ready to attach (cloning it only
+    /// bumps a reference count).
+    header: HeaderValue,
     refresh_at: Instant,
 }
 
@@ -230,15 +232,15 @@ impl TokenExchange {
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn fresh_token(&self) -> Option<SecretString> {
+    fn fresh_token(&self) -> Option<HeaderValue> {
         let current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         current
             .as_ref()
             .filter(|t| Instant::now() < t.refresh_at)
-            .map(|t| t.value.clone())
+            .map(|t| t.header.clone())
     }
 
-    async fn token(&self, cx: &AuthContext<'_>) -> Result<SecretString, AuthFailure> {
+    async fn token(&self, cx: &AuthContext<'_>) -> Result<HeaderValue, AuthFailure> {
         if let Some(t) = self.fresh_token() {
             return Ok(t);
         }
@@ -298,12 +300,18 @@ impl TokenExchange {
             .map(Duration::from_secs_f64)
             .or_else(|| jwt_lifetime(&token))
             .unwrap_or(DEFAULT_TOKEN_LIFETIME);
-        let value = SecretString::from(token);
+        let Some(header) = bearer(&token) else {
+            let mut rebuilt = http::Response::new(bytes::Bytes::from_static(
+                b"{\"detail\":\"the issued token is not a valid header value\"}",
+            ));
+            *rebuilt.status_mut() = http::StatusCode::BAD_GATEWAY;
+            return Err(AuthFailure::Response(reqwest::Response::from(rebuilt)));
+        };
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(Token {
-            value: value.clone(),
+            header: header.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
         });
-        Ok(value)
+        Ok(header)
     }
 }
 
@@ -332,25 +340,19 @@ impl AuthStrategy for TokenExchange {
         request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>> {
         Box::pin(async move {
-            let token = self.token(&cx).await?;
-            if let Some(v) = bearer(token.expose_secret()) {
-                request.headers_mut().insert(AUTHORIZATION, v);
-            }
+            let header = self.token(&cx).await?;
+            request.headers_mut().insert(AUTHORIZATION, header);
             Ok(())
         })
     }
 
-    fn invalidate(&self, sent: &http::HeaderMap) -> bool {
-        let sent = sent
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+    fn invalidate(&self, sent: Option<&HeaderValue>) -> bool {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         // Only the token that was refused is dropped: when a hundred requests
         // fail with the same stale token, the first drop triggers one
         // exchange and the others reuse its result.
         if let (Some(sent), Some(t)) = (sent, current.as_ref()) {
-            if t.value.expose_secret() == sent {
+            if t.header == *sent {
                 *current = None;
             }
         }

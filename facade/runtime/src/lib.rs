@@ -456,11 +456,17 @@ impl Runtime {
             Err(AuthFailure::Transport(e)) => return Outcome::Final(Err(e)),
         }
         let info = self.request_info(&request, operation, attempt);
-        for hook in &inner.on_request {
-            hook(&info);
+        if let Some(info) = &info {
+            for hook in &inner.on_request {
+                hook(info);
+            }
         }
-        // Headers of what was sent, to tell the auth strategy which token failed.
-        let sent_headers = policy.may_refresh.then(|| request.headers().clone());
+        // The credential that was sent, to tell the auth strategy which token
+        // failed (a cheap, reference-counted copy).
+        let sent_auth = policy
+            .may_refresh
+            .then(|| request.headers().get(http::header::AUTHORIZATION).cloned())
+            .flatten();
         let sent_at = Instant::now();
         let result = client.execute(request).await;
         let elapsed = sent_at.elapsed();
@@ -480,8 +486,8 @@ impl Runtime {
                 self.emit_response(info, Some(status.as_u16()), elapsed, false);
 
                 if status == http::StatusCode::UNAUTHORIZED {
-                    if let Some(headers) = &sent_headers {
-                        if inner.auth.invalidate(headers) {
+                    if policy.may_refresh {
+                        if inner.auth.invalidate(sent_auth.as_ref()) {
                             tracing::debug!("401: refreshing credentials and retrying once");
                             return Outcome::Again {
                                 delay: Duration::ZERO,
@@ -591,13 +597,18 @@ impl Runtime {
         }
     }
 
+    /// What hooks are told about a request; `None` when there are no hooks,
+    /// so the hot path does not format and redact a URL nobody reads.
     fn request_info(
         &self,
         request: &reqwest::Request,
         operation: &'static str,
         attempt: u32,
-    ) -> RequestInfo {
-        RequestInfo {
+    ) -> Option<RequestInfo> {
+        if self.inner.on_request.is_empty() && self.inner.on_response.is_empty() {
+            return None;
+        }
+        Some(RequestInfo {
             service: self.inner.service,
             operation,
             method: request.method().clone(),
@@ -607,16 +618,19 @@ impl Runtime {
                 .redact(request.url().as_str())
                 .into_owned(),
             attempt,
-        }
+        })
     }
 
     fn emit_response(
         &self,
-        request: RequestInfo,
+        request: Option<RequestInfo>,
         status: Option<u16>,
         elapsed: Duration,
         from_cache: bool,
     ) {
+        let Some(request) = request else {
+            return;
+        };
         if self.inner.on_response.is_empty() {
             return;
         }
