@@ -485,17 +485,16 @@ impl Runtime {
                 }
                 self.emit_response(info, Some(status.as_u16()), elapsed, false);
 
-                if status == http::StatusCode::UNAUTHORIZED {
-                    if policy.may_refresh {
-                        if inner.auth.invalidate(sent_auth.as_ref()) {
-                            tracing::debug!("401: refreshing credentials and retrying once");
-                            return Outcome::Again {
-                                delay: Duration::ZERO,
-                                last: Ok(response),
-                                auth_refresh: true,
-                            };
-                        }
-                    }
+                if status == http::StatusCode::UNAUTHORIZED
+                    && policy.may_refresh
+                    && inner.auth.invalidate(sent_auth.as_ref())
+                {
+                    tracing::debug!("401: refreshing credentials and retrying once");
+                    return Outcome::Again {
+                        delay: Duration::ZERO,
+                        last: Ok(response),
+                        auth_refresh: true,
+                    };
                 }
                 if policy.may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
                     let delay = inner
