@@ -7,6 +7,58 @@ use agentwire_runtime::{
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+/// The builder setters every service shares, written once. Expands inside an
+/// `impl` of a builder that has a `common: CommonOptions` field.
+macro_rules! common_builder_methods {
+    () => {
+        /// Per-request timeout, also the connect timeout and the longest
+        /// silence tolerated inside a stream (default 30 s).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.common.timeout = Some(timeout);
+            self
+        }
+
+        /// Adds a header sent with every request.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.common.headers.push((name.into(), value.into()));
+            self
+        }
+
+        /// Runs `hook` before every HTTP attempt (URLs arrive with secrets masked).
+        pub fn on_request(
+            mut self,
+            hook: impl Fn(&agentwire_runtime::RequestInfo) + Send + Sync + 'static,
+        ) -> Self {
+            self.common.on_request.push(std::sync::Arc::new(hook));
+            self
+        }
+
+        /// Runs `hook` after every HTTP attempt.
+        pub fn on_response(
+            mut self,
+            hook: impl Fn(&agentwire_runtime::ResponseInfo) + Send + Sync + 'static,
+        ) -> Self {
+            self.common.on_response.push(std::sync::Arc::new(hook));
+            self
+        }
+
+        /// Fails fast after `config.threshold` consecutive failures (off by default).
+        pub fn circuit_breaker(mut self, config: agentwire_runtime::CircuitBreakerConfig) -> Self {
+            self.common.circuit = Some(config);
+            self
+        }
+
+        /// Uses this `reqwest::Client` instead of building one (its own
+        /// timeouts and headers then apply; `header` is ignored).
+        pub fn http_client(mut self, client: reqwest::Client) -> Self {
+            self.common.http = Some(client);
+            self
+        }
+    };
+}
+
+pub(crate) use common_builder_methods;
+
 /// Per-request timeout unless a builder sets another.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -40,8 +40,8 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    capture_body, CircuitBreakerConfig, Error, Idempotency, PathKey, RateLimitInfo, Redactor,
-    RequestInfo, ResponseInfo, Result, RetryConfig, Runtime,
+    capture_body, Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig,
+    Runtime,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -97,17 +97,12 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
+    config::common_builder_methods!();
+
     /// API base URL (default [`DEFAULT_BASE_URL`]); override for self-hosted
     /// deployments or the sandbox.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
-        self
-    }
-
-    /// Per-request timeout, also used as connect timeout and as the longest
-    /// silence tolerated inside a stream (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.common.timeout = Some(timeout);
         self
     }
 
@@ -120,37 +115,6 @@ impl ClientBuilder {
     /// Replaces the whole retry policy (default [`default_retry`]).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// Adds a header sent with every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.common.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Runs `hook` before every HTTP attempt (URLs arrive redacted).
-    pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_request.push(std::sync::Arc::new(hook));
-        self
-    }
-
-    /// Runs `hook` after every HTTP attempt.
-    pub fn on_response(mut self, hook: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_response.push(std::sync::Arc::new(hook));
-        self
-    }
-
-    /// Fails fast after repeated failures (off by default).
-    pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
-        self.common.circuit = Some(config);
-        self
-    }
-
-    /// Uses this `reqwest::Client` instead of building one (its own timeouts
-    /// and headers then apply; `header` is ignored).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.common.http = Some(client);
         self
     }
 

@@ -33,8 +33,7 @@ use std::time::Duration;
 use agentwire_colony_transport as transport;
 use agentwire_runtime::auth::AuthFailure;
 use agentwire_runtime::{
-    CircuitBreakerConfig, Error, Idempotency, RateLimitInfo, RequestInfo, ResponseInfo, Result,
-    RetryConfig, Runtime, TokenExchange,
+    Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, TokenExchange,
 };
 use progenitor_client::{ClientInfo, ResponseValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -110,15 +109,11 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
+    config::common_builder_methods!();
+
     /// API base URL (default [`DEFAULT_BASE_URL`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
-        self
-    }
-
-    /// Per-request timeout, also the connect timeout (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.common.timeout = Some(timeout);
         self
     }
 
@@ -129,39 +124,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Adds a header sent with every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.common.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Runs `hook` before every HTTP attempt.
-    pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_request.push(Arc::new(hook));
-        self
-    }
-
-    /// Runs `hook` after every HTTP attempt.
-    pub fn on_response(mut self, hook: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_response.push(Arc::new(hook));
-        self
-    }
-
-    /// Fails fast after `config.threshold` consecutive failures.
-    pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
-        self.common.circuit = Some(config);
-        self
-    }
-
     /// Caches GET responses for `ttl`; any successful write empties the cache.
     pub fn cache(mut self, ttl: Duration) -> Self {
         self.common.cache_ttl = Some(ttl);
-        self
-    }
-
-    /// Uses this `reqwest::Client` instead of building one.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.common.http = Some(client);
         self
     }
 
@@ -318,6 +283,33 @@ impl Client {
     ) -> Result<T> {
         Ok(self.inner.runtime.finish(fut.await).await?.into_inner())
     }
+}
+
+/// Runs `fetch` for each id, eight at a time, keeping the order given and
+/// leaving out ids that do not exist (404); any other failure is returned.
+async fn fetch_each_skipping_missing<T, I, S, F, Fut>(ids: I, fetch: F) -> Result<Vec<T>>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    use futures_util::StreamExt;
+    let ids: Vec<String> = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    let results: Vec<Result<T>> = futures_util::stream::iter(ids)
+        .map(fetch)
+        .buffered(8)
+        .collect()
+        .await;
+    let mut found = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(item) => found.push(item),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 /// Parses an id the contract types as a UUID.

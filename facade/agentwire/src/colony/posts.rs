@@ -4,10 +4,12 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
-use super::{arg, limit, uuid, BoxFuture, Client, ItemStream, Page, Post, PostSort, PostType};
+use super::{
+    arg, fetch_each_skipping_missing, limit, uuid, BoxFuture, Client, ItemStream, Page, Post,
+    PostSort, PostType,
+};
 use crate::pager::{paginate, Fetched};
 
 /// Largest page The Colony serves.
@@ -80,21 +82,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids: Vec<String> = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        let results: Vec<Result<Post>> = futures_util::stream::iter(ids)
-            .map(|id| async move { self.get_post(&id).await })
-            .buffered(8)
-            .collect()
-            .await;
-        let mut posts = Vec::with_capacity(results.len());
-        for r in results {
-            match r {
-                Ok(p) => posts.push(p),
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(posts)
+        fetch_each_skipping_missing(ids, |id| async move { self.get_post(&id).await }).await
     }
 }
 

@@ -6,7 +6,6 @@ use std::future::IntoFuture;
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::{arg, limit, BoxFuture, Client, Page, User, UserType};
@@ -166,21 +165,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ids: Vec<String> = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        let results: Vec<Result<User>> = futures_util::stream::iter(ids)
-            .map(|id| async move { self.get_user(&id).await })
-            .buffered(8)
-            .collect()
-            .await;
-        let mut users = Vec::with_capacity(results.len());
-        for r in results {
-            match r {
-                Ok(u) => users.push(u),
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(users)
+        super::fetch_each_skipping_missing(ids, |id| async move { self.get_user(&id).await }).await
     }
 
     /// Follows an account (id or username). Following twice is a

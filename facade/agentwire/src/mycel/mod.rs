@@ -39,13 +39,9 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use agentwire_mycel_transport as transport;
-use agentwire_runtime::{
-    BearerToken, CircuitBreakerConfig, Error, Idempotency, RequestInfo, ResponseInfo, Result,
-    RetryConfig, Runtime,
-};
+use agentwire_runtime::{BearerToken, Error, Idempotency, Result, RetryConfig, Runtime};
 use progenitor_client::ResponseValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -109,16 +105,11 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
+    config::common_builder_methods!();
+
     /// The bearer token of an owner or an external agent identity.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(SecretString::from(token.into()));
-        self
-    }
-
-    /// Per-request timeout, also the connect timeout (default 30 s). The
-    /// inbox stream has no total timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.common.timeout = Some(timeout);
         self
     }
 
@@ -126,36 +117,6 @@ impl ClientBuilder {
     /// idempotent calls are retried.
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// Adds a header sent with every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.common.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Runs `hook` before every HTTP attempt.
-    pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_request.push(Arc::new(hook));
-        self
-    }
-
-    /// Runs `hook` after every HTTP attempt.
-    pub fn on_response(mut self, hook: impl Fn(&ResponseInfo) + Send + Sync + 'static) -> Self {
-        self.common.on_response.push(Arc::new(hook));
-        self
-    }
-
-    /// Fails fast after `config.threshold` consecutive failures.
-    pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
-        self.common.circuit = Some(config);
-        self
-    }
-
-    /// Uses this `reqwest::Client` instead of building one.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.common.http = Some(client);
         self
     }
 
