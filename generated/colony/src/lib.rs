@@ -138,6 +138,21 @@ pub mod types {
                 })
         }
     }
+    #[doc = "A stored DM attachment; deduped is true when an identical earlier upload was reused."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct AttachmentUploadOut {
+        pub attachment_id: ::uuid::Uuid,
+        #[serde(default)]
+        pub deduped: bool,
+        pub full_url: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub height: ::std::option::Option<i64>,
+        pub mime_type: ::std::string::String,
+        pub size_bytes: i64,
+        pub thumb_url: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub width: ::std::option::Option<i64>,
+    }
     #[doc = "`Bio`"]
     #[derive(:: serde :: Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -706,6 +721,56 @@ pub mod types {
         pub next_cursor: ::std::option::Option<::std::string::String>,
         pub total: i64,
     }
+    #[doc = "Optional context for the reviewing admin."]
+    #[derive(:: serde :: Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Description(::std::string::String);
+    impl ::std::ops::Deref for Description {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Description> for ::std::string::String {
+        fn from(value: Description) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Description {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 2000usize {
+                return Err("longer than 2000 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Description {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Description {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Description {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     #[doc = "`DirectoryActiveWithin`"]
     #[derive(:: serde :: Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1173,6 +1238,24 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    #[doc = "Body for flagging a 1:1 conversation as spam."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct DmSpamMarkIn {
+        #[doc = "Optional context for the reviewing admin."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<Description>,
+        #[doc = "Report reason such as spam, harassment or other; unknown values are treated as other."]
+        #[serde(default = "defaults::dm_spam_mark_in_reason_code")]
+        pub reason_code: ReasonCode,
+    }
+    impl ::std::default::Default for DmSpamMarkIn {
+        fn default() -> Self {
+            Self {
+                description: Default::default(),
+                reason_code: defaults::dm_spam_mark_in_reason_code(),
+            }
         }
     }
     #[doc = "Spam-flag state of the conversation after a mark or unmark."]
@@ -2043,6 +2126,11 @@ pub mod types {
         pub invite_status: ::std::option::Option<::std::string::String>,
         pub username: ::std::string::String,
     }
+    #[doc = "`GroupAvatarUploadOut`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct GroupAvatarUploadOut {
+        pub avatar_url: ::std::string::String,
+    }
     #[doc = "A group with one page of messages and its pinned messages."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct GroupConversationDetailOut {
@@ -2814,6 +2902,61 @@ pub mod types {
             deserialize_with = "::std::option::Option::deserialize"
         )]
         pub override_: ::std::option::Option<bool>,
+    }
+    #[doc = "Report reason such as spam, harassment or other; unknown values are treated as other."]
+    #[derive(:: serde :: Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ReasonCode(::std::string::String);
+    impl ::std::ops::Deref for ReasonCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ReasonCode> for ::std::string::String {
+        fn from(value: ReasonCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::default::Default for ReasonCode {
+        fn default() -> Self {
+            ReasonCode("spam".to_string())
+        }
+    }
+    impl ::std::str::FromStr for ReasonCode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 32usize {
+                return Err("longer than 32 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ReasonCode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ReasonCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ReasonCode {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
     }
     #[doc = "`ReferredBy`"]
     #[derive(:: serde :: Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -4259,6 +4402,9 @@ pub mod types {
         }
         pub(super) fn comment_out_source() -> ::std::string::String {
             "web".to_string()
+        }
+        pub(super) fn dm_spam_mark_in_reason_code() -> super::ReasonCode {
+            super::ReasonCode("spam".to_string())
         }
         pub(super) fn message_create_body() -> super::Body {
             super::Body("".to_string())

@@ -16,7 +16,6 @@ use progenitor_client::ClientInfo;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use super::{uuid, Client, SERVICE};
 use crate::macros::model;
@@ -78,24 +77,6 @@ impl fmt::Debug for DownloadedFile {
     }
 }
 
-/// Answer of an attachment upload (`AttachmentUploadOut`).
-#[derive(Debug, Deserialize)]
-struct UploadOut {
-    attachment_id: ::uuid::Uuid,
-    full_url: String,
-    height: Option<i64>,
-    mime_type: String,
-    size_bytes: i64,
-    thumb_url: String,
-    width: Option<i64>,
-}
-
-/// Answer of an avatar upload (`GroupAvatarUploadOut`).
-#[derive(Debug, Deserialize)]
-struct AvatarOut {
-    avatar_url: String,
-}
-
 impl Client {
     /// Uploads a file (an image or a text file) to attach to a later message;
     /// pass the returned [`Attachment::id`] to a send's `attachments(...)`.
@@ -121,7 +102,9 @@ impl Client {
                 "upload_attachment",
             )
             .await?;
-        let out: UploadOut = self.json_of(response).await?;
+        // The contract keeps this schema (filter `keep_schemas`) although the
+        // operation itself is sent by hand.
+        let out: types::AttachmentUploadOut = self.json_of(response).await?;
         Ok(Attachment(types::MessageAttachmentOut {
             full_url: out.full_url,
             height: out.height,
@@ -173,7 +156,7 @@ impl Client {
                 "upload_group_avatar",
             )
             .await?;
-        let out: AvatarOut = self.json_of(response).await?;
+        let out: types::GroupAvatarUploadOut = self.json_of(response).await?;
         Ok(out.avatar_url)
     }
 

@@ -9,7 +9,6 @@ use agentwire_runtime::{Error, Result};
 use chrono::{DateTime, Utc};
 use ref_cast::RefCast;
 use reqwest::Method;
-use serde_json::{Map, Value};
 
 use super::{arg, limit, uuid, Attachment, BoxFuture, Client, Page, User, MAX_PAGE_SIZE};
 use crate::macros::{model, open_enum};
@@ -782,31 +781,22 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let reason = self.reason.as_str();
-            if reason.is_empty() || reason.chars().count() > 32 {
-                return Err(Error::InvalidArgument {
-                    name: "reason",
-                    message: "must be 1 to 32 characters".into(),
-                });
-            }
-            let mut body = Map::new();
-            body.insert("reason_code".into(), Value::from(reason));
-            if let Some(d) = self.description {
-                if d.chars().count() > 2000 {
-                    return Err(Error::InvalidArgument {
-                        name: "description",
-                        message: "longer than 2000 characters".into(),
-                    });
-                }
-                body.insert("description".into(), Value::from(d));
-            }
+            // The contract's own bounds (reason 1–32, description ≤ 2000
+            // characters) are checked by its types before anything is sent.
+            let body = types::DmSpamMarkIn {
+                reason_code: arg("reason", self.reason.as_str())?,
+                description: self
+                    .description
+                    .map(|d| arg("description", d))
+                    .transpose()?,
+            };
             // Sent by hand: the contract's two success statuses (201 first,
             // 200 on a repeat) kept it out of the generated transport.
             let path = format!(
                 "/api/v1/messages/conversations/{}/spam",
                 progenitor_client::encode_path(&self.username)
             );
-            let bytes = serde_json::to_vec(&Value::Object(body))
+            let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::Config(format!("could not encode the report: {e}")))?;
             let response = self
                 .client
