@@ -1240,6 +1240,51 @@ async fn without_reconnect_a_lost_connection_ends_the_stream_as_a_network_error(
 }
 
 #[tokio::test]
+async fn a_silent_connection_is_detected_by_the_heartbeat_and_replaced() {
+    let w = world().await;
+    let (who, c) = w.external("runtime");
+    let handle = w.sb.mycel();
+    let mut stream = c
+        .notifications()
+        .stream(Some(0))
+        .heartbeat(Some(Duration::from_millis(100)))
+        .into_stream();
+    handle.push_notifications(&who.id, 2);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 2);
+    // The server stops answering but keeps the connection open: only the
+    // heartbeat can notice. What is pushed meanwhile arrives over a new
+    // connection that resumes after seq 2.
+    handle.freeze_inbox();
+    handle.push_notifications(&who.id, 3);
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(stream.next().await.unwrap().unwrap().seq());
+    }
+    assert_eq!(got, [3, 4, 5]);
+}
+
+#[tokio::test]
+async fn without_a_heartbeat_a_silent_connection_is_not_noticed() {
+    let w = world().await;
+    let (who, c) = w.external("runtime");
+    let handle = w.sb.mycel();
+    let mut stream = c
+        .notifications()
+        .stream(Some(0))
+        .heartbeat(None)
+        .into_stream();
+    handle.push_notifications(&who.id, 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+    handle.freeze_inbox();
+    handle.push_notifications(&who.id, 1);
+    // The control case for the test above: with the heartbeat off the frozen
+    // connection is never replaced, so nothing arrives.
+    let waited = tokio::time::timeout(Duration::from_millis(500), stream.next()).await;
+    assert!(waited.is_err(), "{waited:?}");
+}
+
+#[tokio::test]
 async fn reconnecting_gives_up_after_the_configured_failed_attempts() {
     let w = world().await;
     let (who, _) = w.external("runtime");

@@ -88,9 +88,14 @@ impl Notifications<'_> {
             max_attempts: DEFAULT_MAX_RECONNECT_ATTEMPTS,
             initial_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
+            heartbeat: Some(DEFAULT_HEARTBEAT),
         }
     }
 }
+
+/// How long the inbox stream waits on a silent connection before it pings
+/// the server; a second silent interval means the connection is dead.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
 fn inbox(c: &Client, raw: Value) -> Result<Inbox> {
     let items = match raw.get("notifications") {
@@ -127,9 +132,20 @@ pub struct InboxStream {
     max_attempts: u32,
     initial_delay: Duration,
     max_delay: Duration,
+    heartbeat: Option<Duration>,
 }
 
 impl InboxStream {
+    /// After `interval` without any frame the stream sends a WebSocket ping;
+    /// when another `interval` passes with no frame at all (not even the
+    /// pong), the connection counts as lost — a half-open TCP connection
+    /// would otherwise wait forever. `None` turns this off. Default
+    /// [`DEFAULT_HEARTBEAT`].
+    pub fn heartbeat(mut self, interval: Option<Duration>) -> Self {
+        self.heartbeat = interval.filter(|d| !d.is_zero());
+        self
+    }
+
     /// Whether to reconnect after a lost connection (default true). Without
     /// it, a lost connection ends the stream with [`Error::Network`].
     pub fn reconnect(mut self, yes: bool) -> Self {
@@ -169,6 +185,7 @@ impl InboxStream {
             failures: 0,
             connected_at: Instant::now(),
             delivered: false,
+            pinged: false,
             done: false,
         };
         Box::pin(futures_util::stream::unfold(state, |mut s| async move {
@@ -191,6 +208,8 @@ struct Subscription {
     connected_at: Instant,
     /// Whether the current connection carried a notification.
     delivered: bool,
+    /// Whether a heartbeat ping is waiting for any frame in return.
+    pinged: bool,
     done: bool,
 }
 
@@ -206,6 +225,7 @@ impl Subscription {
                         self.socket = Some(socket);
                         self.connected_at = Instant::now();
                         self.delivered = false;
+                        self.pinged = false;
                     }
                     Err(e) => {
                         let retry = self.opts.reconnect && e.is_transient();
@@ -216,7 +236,29 @@ impl Subscription {
                 }
                 continue;
             };
-            let lost = match socket.next().await {
+            let received = match self.opts.heartbeat {
+                None => socket.next().await,
+                Some(interval) => match tokio::time::timeout(interval, socket.next()).await {
+                    Ok(received) => received,
+                    Err(_) if self.pinged => Some(Err(tokio_tungstenite::tungstenite::Error::Io(
+                        std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("no frame for {:.1?} after a heartbeat ping", interval),
+                        ),
+                    ))),
+                    Err(_) => match socket.send(Frame::Ping(Default::default())).await {
+                        Ok(()) => {
+                            self.pinged = true;
+                            continue;
+                        }
+                        Err(e) => Some(Err(e)),
+                    },
+                },
+            };
+            if matches!(received, Some(Ok(_))) {
+                self.pinged = false;
+            }
+            let lost = match received {
                 Some(Ok(Frame::Text(text))) => match self.on_text(text.as_str()) {
                     Some(item) => return Some(item),
                     None => continue,

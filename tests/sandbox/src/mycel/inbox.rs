@@ -172,6 +172,8 @@ struct ResumeFrame {
 async fn serve_socket(shared: Arc<Shared>, user: String, mut socket: WebSocket) {
     let mut disconnect = shared.mycel.disconnect.subscribe();
     disconnect.mark_unchanged();
+    let mut freeze = shared.mycel.freeze.subscribe();
+    freeze.mark_unchanged();
     let (tx, mut rx) = mpsc::unbounded_channel();
     shared
         .mycel
@@ -259,6 +261,11 @@ async fn serve_socket(shared: Arc<Shared>, user: String, mut socket: WebSocket) 
             // Dropping the socket without a close frame is what a network
             // failure looks like to the client.
             _ = disconnect.changed() => return,
+            // Holding the socket without polling it: no frames, no pongs.
+            _ = freeze.changed() => {
+                let _ = disconnect.changed().await;
+                return;
+            }
         }
     }
 }

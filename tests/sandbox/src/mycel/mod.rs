@@ -188,6 +188,9 @@ pub(crate) struct State {
     pub(crate) wake: tokio::sync::Notify,
     /// Bumped to drop every open inbox socket.
     pub(crate) disconnect: tokio::sync::watch::Sender<u64>,
+    /// Bumped to make open inbox sockets go silent, as a half-open
+    /// connection does: nothing read, nothing written, no pong.
+    pub(crate) freeze: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for State {
@@ -198,6 +201,7 @@ impl Default for State {
             data: Mutex::new(data),
             wake: tokio::sync::Notify::new(),
             disconnect: tokio::sync::watch::channel(0).0,
+            freeze: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -591,5 +595,12 @@ impl MycelHandle {
     /// as a network failure would. Sockets opened afterwards are unaffected.
     pub fn disconnect_inbox(&self) {
         self.state().disconnect.send_modify(|n| *n += 1);
+    }
+
+    /// Makes every open inbox WebSocket go silent without closing it — what a
+    /// client sees when the network drops packets (a half-open connection).
+    /// Sockets opened afterwards work normally.
+    pub fn freeze_inbox(&self) {
+        self.state().freeze.send_modify(|n| *n += 1);
     }
 }
