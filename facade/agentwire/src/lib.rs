@@ -39,3 +39,8 @@ pub use agentwire_runtime::{
     ApiError, CircuitBreakerConfig, DecodeError, Error, NetworkError, NetworkErrorKind,
     RateLimitInfo, RequestInfo, ResponseInfo, Result, RetryConfig,
 };
+
+/// Compiles the README's example as a doctest, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
