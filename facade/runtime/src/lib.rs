@@ -224,6 +224,22 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
+/// A final response: read whole inside the attempt (everything but streams
+/// and error answers), or still streaming.
+enum Reply {
+    Buffered(CachedResponse),
+    Streamed(reqwest::Response),
+}
+
+impl Reply {
+    fn status(&self) -> http::StatusCode {
+        match self {
+            Reply::Buffered(whole) => whole.status,
+            Reply::Streamed(response) => response.status(),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct AttemptPolicy {
     may_retry: bool,
@@ -236,7 +252,7 @@ struct AttemptPolicy {
 /// What one attempt leads to.
 enum Outcome {
     /// This is the operation's result.
-    Final(reqwest::Result<reqwest::Response>),
+    Final(reqwest::Result<Reply>),
     /// Worth another attempt after `delay`; `last` is returned if no further
     /// attempt can be made.
     Again {
@@ -400,9 +416,9 @@ impl Runtime {
             match self.attempt(client, this, operation, attempt, retry).await {
                 Outcome::Final(result) => {
                     return match result {
-                        Ok(response) => {
-                            self.record_circuit(!response.status().is_server_error());
-                            self.settle(response, &method, cache_key).await
+                        Ok(reply) => {
+                            self.record_circuit(!reply.status().is_server_error());
+                            Ok(self.settle(reply, &method, cache_key))
                         }
                         Err(e) => {
                             self.record_circuit(false);
@@ -451,7 +467,7 @@ impl Runtime {
             Ok(()) => {}
             Err(AuthFailure::Response(r)) => {
                 tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
-                return Outcome::Final(Ok(r));
+                return Outcome::Final(Ok(Reply::Streamed(r)));
             }
             Err(AuthFailure::Transport(e)) => return Outcome::Final(Err(e)),
         }
@@ -512,11 +528,11 @@ impl Runtime {
                         auth_refresh: false,
                     };
                 }
-                if !policy.buffer_body {
-                    return Outcome::Final(Ok(response));
+                if !policy.buffer_body || !status.is_success() {
+                    return Outcome::Final(Ok(Reply::Streamed(response)));
                 }
                 match read_whole(response).await {
-                    Ok(whole) => Outcome::Final(Ok(rebuild(whole))),
+                    Ok(whole) => Outcome::Final(Ok(Reply::Buffered(whole))),
                     Err(e) => self.after_failure(e, attempt, policy),
                 }
             }
@@ -548,45 +564,31 @@ impl Runtime {
         Outcome::Final(Err(e))
     }
 
-    /// Cache bookkeeping on the final response.
-    async fn settle(
+    /// Cache and raw-body bookkeeping on the final response, then the
+    /// response handed to the transport.
+    fn settle(
         &self,
-        response: reqwest::Response,
+        reply: Reply,
         method: &Method,
         cache_key: Option<String>,
-    ) -> reqwest::Result<reqwest::Response> {
-        let status = response.status();
-        let capture = status.is_success()
-            && RAW_BODY.try_with(|_| ()).is_ok()
-            && !is_event_stream(response.headers());
-        let Some(cache) = &self.inner.cache else {
-            return if capture {
-                let cached = read_whole(response).await?;
-                let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(cached.body.clone()));
-                Ok(rebuild(cached))
-            } else {
-                Ok(response)
-            };
-        };
-        if !is_safe(method) && status.is_success() {
-            cache.clear();
+    ) -> reqwest::Response {
+        let status = reply.status();
+        if let Some(cache) = &self.inner.cache {
+            if !is_safe(method) && status.is_success() {
+                cache.clear();
+            }
         }
-        match cache_key {
-            Some(key) if status.is_success() => {
-                let cached = read_whole(response).await?;
-                if capture {
-                    let _ =
-                        RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(cached.body.clone()));
+        match reply {
+            Reply::Streamed(response) => response,
+            Reply::Buffered(whole) => {
+                if status.is_success() {
+                    let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(whole.body.clone()));
+                    if let (Some(cache), Some(key)) = (&self.inner.cache, cache_key) {
+                        cache.put(key, whole.clone());
+                    }
                 }
-                cache.put(key, cached.clone());
-                Ok(rebuild(cached))
+                rebuild(whole)
             }
-            _ if capture => {
-                let cached = read_whole(response).await?;
-                let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(cached.body.clone()));
-                Ok(rebuild(cached))
-            }
-            _ => Ok(response),
         }
     }
 
@@ -725,13 +727,6 @@ pub async fn capture_body<F: std::future::Future>(fut: F) -> (F::Output, Option<
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-fn is_event_stream(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 async fn read_whole(response: reqwest::Response) -> reqwest::Result<CachedResponse> {
