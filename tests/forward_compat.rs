@@ -42,7 +42,7 @@ async fn the_facade_keeps_new_fields_in_raw_and_new_event_types_as_other() {
             }),
         );
     let base = agentwire_tests::serve(app).await;
-    let client = Client::builder("pv_sk_fwdcompat_1")
+    let client = Client::builder("pv_sk_fake_fwdcompat_1")
         .base_url(base)
         .retry(RetryConfig::none())
         .build()
@@ -68,7 +68,7 @@ async fn a_success_body_that_breaks_the_contract_is_a_decode_error() {
         post(|| async { Json(json!({"answer": "missing the required fields"})) }),
     );
     let base = agentwire_tests::serve(app).await;
-    let client = Client::builder("pv_sk_fwdcompat_1")
+    let client = Client::builder("pv_sk_fake_fwdcompat_1")
         .base_url(base)
         .build()
         .unwrap();

@@ -443,15 +443,15 @@ mod tests {
     #[test]
     fn secrets_in_bodies_are_redacted() {
         let r = Redactor::default();
-        r.add("pv_sk_secret123");
+        r.add("pv_sk_fake_test_key_123");
         let e = Error::from_status(
             "svc",
             400,
             &http::HeaderMap::new(),
-            br#"{"detail":"bad key pv_sk_secret123"}"#,
+            br#"{"detail":"bad key pv_sk_fake_test_key_123"}"#,
             &r,
         );
-        assert!(!format!("{e} {e:?}").contains("pv_sk_secret123"));
+        assert!(!format!("{e} {e:?}").contains("pv_sk_fake_test_key_123"));
     }
 
     #[test]
