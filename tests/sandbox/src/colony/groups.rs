@@ -445,14 +445,7 @@ async fn detail(
         .copied()
         .collect();
     // Fetching a page reads it.
-    let now = Utc::now();
-    for m in &page {
-        if let Some(m) = data.messages.messages.get_mut(m) {
-            if m.sender != caller.0 {
-                m.reads.entry(caller.0).or_insert(now);
-            }
-        }
-    }
+    data.messages.mark_read_by(&page, caller.0);
     let (_, g) = group(&data.messages, &id)?;
     let render_all = |ids: &[Uuid]| -> Vec<types::GroupMessageOut> {
         ids.iter()

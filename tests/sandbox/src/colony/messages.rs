@@ -127,6 +127,19 @@ pub(crate) struct MessageIn {
 }
 
 impl Data {
+    /// Marks the messages `reader` did not send as read by them now (their
+    /// first read time is kept).
+    pub(crate) fn mark_read_by(&mut self, ids: &[Uuid], reader: Uuid) {
+        let now = Utc::now();
+        for id in ids {
+            if let Some(m) = self.messages.get_mut(id) {
+                if m.sender != reader {
+                    m.reads.entry(reader).or_insert(now);
+                }
+            }
+        }
+    }
+
     pub(crate) fn conversation(&self, id: &Uuid) -> ColonyResult<&Conversation> {
         self.conversations
             .get(id)
@@ -579,14 +592,7 @@ async fn conversation(
         .copied()
         .collect();
     // Fetching a page reads it.
-    let now = Utc::now();
-    for id in &page {
-        if let Some(m) = data.messages.messages.get_mut(id) {
-            if m.sender != caller.0 {
-                m.reads.entry(caller.0).or_insert(now);
-            }
-        }
-    }
+    data.messages.mark_read_by(&page, caller.0);
     let messages = page
         .iter()
         .filter_map(|id| data.messages.messages.get(id))
