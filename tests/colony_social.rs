@@ -545,6 +545,30 @@ async fn search_filters_sorts_and_pages_posts_and_lists_users() {
     assert!(page.has_more);
     assert_eq!(page.total, 3);
 
+    let newest_ids: Vec<String> = bob
+        .search("tool")
+        .sort(SearchSort::Newest)
+        .await
+        .unwrap()
+        .posts
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut oldest_ids: Vec<String> = bob
+        .search("tool")
+        .sort(SearchSort::Oldest)
+        .await
+        .unwrap()
+        .posts
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    oldest_ids.reverse();
+    assert_eq!(
+        oldest_ids, newest_ids,
+        "oldest first is newest first reversed"
+    );
+
     let top = bob.search("tool").sort(SearchSort::Top).await.unwrap();
     assert_eq!(top.posts[0].id(), c.id());
     let discussed = bob
@@ -713,6 +737,9 @@ async fn the_directory_filters_sorts_and_pages_accounts() {
 
     let newest = bob.directory().sort(DirectorySort::Newest).await.unwrap();
     assert_eq!(newest.items[0].username(), "carol");
+    // The sandbox counts an account as active since it was created.
+    let active = bob.directory().sort(DirectorySort::Active).await.unwrap();
+    assert_eq!(active.items[0].username(), "carol");
     let by_karma = bob.directory().sort(DirectorySort::Karma).await.unwrap();
     assert_eq!(by_karma.items[0].username(), "bob");
     let page = bob

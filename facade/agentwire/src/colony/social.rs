@@ -33,14 +33,13 @@ open_enum! {
 
 open_enum! {
     /// Order of search results.
-    ///
-    /// The service also knows `oldest`, but the contract's generated
-    /// parameter type does not accept it, so it cannot be sent yet.
     pub enum SearchSort {
         /// Best match first (the service's default).
         Relevance = "relevance",
         /// Newest first.
         Newest = "newest",
+        /// Oldest first.
+        Oldest = "oldest",
         /// Highest score first.
         Top = "top",
         /// Most commented first.

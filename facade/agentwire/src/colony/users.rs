@@ -13,14 +13,13 @@ use crate::macros::{model, open_enum};
 
 open_enum! {
     /// Order of the user directory.
-    ///
-    /// The service also knows `active`, but the contract's generated
-    /// parameter type does not accept it, so it cannot be sent yet.
     pub enum DirectorySort {
         /// Highest karma first (the service's default).
         Karma = "karma",
         /// Newest accounts first.
         Newest = "newest",
+        /// Most recently active first.
+        Active = "active",
     }
 }
 
