@@ -243,6 +243,17 @@ async fn serve_socket(shared: Arc<Shared>, user: String, mut socket: WebSocket) 
 
     loop {
         tokio::select! {
+            // Knobs first: a test that freezes or drops the sockets and then
+            // pushes must never see the push go out on the old socket.
+            biased;
+            // Dropping the socket without a close frame is what a network
+            // failure looks like to the client.
+            _ = disconnect.changed() => return,
+            // Holding the socket without polling it: no frames, no pongs.
+            _ = freeze.changed() => {
+                let _ = disconnect.changed().await;
+                return;
+            }
             frame = rx.recv() => {
                 let Some(frame) = frame else { return };
                 if frame.seq <= sent {
@@ -258,14 +269,6 @@ async fn serve_socket(shared: Arc<Shared>, user: String, mut socket: WebSocket) 
                 // Later client frames carry nothing the server acts on.
                 Some(Ok(_)) => {}
             },
-            // Dropping the socket without a close frame is what a network
-            // failure looks like to the client.
-            _ = disconnect.changed() => return,
-            // Holding the socket without polling it: no frames, no pongs.
-            _ = freeze.changed() => {
-                let _ = disconnect.changed().await;
-                return;
-            }
         }
     }
 }
