@@ -11,10 +11,44 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 /// `impl` of a builder that has a `common: CommonOptions` field.
 macro_rules! common_builder_methods {
     () => {
-        /// Per-request timeout, also the connect timeout and the longest
-        /// silence tolerated inside a stream (default 30 s).
+        /// Longest time one HTTP attempt may take, from sending to the end of
+        /// the body; also the longest silence tolerated inside a stream
+        /// (default 30 s). Retries each get their own attempt; bound the whole
+        /// call with [`deadline`](Self::deadline).
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.common.timeout = Some(timeout);
+            self
+        }
+
+        /// Longest time to establish a connection, TLS included (default 10 s).
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.common.connect_timeout = Some(timeout);
+            self
+        }
+
+        /// Longest time one call may take from start to finish, across every
+        /// attempt and the waits between them (default: none, so a call is
+        /// bounded by `timeout` × attempts plus the retry delays). Streams are
+        /// bounded only until their response starts.
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.common.deadline = Some(deadline);
+            self
+        }
+
+        /// Sends every request through this proxy (`http://`, `https://`;
+        /// user and password may sit in the URL), the inbox WebSocket
+        /// included. Without it, the `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`
+        /// and `NO_PROXY` variables are honoured, as by the Python SDKs.
+        pub fn proxy(mut self, url: impl Into<String>) -> Self {
+            self.common.proxy = Some(crate::config::ProxySetting::Url(
+                secrecy::SecretString::from(url.into()),
+            ));
+            self
+        }
+
+        /// Connects directly, ignoring the proxy environment variables.
+        pub fn no_proxy(mut self) -> Self {
+            self.common.proxy = Some(crate::config::ProxySetting::None);
             self
         }
 
@@ -48,8 +82,11 @@ macro_rules! common_builder_methods {
             self
         }
 
-        /// Uses this `reqwest::Client` instead of building one (its own
-        /// timeouts and headers then apply; `header` is ignored).
+        /// Uses this `reqwest::Client` for the connections instead of building
+        /// one. Headers, the User-Agent, the attempt timeout and the deadline
+        /// still apply; connection settings (`connect_timeout`, `proxy`,
+        /// root certificates) are then the given client's, and setting them
+        /// here as well is refused by `build()`.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.common.http = Some(client);
             self
@@ -59,13 +96,27 @@ macro_rules! common_builder_methods {
 
 pub(crate) use common_builder_methods;
 
-/// Per-request timeout unless a builder sets another.
+/// Per-attempt timeout unless a builder sets another.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect timeout unless a builder sets another.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the `proxy` / `no_proxy` setters chose.
+pub(crate) enum ProxySetting {
+    /// Every request through this proxy URL (kept secret: it may carry a
+    /// password).
+    Url(secrecy::SecretString),
+    /// No proxy, whatever the environment says.
+    None,
+}
 
 /// Options common to every service builder.
 #[derive(Default)]
 pub(crate) struct CommonOptions {
     pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub deadline: Option<Duration>,
+    pub proxy: Option<ProxySetting>,
     pub headers: Vec<(String, String)>,
     pub on_request: Vec<RequestHook>,
     pub on_response: Vec<ResponseHook>,
@@ -75,8 +126,18 @@ pub(crate) struct CommonOptions {
 }
 
 impl CommonOptions {
-    /// Applies hooks, breaker and cache to a runtime builder.
-    pub(crate) fn apply(&self, mut rt: RuntimeBuilder) -> RuntimeBuilder {
+    /// The per-attempt timeout in force.
+    pub(crate) fn attempt_timeout(&self, default: Duration) -> Duration {
+        self.timeout.unwrap_or(default)
+    }
+
+    /// Applies hooks, breaker, cache, the attempt timeout and the deadline
+    /// to a runtime builder.
+    pub(crate) fn apply(
+        &self,
+        mut rt: RuntimeBuilder,
+        default_timeout: Duration,
+    ) -> RuntimeBuilder {
         for h in &self.on_request {
             let h = h.clone();
             rt = rt.on_request(move |i| h(i));
@@ -91,39 +152,106 @@ impl CommonOptions {
         if let Some(ttl) = self.cache_ttl {
             rt = rt.cache(ttl);
         }
-        rt
+        rt.timeout(self.attempt_timeout(default_timeout))
     }
 
-    /// The HTTP client: the caller's, or one built with the timeout as both
-    /// connect and read timeout (a stream may stay open as long as data keeps
-    /// arriving) and the extra headers as defaults.
-    pub(crate) fn http_client(
-        &self,
-        timeout: Duration,
-        user_agent: &str,
-    ) -> Result<reqwest::Client> {
-        if let Some(c) = &self.http {
-            return Ok(c.clone());
-        }
+    /// The extra headers and the User-Agent, checked.
+    fn headers(&self, user_agent: &str) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_str(user_agent)
+                .map_err(|_| Error::Config("invalid User-Agent".into()))?,
+        );
         for (name, value) in &self.headers {
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
             // The value is not echoed: extra headers often carry credentials.
-            let v = HeaderValue::from_str(value)
+            let mut v = HeaderValue::from_str(value)
                 .map_err(|_| Error::Config(format!("invalid value for header {name:?}")))?;
+            v.set_sensitive(true);
             headers.insert(n, v);
         }
-        reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .read_timeout(timeout)
-            .default_headers(headers)
-            .user_agent(user_agent)
-            .build()
-            .map_err(|e| {
-                Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
-            })
+        Ok(headers)
     }
+
+    /// The HTTP client: the caller's, or one built with the connect
+    /// timeout, the attempt timeout as read timeout (a stream may stay open
+    /// as long as data keeps arriving), the proxy and the extra headers as
+    /// defaults.
+    pub(crate) fn http_client(
+        &self,
+        default_timeout: Duration,
+        user_agent: &str,
+    ) -> Result<reqwest::Client> {
+        let headers = self.headers(user_agent)?;
+        if let Some(c) = &self.http {
+            let conflicting = [
+                ("connect_timeout", self.connect_timeout.is_some()),
+                ("proxy", self.proxy.is_some()),
+            ];
+            if let Some((name, _)) = conflicting.iter().find(|(_, set)| *set) {
+                return Err(Error::Config(format!(
+                    "`{name}` cannot apply to a client given with `http_client`: \
+                     configure it on that reqwest::Client instead"
+                )));
+            }
+            return Ok(c.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .read_timeout(self.attempt_timeout(default_timeout))
+            .default_headers(headers);
+        match &self.proxy {
+            Some(ProxySetting::Url(url)) => builder = builder.proxy(proxy(url)?),
+            Some(ProxySetting::None) => builder = builder.no_proxy(),
+            None => {}
+        }
+        builder.build().map_err(|e| {
+            Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+        })
+    }
+}
+
+/// Checks a proxy URL without ever echoing it: it may hold a password.
+fn proxy(url: &secrecy::SecretString) -> Result<reqwest::Proxy> {
+    use secrecy::ExposeSecret;
+    let raw = url.expose_secret().trim();
+    let parsed =
+        reqwest::Url::parse(raw).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::Config(format!(
+            "invalid proxy URL: the scheme must be http or https, not {:?}",
+            parsed.scheme()
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Config("invalid proxy URL: no host".into()));
+    }
+    reqwest::Proxy::all(parsed)
+        .map_err(|e| Error::Config(format!("invalid proxy URL: {}", e.without_url())))
+}
+
+/// Reads an optional environment variable: unset or blank is `None`; a
+/// value that is not UTF-8 is a configuration error naming the variable.
+pub(crate) fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v.trim().to_owned())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
+            "the environment variable {name} is not valid UTF-8"
+        ))),
+    }
+}
+
+/// Reads a required environment variable, naming it when it is missing.
+pub(crate) fn required_env(name: &str) -> Result<String> {
+    env_var(name)?.ok_or_else(|| {
+        Error::Config(format!(
+            "the environment variable {name} is not set (or is empty)"
+        ))
+    })
 }
 
 /// Checks and normalizes a base URL: http(s), a host, no query or fragment,

@@ -28,6 +28,7 @@
 
 pub mod colony;
 mod config;
+pub mod env;
 mod macros;
 pub mod mycel;
 mod pager;

@@ -125,20 +125,18 @@ impl ClientBuilder {
             return Err(Error::Config("the Promptev project key is empty".into()));
         }
         let base_url = config::base_url(&self.base_url)?;
-        let timeout = self.common.timeout.unwrap_or(DEFAULT_TIMEOUT);
         let http = self.common.http_client(
-            timeout,
+            DEFAULT_TIMEOUT,
             concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (promptev)"),
         )?;
         let runtime = self
             .common
-            .apply(Runtime::builder(SERVICE))
+            .apply(Runtime::builder(SERVICE), DEFAULT_TIMEOUT)
             .auth(std::sync::Arc::new(PathKey::new(key)))
             .retry(self.retry)
             // Promptev's own SDK retries its POSTs on gateway errors; its
             // trigger and start create at most an extra empty session.
             .idempotency(Idempotency::RetryAllWrites)
-            .timeout(timeout)
             .streaming_operations(&[STREAM_OPERATION])
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());

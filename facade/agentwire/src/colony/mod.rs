@@ -73,8 +73,12 @@ pub use webhooks::*;
 
 /// Where The Colony lives. The API is under `/api/v1`; a base URL given with
 /// that suffix (as colony-sdk takes it) is accepted too.
-pub const DEFAULT_BASE_URL: &str = "https://thecolony.cc";
+///
+/// The service's canonical host is `thecolony.ai` (colony-sdk uses it since
+/// 1.26); the older `thecolony.cc` still answers.
+pub const DEFAULT_BASE_URL: &str = "https://thecolony.ai";
 const SERVICE: &str = "colony";
+const USER_AGENT: &str = concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (colony)");
 const API_PREFIX: &str = "/api/v1";
 
 /// Configures a [`Client`].
@@ -143,16 +147,14 @@ impl ClientBuilder {
         let auth = Arc::new(TokenExchange::new(key, token_url));
         let runtime = self
             .common
-            .apply(Runtime::builder(SERVICE))
+            .apply(Runtime::builder(SERVICE), config::DEFAULT_TIMEOUT)
             .auth(auth.clone())
             .retry(self.retry)
             .idempotency(Idempotency::AddKeyToWrites)
-            .timeout(self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT))
             .build();
-        let http = self.common.http_client(
-            self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT),
-            concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (colony)"),
-        )?;
+        let http = self
+            .common
+            .http_client(config::DEFAULT_TIMEOUT, USER_AGENT)?;
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
@@ -405,10 +407,7 @@ impl std::future::IntoFuture for Register {
                 .retry(RetryConfig::default())
                 .timeout(config::DEFAULT_TIMEOUT)
                 .build();
-            let http = CommonOptions::default().http_client(
-                config::DEFAULT_TIMEOUT,
-                concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (colony)"),
-            )?;
+            let http = CommonOptions::default().http_client(config::DEFAULT_TIMEOUT, USER_AGENT)?;
             let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
             let out = runtime
                 .finish(transport.register(&body).await)

@@ -128,9 +128,8 @@ impl ClientBuilder {
                 return Err(Error::Config("the Mycel token is empty".into()));
             }
         }
-        let timeout = self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
         let http = self.common.http_client(
-            timeout,
+            config::DEFAULT_TIMEOUT,
             concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (mycel)"),
         )?;
         let settings = Arc::new(Settings {
@@ -208,12 +207,11 @@ impl Client {
         let token = token.filter(|t| !t.expose_secret().trim().is_empty());
         let mut rt = settings
             .common
-            .apply(Runtime::builder(SERVICE))
+            .apply(Runtime::builder(SERVICE), config::DEFAULT_TIMEOUT)
             .retry(settings.retry.clone())
             // Mycel does not deduplicate on a key: retrying a POST could
             // post twice.
             .idempotency(Idempotency::KeyedOnly)
-            .timeout(settings.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT))
             .streaming_operations(&[STREAM_OPERATION]);
         if let Some(t) = &token {
             rt = rt.auth(Arc::new(BearerToken::new(t.expose_secret())));

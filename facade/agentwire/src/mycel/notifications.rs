@@ -59,8 +59,7 @@ impl Notifications<'_> {
             .inner
             .settings
             .common
-            .timeout
-            .unwrap_or(crate::config::DEFAULT_TIMEOUT);
+            .attempt_timeout(crate::config::DEFAULT_TIMEOUT);
         if timeout >= request_timeout {
             return Err(Error::InvalidArgument {
                 name: "timeout",

@@ -1,0 +1,228 @@
+//! Client configuration as users expect it: clients from the environment,
+//! proxies (the inbox WebSocket included), and settings that cannot apply
+//! together refused instead of silently ignored.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use agentwire::{colony, mycel, promptev, Error};
+use agentwire_sandbox::Sandbox;
+use futures::StreamExt;
+
+/// The environment is one per process: tests that change it take turns.
+static ENV: Mutex<()> = Mutex::new(());
+
+/// Runs `f` with `vars` set (or removed, for `None`), then restores them.
+fn with_env<T>(vars: &[(&str, Option<&str>)], f: impl FnOnce() -> T) -> T {
+    let _guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    let saved: Vec<(String, Option<String>)> = vars
+        .iter()
+        .map(|(k, _)| (k.to_string(), std::env::var(k).ok()))
+        .collect();
+    for (k, v) in vars {
+        match v {
+            Some(v) => std::env::set_var(k, v),
+            None => std::env::remove_var(k),
+        }
+    }
+    let out = f();
+    for (k, v) in saved {
+        match v {
+            Some(v) => std::env::set_var(&k, v),
+            None => std::env::remove_var(&k),
+        }
+    }
+    out
+}
+
+fn config_message(r: agentwire::Result<impl std::fmt::Debug>) -> String {
+    match r {
+        Err(Error::Config(m)) => m,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn colony_from_env_reads_key_and_base_url_and_names_a_missing_key() {
+    let missing = with_env(
+        &[("COLONY_API_KEY", None), ("COLONY_BASE_URL", None)],
+        colony::Client::from_env,
+    );
+    assert!(config_message(missing).contains("COLONY_API_KEY"));
+
+    // Blank is unset.
+    let blank = with_env(&[("COLONY_API_KEY", Some("  "))], colony::Client::from_env);
+    assert!(config_message(blank).contains("COLONY_API_KEY"));
+
+    let default = with_env(
+        &[
+            ("COLONY_API_KEY", Some("col_fake_env_key_0001")),
+            ("COLONY_BASE_URL", None),
+        ],
+        colony::Client::from_env,
+    )
+    .unwrap();
+    assert_eq!(default.base_url(), "https://thecolony.ai");
+    assert_eq!(colony::DEFAULT_BASE_URL, "https://thecolony.ai");
+
+    let custom = with_env(
+        &[
+            ("COLONY_API_KEY", Some("col_fake_env_key_0001")),
+            ("COLONY_BASE_URL", Some("http://127.0.0.1:9/api/v1")),
+        ],
+        colony::Client::from_env,
+    )
+    .unwrap();
+    assert_eq!(custom.base_url(), "http://127.0.0.1:9");
+    // The key never shows.
+    assert!(!format!("{custom:?}").contains("col_fake_env_key_0001"));
+
+    let bad = with_env(
+        &[
+            ("COLONY_API_KEY", Some("col_fake_env_key_0001")),
+            ("COLONY_BASE_URL", Some("thecolony.ai")),
+        ],
+        colony::Client::from_env,
+    );
+    assert!(config_message(bad).contains("base URL"));
+}
+
+#[test]
+fn mycel_from_env_needs_a_base_url_and_takes_token_and_proxy() {
+    let missing = with_env(
+        &[("MYCEL_BASE_URL", None), ("MYCEL_TOKEN", None)],
+        mycel::Client::from_env,
+    );
+    assert!(config_message(missing).contains("MYCEL_BASE_URL"));
+
+    let anonymous = with_env(
+        &[
+            ("MYCEL_BASE_URL", Some("http://127.0.0.1:8017")),
+            ("MYCEL_TOKEN", None),
+            ("MYCEL_PROXY", None),
+        ],
+        mycel::Client::from_env,
+    )
+    .unwrap();
+    assert!(!anonymous.has_token());
+    assert_eq!(anonymous.base_url(), "http://127.0.0.1:8017");
+
+    let with_token = with_env(
+        &[
+            ("MYCEL_BASE_URL", Some("http://127.0.0.1:8017")),
+            ("MYCEL_TOKEN", Some("mycel-fake-env-token")),
+            ("MYCEL_PROXY", Some("http://127.0.0.1:3128")),
+        ],
+        mycel::Client::from_env,
+    )
+    .unwrap();
+    assert!(with_token.has_token());
+
+    let bad_proxy = with_env(
+        &[
+            ("MYCEL_BASE_URL", Some("http://127.0.0.1:8017")),
+            ("MYCEL_PROXY", Some("socks9://user:hunter22secret@proxy")),
+        ],
+        mycel::Client::from_env,
+    );
+    let message = config_message(bad_proxy);
+    assert!(message.contains("proxy"), "{message}");
+    assert!(!message.contains("hunter22secret"), "{message}");
+}
+
+#[test]
+fn promptev_from_env_reads_the_project_key() {
+    let missing = with_env(
+        &[("PROMPTEV_PROJECT_KEY", None)],
+        promptev::Client::from_env,
+    );
+    assert!(config_message(missing).contains("PROMPTEV_PROJECT_KEY"));
+
+    let client = with_env(
+        &[
+            ("PROMPTEV_PROJECT_KEY", Some("pv_sk_fake_env_key_01")),
+            ("PROMPTEV_BASE_URL", Some("http://127.0.0.1:9/")),
+        ],
+        promptev::Client::from_env,
+    )
+    .unwrap();
+    assert_eq!(client.base_url(), "http://127.0.0.1:9");
+}
+
+/// A host that resolves nowhere: a call can only succeed through the proxy.
+const UNREACHABLE: &str = "http://service.invalid";
+
+#[tokio::test]
+async fn every_service_goes_through_the_configured_proxy() {
+    // The sandbox answers absolute-form requests as a forwarding proxy
+    // would: it routes on the path whatever the host.
+    let sb = Sandbox::start().await.unwrap();
+
+    let key = sb.colony().register("proxied");
+    let colony = colony::Client::builder(key)
+        .base_url(UNREACHABLE)
+        .proxy(sb.base_url())
+        .build()
+        .unwrap();
+    colony.create_post("Through a proxy", "body").await.unwrap();
+    assert_eq!(colony.get_posts().await.unwrap().items.len(), 1);
+
+    let promptev = promptev::Client::builder(sb.promptev().project_key().to_string())
+        .base_url(UNREACHABLE)
+        .proxy(sb.base_url())
+        .build()
+        .unwrap();
+    let reply = promptev.trigger_agent("echo-agent", "hi").await.unwrap();
+    assert_eq!(reply.response, "[Echo] hi");
+
+    // Without the proxy, the same client cannot get anywhere.
+    let direct = promptev::Client::builder(sb.promptev().project_key().to_string())
+        .base_url(UNREACHABLE)
+        .no_proxy()
+        .retry(agentwire::RetryConfig::none())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        direct.trigger_agent("echo-agent", "hi").await,
+        Err(Error::Network(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_mycel_inbox_websocket_goes_through_the_proxy() {
+    let sb = Sandbox::start().await.unwrap();
+    let owner = sb.mycel().register_owner("proxy@example.com", "pw-proxy");
+    let agent = sb.mycel().create_external(&owner.id, "proxied", "proxied");
+    let client = mycel::Client::builder(UNREACHABLE)
+        .token(&agent.token)
+        .proxy(sb.base_url())
+        .build()
+        .unwrap();
+    sb.mycel().push_notifications(&agent.id, 2);
+    let mut inbox = client.notifications().stream(Some(0)).into_stream();
+    let mut seqs = Vec::new();
+    while seqs.len() < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(10), inbox.next())
+            .await
+            .expect("a frame through the proxy")
+            .expect("the stream stays open")
+            .unwrap();
+        seqs.push(n.seq());
+    }
+    assert_eq!(seqs, [1, 2]);
+}
+
+#[test]
+fn settings_a_supplied_http_client_cannot_take_are_refused() {
+    let supplied = reqwest::Client::new();
+    let proxy = promptev::Client::builder("pv_sk_fake_key_0001")
+        .http_client(supplied.clone())
+        .proxy("http://127.0.0.1:3128")
+        .build();
+    assert!(config_message(proxy).contains("proxy"));
+    let connect = colony::Client::builder("col_fake_key_0001")
+        .http_client(supplied)
+        .connect_timeout(Duration::from_secs(1))
+        .build();
+    assert!(config_message(connect).contains("connect_timeout"));
+}
