@@ -168,6 +168,10 @@ fn generated_manifest(f: &filter::Filter, lib: &str) -> String {
          version.workspace = true\n\
          edition.workspace = true\n\
          license.workspace = true\n\
+         rust-version.workspace = true\n\
+         repository.workspace = true\n\
+         keywords = [\"agentwire\", \"{service}\", \"openapi\", \"ai-agents\"]\n\
+         categories = [\"api-bindings\"]\n\
          \n\
          [lib]\n\
          doctest = false\n\
