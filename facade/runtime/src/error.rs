@@ -13,6 +13,11 @@ use serde_json::Value;
 
 use crate::redact::Redactor;
 
+/// The code of a 401 that asks for a two-factor code ([`Error::TwoFactorRequired`]).
+pub const CODE_2FA_REQUIRED: &str = "AUTH_2FA_REQUIRED";
+/// The code of a 401 that refuses a two-factor code ([`Error::TwoFactorInvalid`]).
+pub const CODE_2FA_INVALID: &str = "AUTH_2FA_INVALID";
+
 /// Result type of every agentwire operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -94,6 +99,19 @@ pub enum Error {
     /// 401 or 403: the credentials are missing, wrong, expired or not allowed.
     #[error("authentication failed: {0}")]
     Auth(ApiError),
+    /// 401 `AUTH_2FA_REQUIRED`: the account has two-factor authentication on
+    /// and the token exchange carried no one-time code (none was configured,
+    /// or the single fixed code was already spent on an earlier exchange).
+    /// Configure a code source on the client (a callback for anything that
+    /// runs longer than one exchange).
+    #[error("two-factor code required: {0}")]
+    TwoFactorRequired(ApiError),
+    /// 401 `AUTH_2FA_INVALID`: the one-time code was refused (wrong, from a
+    /// skewed clock, or already used in its window), or the code a callback
+    /// produced cannot be a one-time code and was refused before sending. The
+    /// API key is fine: wait for the next code instead of rotating it.
+    #[error("two-factor code refused: {0}")]
+    TwoFactorInvalid(ApiError),
     /// 404.
     #[error("not found: {0}")]
     NotFound(ApiError),
@@ -182,6 +200,8 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Auth(e)
+            | Error::TwoFactorRequired(e)
+            | Error::TwoFactorInvalid(e)
             | Error::NotFound(e)
             | Error::Conflict(e)
             | Error::Validation(e)
@@ -237,6 +257,12 @@ impl Error {
             body: parsed,
         };
         match status {
+            401 if error.code.as_deref() == Some(CODE_2FA_REQUIRED) => {
+                Error::TwoFactorRequired(error)
+            }
+            401 if error.code.as_deref() == Some(CODE_2FA_INVALID) => {
+                Error::TwoFactorInvalid(error)
+            }
             401 | 403 => Error::Auth(error),
             404 => Error::NotFound(error),
             409 => Error::Conflict(error),
@@ -399,6 +425,38 @@ mod tests {
         assert!(matches!(err(500, "{}"), Error::Server(_)));
         assert!(matches!(err(503, "{}"), Error::Server(_)));
         assert!(matches!(err(418, "{}"), Error::Api(_)));
+    }
+
+    #[test]
+    fn two_factor_codes_refine_a_401_only() {
+        let required = err(
+            401,
+            r#"{"detail":{"message":"code needed","code":"AUTH_2FA_REQUIRED"}}"#,
+        );
+        assert!(
+            matches!(required, Error::TwoFactorRequired(_)),
+            "{required:?}"
+        );
+        assert_eq!(required.status(), Some(401));
+        assert_eq!(required.code(), Some("AUTH_2FA_REQUIRED"));
+        assert!(!required.is_transient());
+        let invalid = err(
+            401,
+            r#"{"detail":{"message":"bad code","code":"AUTH_2FA_INVALID"}}"#,
+        );
+        assert!(matches!(invalid, Error::TwoFactorInvalid(_)), "{invalid:?}");
+        assert_eq!(invalid.api().map(|e| e.message.as_str()), Some("bad code"));
+        assert!(!invalid.is_transient());
+        let forbidden = err(
+            403,
+            r#"{"detail":{"message":"x","code":"AUTH_2FA_INVALID"}}"#,
+        );
+        assert!(matches!(forbidden, Error::Auth(_)));
+        let other = err(
+            404,
+            r#"{"detail":{"message":"x","code":"AUTH_2FA_REQUIRED"}}"#,
+        );
+        assert!(matches!(other, Error::NotFound(_)));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod rate_limit;
 pub mod redact;
 pub mod retry;
 pub mod sse;
+pub mod token_cache;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -462,6 +463,7 @@ impl Runtime {
         let cx = AuthContext {
             client,
             redactor: &inner.redactor,
+            retry: &inner.retry,
         };
         match inner.auth.authorize(cx, &mut request).await {
             Ok(()) => {}

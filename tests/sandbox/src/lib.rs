@@ -260,6 +260,12 @@ struct FaultControl {
     rate_limit: Option<RateLimitControl>,
     #[serde(default)]
     expire_tokens: bool,
+    /// Like `fail_next`, for The Colony's token exchange only.
+    fail_token_next: Option<FailNext>,
+    /// Like `drop_next`, for The Colony's token exchange only.
+    drop_token_next: Option<u32>,
+    /// Holds every Colony token exchange this long; 0 turns it off.
+    hang_token_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -361,6 +367,14 @@ async fn control_faults(
             ));
         }
     }
+    if let Some(fail) = &control.fail_token_next {
+        if !(100..=599).contains(&fail.status) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "fail_token_next.status must be an HTTP status code",
+            ));
+        }
+    }
     let faults = &shared.faults;
     if control.clear {
         faults.clear();
@@ -385,6 +399,18 @@ async fn control_faults(
     }
     if control.expire_tokens {
         faults.expire_tokens();
+    }
+    if let Some(fail) = control.fail_token_next {
+        match fail.retry_after {
+            Some(secs) => faults.fail_token_next_with_retry_after(fail.n, fail.status, secs),
+            None => faults.fail_token_next(fail.n, fail.status),
+        }
+    }
+    if let Some(n) = control.drop_token_next {
+        faults.drop_token_next(n);
+    }
+    if let Some(ms) = control.hang_token_ms {
+        faults.hang_token(Duration::from_millis(ms));
     }
     Ok(Json(json!({ "ok": true, "pending": faults.pending() })))
 }
@@ -453,7 +479,7 @@ async fn handle(
         return Ok(call(router, req).await);
     }
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    let plan = shared.faults.plan();
+    let plan = shared.faults.plan_for(req.uri().path());
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }

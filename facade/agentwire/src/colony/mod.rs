@@ -31,7 +31,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentwire_colony_transport as transport;
-use agentwire_runtime::auth::AuthFailure;
+use agentwire_runtime::auth::{validate_totp_code, AuthFailure, TotpSource};
+use agentwire_runtime::token_cache::{CacheChoice, TokenCache};
 use agentwire_runtime::{
     Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, TokenExchange,
 };
@@ -100,6 +101,9 @@ pub struct ClientBuilder {
     base_url: String,
     retry: RetryConfig,
     common: CommonOptions,
+    totp: Option<TotpSource>,
+    token_retry: Option<RetryConfig>,
+    token_cache: CacheChoice,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -108,6 +112,9 @@ impl fmt::Debug for ClientBuilder {
             .field("api_key", &"[REDACTED]")
             .field("base_url", &self.base_url)
             .field("retry", &self.retry)
+            .field("totp", &self.totp)
+            .field("token_retry", &self.token_retry)
+            .field("token_cache", &self.token_cache)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +141,91 @@ impl ClientBuilder {
         self
     }
 
+    /// For an account with two-factor authentication: the one-time code to
+    /// send with the token exchange. It is used **once** — the service
+    /// accepts each code once — so a later exchange (when the token expires
+    /// after about a day, on [`Client::refresh_token`] or after a 401) fails
+    /// with [`Error::TwoFactorRequired`] without sending anything. Anything
+    /// that runs longer than one exchange should use
+    /// [`ClientBuilder::totp_with`].
+    ///
+    /// The code is checked in [`build`](ClientBuilder::build) as colony-sdk
+    /// checks it: 6 to 8 digits, or a 10 to 16 character recovery code; no
+    /// whitespace; a value that looks like the base32 TOTP *secret* is
+    /// refused ([`Error::InvalidArgument`] named `totp`). The code never
+    /// appears in `Debug` output or errors.
+    pub fn totp(mut self, code: impl Into<String>) -> Self {
+        self.totp = Some(TotpSource::Fixed(SecretString::from(code.into())));
+        self
+    }
+
+    /// For an account with two-factor authentication: `next` is called for
+    /// the current one-time code before every token exchange attempt. The
+    /// secret stays wherever `next` keeps it; agentwire never takes it. A
+    /// returned value that cannot be a code (see [`ClientBuilder::totp`]) is
+    /// not sent: the call fails with [`Error::TwoFactorInvalid`].
+    ///
+    /// ```
+    /// let client = agentwire::colony::Client::builder("col_example_key")
+    ///     .totp_with(|| "123456".to_string()) // e.g. an authenticator's current code
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn totp_with(mut self, next: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.totp = Some(TotpSource::Callback(Arc::new(next)));
+        self
+    }
+
+    /// Retry policy of the key → token exchange (default: the client's
+    /// [`retry`](ClientBuilder::retry) policy). colony-sdk retries the
+    /// exchange harder than other calls (6 retries, 2 s doubling up to 60 s,
+    /// on 502/503/504), since every call depends on it; pass such a policy
+    /// here to do the same. A 429 is never retried on the exchange, and a
+    /// `Retry-After` over a minute ends the retries.
+    pub fn token_retry(mut self, retry: RetryConfig) -> Self {
+        self.token_retry = Some(retry);
+        self
+    }
+
+    /// Keeps the exchanged token on disk in the default directory, so that
+    /// the next client (in this process or another) with the same key and
+    /// base URL reuses it instead of exchanging the key again — the token
+    /// endpoint is rate-limited per IP.
+    ///
+    /// **Off by default**: a library should not write bearer credentials to
+    /// disk unless asked, and long-running programs gain nothing from it. It
+    /// can also be turned on without code by setting
+    /// `AGENTWIRE_TOKEN_CACHE_DIR`, and is always off when
+    /// `AGENTWIRE_NO_TOKEN_CACHE` or colony-sdk's `COLONY_SDK_NO_TOKEN_CACHE`
+    /// is `1`, `true` or `yes`.
+    ///
+    /// The default directory is `AGENTWIRE_TOKEN_CACHE_DIR`, else
+    /// colony-sdk's `COLONY_SDK_TOKEN_CACHE_DIR`, else `agentwire` in the
+    /// platform's cache directory. One file per key and base URL, named by a
+    /// digest of both (the key is never written), mode 0600, replaced
+    /// atomically. A cached token is used until 60 s before it expires; one
+    /// that gets a 401 is deleted and the key exchanged again. A missing,
+    /// unreadable or corrupt file just means an exchange.
+    pub fn token_cache(mut self) -> Self {
+        self.token_cache = CacheChoice::Default;
+        self
+    }
+
+    /// Like [`ClientBuilder::token_cache`], in `dir` (created 0700 if
+    /// missing).
+    pub fn token_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.token_cache = CacheChoice::Dir(dir.into());
+        self
+    }
+
+    /// Never caches the token on disk, even when `AGENTWIRE_TOKEN_CACHE_DIR`
+    /// is set.
+    pub fn no_token_cache(mut self) -> Self {
+        self.token_cache = CacheChoice::Off;
+        self
+    }
+
     /// Validates the settings and creates the client. No request is made
     /// until the first call.
     pub fn build(self) -> Result<Client> {
@@ -144,7 +236,22 @@ impl ClientBuilder {
         let base_url = colony_base_url(&self.base_url)?;
         let token_url = reqwest::Url::parse(&format!("{base_url}{API_PREFIX}/auth/token"))
             .map_err(|e| Error::Config(format!("invalid base URL: {e}")))?;
-        let auth = Arc::new(TokenExchange::new(key, token_url));
+        let mut exchange = TokenExchange::new(key, token_url)
+            .with_retry(self.token_retry.unwrap_or_else(|| self.retry.clone()))
+            .with_timeout(self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT));
+        if let Some(totp) = self.totp {
+            if let TotpSource::Fixed(code) = &totp {
+                validate_totp_code(code.expose_secret()).map_err(|why| Error::InvalidArgument {
+                    name: "totp",
+                    message: format!("the code {why}"),
+                })?;
+            }
+            exchange = exchange.with_totp(totp);
+        }
+        if let Some(cache) = TokenCache::resolve(&self.token_cache) {
+            exchange = exchange.with_cache(cache);
+        }
+        let auth = Arc::new(exchange);
         let runtime = self
             .common
             .apply(Runtime::builder(SERVICE), config::DEFAULT_TIMEOUT)
@@ -210,6 +317,9 @@ impl Client {
             base_url: DEFAULT_BASE_URL.to_owned(),
             retry: RetryConfig::default(),
             common: CommonOptions::default(),
+            totp: None,
+            token_retry: None,
+            token_cache: CacheChoice::Unset,
         }
     }
 
@@ -240,7 +350,8 @@ impl Client {
         self.inner.runtime.clear_cache();
     }
 
-    /// How many times the API key has been exchanged for a token.
+    /// Requests sent to exchange the API key for a token (retries included;
+    /// a token taken from the disk cache costs none).
     pub fn token_exchanges(&self) -> u64 {
         self.inner.auth.exchanges()
     }

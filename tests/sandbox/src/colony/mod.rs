@@ -96,6 +96,16 @@ type Recorded = (Vec<u8>, u16, Vec<u8>);
 pub(crate) struct Account {
     pub(crate) user: types::UserOut,
     pub(crate) api_key: String,
+    /// Set when two-factor authentication is on.
+    pub(crate) two_factor: Option<TwoFactor>,
+}
+
+/// An account's two-factor state: the code of the current window, and the
+/// codes already accepted (the service accepts each code once).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TwoFactor {
+    current: String,
+    used: std::collections::HashSet<String>,
 }
 
 /// Everything The Colony holds.
@@ -178,6 +188,7 @@ impl Data {
             Account {
                 user,
                 api_key: api_key.clone(),
+                two_factor: None,
             },
         );
         self.by_key.insert(api_key.clone(), id);
@@ -369,6 +380,26 @@ async fn token(
             "Invalid API key",
         )
     })?;
+    if let Some(account) = data.accounts.get_mut(&id) {
+        if let Some(two_factor) = account.two_factor.as_mut() {
+            // The service's answers, in its error envelope (colony-sdk maps
+            // these codes to its two-factor errors).
+            let Some(code) = body.totp_code.as_ref().map(|c| c.to_string()) else {
+                return Err(ColonyError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "AUTH_2FA_REQUIRED",
+                    "Two-factor authentication is enabled; a totp_code is required.",
+                ));
+            };
+            if code != two_factor.current || !two_factor.used.insert(code) {
+                return Err(ColonyError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "AUTH_2FA_INVALID",
+                    "Invalid 2FA code.",
+                ));
+            }
+        }
+    }
     data.exchanges += 1;
     data.next_token += 1;
     // JWT-shaped, so clients that read `exp` find one (24 h ahead).
@@ -437,6 +468,43 @@ impl ColonyHandle {
             .by_username
             .get(username)
             .map(Uuid::to_string)
+    }
+
+    /// Turns two-factor authentication on for `username`, with `code` as the
+    /// code of the current window: token exchanges then need `totp_code`, are
+    /// refused with 401 `AUTH_2FA_REQUIRED` without one and 401
+    /// `AUTH_2FA_INVALID` with a wrong or already used one. False if no such
+    /// user.
+    pub fn enable_2fa(&self, username: &str, code: &str) -> bool {
+        self.with_two_factor(username, |t| {
+            *t = Some(TwoFactor {
+                current: code.to_owned(),
+                used: Default::default(),
+            })
+        })
+    }
+
+    /// Moves a two-factor account to the next window, whose code is `code`
+    /// (codes accepted before stay used). False if no such user or 2FA is off.
+    pub fn set_2fa_code(&self, username: &str, code: &str) -> bool {
+        let mut on = false;
+        self.with_two_factor(username, |t| {
+            if let Some(t) = t {
+                t.current = code.to_owned();
+                on = true;
+            }
+        }) && on
+    }
+
+    fn with_two_factor(&self, username: &str, f: impl FnOnce(&mut Option<TwoFactor>)) -> bool {
+        let mut data = self.shared.colony.lock();
+        let Some(id) = data.by_username.get(username).copied() else {
+            return false;
+        };
+        data.accounts
+            .get_mut(&id)
+            .map(|a| f(&mut a.two_factor))
+            .is_some()
     }
 
     /// Key → token exchanges served so far.
