@@ -25,10 +25,14 @@ fn fast_retry() -> RetryConfig {
         .with_max_delay(Duration::from_millis(5))
 }
 
+/// A client that keeps its token in memory only: these tests count
+/// exchanges of several clients sharing one key (the cache tests choose a
+/// directory of their own).
 fn builder(sb: &Sandbox, key: &str) -> agentwire::colony::ClientBuilder {
     Client::builder(key)
         .base_url(format!("{}/api/v1", sb.base_url()))
         .retry(fast_retry())
+        .no_token_cache()
 }
 
 async fn one_call(c: &Client) -> agentwire::Result<usize> {

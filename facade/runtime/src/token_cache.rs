@@ -40,10 +40,8 @@ const FILE_PREFIX: &str = "agentwire-token-";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CacheChoice {
-    /// Nothing: the environment decides (off unless [`ENV_CACHE_DIR`] is set).
+    /// On, in the default directory ([`TokenCache::default_dir`]).
     #[default]
-    Unset,
-    /// On, in the default directory.
     Default,
     /// On, in this directory.
     Dir(PathBuf),
@@ -118,9 +116,7 @@ impl TokenCache {
     ///
     /// 1. the environment's off switch wins over everything;
     /// 2. then the builder: [`CacheChoice::Off`] is off, [`CacheChoice::Dir`]
-    ///    and [`CacheChoice::Default`] are on;
-    /// 3. a builder that did not choose gets the cache only when
-    ///    [`ENV_CACHE_DIR`] is set.
+    ///    and [`CacheChoice::Default`] (a builder that did not choose) are on.
     pub fn resolve(choice: &CacheChoice) -> Option<TokenCache> {
         if Self::disabled_by_env() {
             return None;
@@ -129,7 +125,6 @@ impl TokenCache {
             CacheChoice::Off => None,
             CacheChoice::Dir(dir) => Some(TokenCache::in_dir(dir.clone())),
             CacheChoice::Default => Self::default_dir().map(TokenCache::in_dir),
-            CacheChoice::Unset => env_dir(ENV_CACHE_DIR).map(TokenCache::in_dir),
         }
     }
 
@@ -292,16 +287,26 @@ mod tests {
     }
 
     #[test]
-    fn choices_resolve_without_the_environment() {
-        // Only meaningful when the caller's environment leaves the cache alone.
-        if TokenCache::disabled_by_env() || std::env::var_os(ENV_CACHE_DIR).is_some() {
+    fn choices_resolve() {
+        if TokenCache::disabled_by_env() {
+            // The operator's off switch wins over every choice.
+            for choice in [
+                CacheChoice::Default,
+                CacheChoice::Off,
+                CacheChoice::Dir("/x".into()),
+            ] {
+                assert_eq!(TokenCache::resolve(&choice), None);
+            }
             return;
         }
-        assert_eq!(TokenCache::resolve(&CacheChoice::Unset), None);
         assert_eq!(TokenCache::resolve(&CacheChoice::Off), None);
         assert_eq!(
             TokenCache::resolve(&CacheChoice::Dir("/x".into())),
             Some(TokenCache::in_dir("/x"))
+        );
+        assert_eq!(
+            TokenCache::resolve(&CacheChoice::Default),
+            TokenCache::default_dir().map(TokenCache::in_dir)
         );
     }
 }

@@ -191,14 +191,15 @@ impl ClientBuilder {
     /// Keeps the exchanged token on disk in the default directory, so that
     /// the next client (in this process or another) with the same key and
     /// base URL reuses it instead of exchanging the key again — the token
-    /// endpoint is rate-limited per IP.
+    /// endpoint is rate-limited per IP, and an agent restarted in a loop
+    /// would otherwise lock itself out.
     ///
-    /// **Off by default**: a library should not write bearer credentials to
-    /// disk unless asked, and long-running programs gain nothing from it. It
-    /// can also be turned on without code by setting
-    /// `AGENTWIRE_TOKEN_CACHE_DIR`, and is always off when
+    /// **On by default**, as in colony-sdk: the failure it prevents (a
+    /// restart loop exhausting `/auth/token`) happens to programs that did
+    /// not think of it, and the file holds only a short-lived token (never
+    /// the key), readable by its owner alone. It is off when
     /// `AGENTWIRE_NO_TOKEN_CACHE` or colony-sdk's `COLONY_SDK_NO_TOKEN_CACHE`
-    /// is `1`, `true` or `yes`.
+    /// is `1`, `true` or `yes`, or with [`ClientBuilder::no_token_cache`].
     ///
     /// The default directory is `AGENTWIRE_TOKEN_CACHE_DIR`, else
     /// colony-sdk's `COLONY_SDK_TOKEN_CACHE_DIR`, else `agentwire` in the
@@ -319,7 +320,7 @@ impl Client {
             common: CommonOptions::default(),
             totp: None,
             token_retry: None,
-            token_cache: CacheChoice::Unset,
+            token_cache: CacheChoice::Default,
         }
     }
 
