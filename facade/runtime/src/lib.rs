@@ -87,12 +87,13 @@ pub enum Idempotency {
     /// Writes are retried only when the caller gave them an
     /// `Idempotency-Key`.
     KeyedOnly,
-    /// Authenticated writes (POST, PUT, PATCH, DELETE; those the auth
-    /// strategy attached credentials to) without a key get a fresh one,
-    /// the same on every attempt, and are retried like reads. For services
-    /// that deduplicate on the key per account (The Colony). Unauthenticated
-    /// writes (registering an account) get no key — the service would ignore
-    /// it — and are treated as under [`Idempotency::KeyedOnly`].
+    /// Authenticated writes (POST, PUT, PATCH, DELETE that carry an
+    /// `Authorization` header once the auth strategy has run) without a key
+    /// get a fresh one, the same on every attempt, and are retried like
+    /// reads. For services that deduplicate on the key per account (The
+    /// Colony). Unauthenticated writes (registering an account) get no key —
+    /// the service would not deduplicate on it — and are treated as under
+    /// [`Idempotency::KeyedOnly`].
     AddKeyToWrites,
     /// Formerly: retry every write, key or not. That could run a write twice
     /// (a 504 or a timeout says nothing about whether the service acted), so
