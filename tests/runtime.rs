@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentwire_runtime::{Idempotency, RetryConfig, Runtime, TokenExchange};
+use agentwire_runtime::{BearerToken, Idempotency, RetryConfig, Runtime, TokenExchange};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -142,7 +142,10 @@ async fn a_refused_key_surfaces_as_the_exchange_response() {
 async fn writes_get_one_idempotency_key_reused_across_retries() {
     let counters = Arc::new(Counters::default());
     let base = agentwire_tests::serve(token_server(counters.clone())).await;
+    // Keys are added to authenticated writes only: the service deduplicates
+    // per account.
     let rt = Runtime::builder("colony")
+        .auth(Arc::new(BearerToken::new("tok_fake_writer_0001")))
         .idempotency(Idempotency::AddKeyToWrites)
         .retry(RetryConfig::default().with_base_delay(Duration::from_millis(1)))
         .build();

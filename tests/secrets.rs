@@ -74,8 +74,13 @@ async fn no_secret_appears_in_any_output() {
 
     let ok = client.trigger_agent("echo-agent", "hello").await.unwrap();
     print(&ok, ok.response.clone());
+    // A trigger is not retried (the agent may have run): a 503 is the answer.
     sb.faults().fail_next(1, 503);
-    client.trigger_agent("echo-agent", "retried").await.unwrap();
+    let err = client
+        .trigger_agent("echo-agent", "not retried")
+        .await
+        .unwrap_err();
+    print(&err, err.to_string());
     let session = client.start_agent("echo-agent").await.unwrap();
     print(&session, session.session_token.clone());
     let events: Vec<_> = client

@@ -58,7 +58,10 @@ const SERVICE: &str = "promptev";
 const STREAM_OPERATION: &str = "stream_agent";
 
 /// The retry policy of Promptev's own SDK: 2 retries on 502/503/504, 0.5 s
-/// doubling. (A `Retry-After` from the service still wins.)
+/// doubling (a `Retry-After` from the service wins, up to a minute). Promptev's
+/// operations are POSTs without an idempotency key, so this budget is only
+/// spent on connections that could not be made: once a trigger is sent, a
+/// 5xx or a timeout is the answer, since the agent may have run.
 pub fn default_retry() -> RetryConfig {
     RetryConfig::default()
         .with_max_retries(2)
@@ -134,9 +137,12 @@ impl ClientBuilder {
             .apply(Runtime::builder(SERVICE), DEFAULT_TIMEOUT)
             .auth(std::sync::Arc::new(PathKey::new(key)))
             .retry(self.retry)
-            // Promptev's own SDK retries its POSTs on gateway errors; its
-            // trigger and start create at most an extra empty session.
-            .idempotency(Idempotency::RetryAllWrites)
+            // Promptev's own SDK (0.2.0) retries its POSTs on 502/503/504
+            // and on any network error, but a trigger runs the agent: after a
+            // 504 or a timeout it may have run already. Promptev takes no
+            // idempotency key, so its POSTs are retried only when the
+            // connection could not be made (nothing was sent).
+            .idempotency(Idempotency::KeyedOnly)
             .streaming_operations(&[STREAM_OPERATION])
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());

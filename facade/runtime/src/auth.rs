@@ -174,9 +174,6 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(23 * 3600);
 /// a token is exchanged again at least this often, and no absurd announced
 /// lifetime can overflow a clock computation.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Longest `Retry-After` an exchange waits for (colony-sdk's
-/// `max_retry_after`): a longer one is returned to the caller at once.
-pub const MAX_EXCHANGE_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Limit of one exchange attempt, from sending to the end of the answer,
 /// unless [`TokenExchange::with_timeout`] sets another.
 pub const DEFAULT_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -396,8 +393,8 @@ impl Drop for Waiting<'_> {
 /// (or [`TokenExchange::with_retry`]'s): on its statuses except 429, and on
 /// connection failures when it retries those. A 429 is never retried here:
 /// the token endpoint counts attempts, so retrying would extend the refusal
-/// (colony-sdk made the same change). A `Retry-After` above
-/// [`MAX_EXCHANGE_RETRY_AFTER`] ends the retries at once. Every attempt is
+/// (colony-sdk made the same change). A `Retry-After` above the policy's
+/// [`RetryConfig::max_retry_after`] ends the retries at once. Every attempt is
 /// limited by [`TokenExchange::with_timeout`] (default
 /// [`DEFAULT_EXCHANGE_TIMEOUT`]), so a hanging endpoint costs at most
 /// `(max_retries + 1) × timeout` plus the delays, once for all callers.
@@ -709,7 +706,7 @@ impl TokenExchange {
                 Err(e) => {
                     let e = e.without_url();
                     if may_retry && retry.retry_network_errors {
-                        let delay = retry.delay(attempt, None);
+                        let delay = retry.delay(attempt, None).unwrap_or(retry.max_delay);
                         tracing::debug!(
                             attempt,
                             timeout = e.is_timeout(),
@@ -728,8 +725,7 @@ impl TokenExchange {
             let status = answer.status.as_u16();
             if may_retry && status != 429 && retry.retry_on.contains(&status) {
                 let after = crate::retry::retry_after(&answer.headers);
-                if after.is_none_or(|d| d <= MAX_EXCHANGE_RETRY_AFTER) {
-                    let delay = retry.delay(attempt, after);
+                if let Some(delay) = retry.delay(attempt, after) {
                     tracing::debug!(
                         attempt,
                         status,

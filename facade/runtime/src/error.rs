@@ -92,6 +92,30 @@ pub struct DecodeError {
     pub body_excerpt: String,
 }
 
+/// Longest [`DecodeError::body_excerpt`], in bytes.
+const EXCERPT_BYTES: usize = 512;
+
+/// The error a response body fails with once it exceeds the runtime's
+/// [`max_body_bytes`](crate::RuntimeBuilder::max_body_bytes). It travels
+/// inside a `reqwest::Error` (as its source) from wherever the body is read
+/// back to [`Error::network`], which turns it into [`Error::BodyTooLarge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyLimitExceeded {
+    pub(crate) limit: u64,
+}
+
+impl fmt::Display for BodyLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response body is larger than the limit of {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for BodyLimitExceeded {}
+
 /// Every way an agentwire call can fail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -141,6 +165,17 @@ pub enum Error {
     /// A response whose body does not match the contract.
     #[error("{0}")]
     Decode(#[from] DecodeError),
+    /// A response body (success or error) larger than the client's
+    /// [`max_body_bytes`](crate::RuntimeBuilder::max_body_bytes): reading
+    /// stopped at the limit, or before reading when `Content-Length` already
+    /// announced more. Not transient: the same request gets the same body.
+    #[error("{service}: the response body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// Which service answered.
+        service: &'static str,
+        /// The limit in force, in bytes.
+        limit: u64,
+    },
     /// The circuit breaker is open after repeated failures; nothing was sent.
     #[error("{service}: circuit breaker open after {failures} consecutive failures; not sending")]
     CircuitOpen {
@@ -276,8 +311,13 @@ impl Error {
         }
     }
 
-    /// Wraps a transport failure, without its URL and with secrets masked.
+    /// Wraps a transport failure, without its URL and with secrets masked. A
+    /// body that failed because it outgrew the runtime's limit becomes
+    /// [`Error::BodyTooLarge`].
     pub fn network(service: &'static str, err: reqwest::Error, redactor: &Redactor) -> Error {
+        if let Some(limit) = body_limit_in(&err) {
+            return Error::BodyTooLarge { service, limit };
+        }
         let kind = if err.is_timeout() {
             NetworkErrorKind::Timeout
         } else if err.is_connect() {
@@ -329,14 +369,42 @@ impl Error {
         body: &[u8],
         redactor: &Redactor,
     ) -> Error {
-        let excerpt: String = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+        // Redacted whole, then cut: cutting first would leave the start of a
+        // secret that straddles the cut unrecognisable, and so unmasked.
+        let text = String::from_utf8_lossy(body);
+        let redacted = redactor.redact(&text);
         Error::Decode(DecodeError {
             service,
             status,
             message: redactor.redact(&message.into()).into_owned(),
-            body_excerpt: redactor.redact(&excerpt).into_owned(),
+            body_excerpt: prefix_on_char_boundary(&redacted, EXCERPT_BYTES).to_owned(),
         })
     }
+}
+
+/// The limit carried by a [`BodyLimitExceeded`] anywhere in `err`'s chain.
+fn body_limit_in(err: &reqwest::Error) -> Option<u64> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(s) = source {
+        if let Some(exceeded) = s.downcast_ref::<BodyLimitExceeded>() {
+            return Some(exceeded.limit);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a char
+/// boundary.
+fn prefix_on_char_boundary(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Pulls a message and a machine-readable code out of the error bodies the
@@ -524,6 +592,33 @@ mod tests {
         );
         assert!(matches!(&e, Error::Network(n) if n.kind == NetworkErrorKind::Body));
         assert!(!format!("{e} {e:?}").contains("tok_secret_value"));
+    }
+
+    #[test]
+    fn a_secret_straddling_the_excerpt_cut_is_masked_whole() {
+        let secret = "col_fake_straddling_secret_0123456789";
+        let r = Redactor::default();
+        r.add(secret);
+        // The secret starts 5 bytes before the 512-byte cut.
+        let body = format!("{}{secret} and more", "x".repeat(EXCERPT_BYTES - 5));
+        let e = Error::decode("svc", Some(200), "bad", body.as_bytes(), &r);
+        let Error::Decode(d) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(d.body_excerpt.len() <= EXCERPT_BYTES);
+        assert!(d.body_excerpt.ends_with("[REDA"), "{}", d.body_excerpt);
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("col_f"), "{shown}");
+    }
+
+    #[test]
+    fn excerpts_are_cut_on_a_char_boundary() {
+        let body = "é".repeat(EXCERPT_BYTES);
+        let e = Error::decode("svc", None, "bad", body.as_bytes(), &Redactor::default());
+        let Error::Decode(d) = e else { panic!() };
+        assert_eq!(d.body_excerpt, "é".repeat(EXCERPT_BYTES / 2));
+        assert_eq!(prefix_on_char_boundary("aé", 2), "a");
+        assert_eq!(prefix_on_char_boundary("", 2), "");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! |---|---|
 //! | credentials per service | [`auth`] |
 //! | retries, backoff, `Retry-After`, idempotency keys | [`retry`], [`Idempotency`] |
-//! | per-request timeout | [`RuntimeBuilder::timeout`] |
+//! | per-attempt timeout, overall deadline | [`RuntimeBuilder::timeout`], [`RuntimeBuilder::deadline`] |
+//! | a cap on buffered bodies | [`RuntimeBuilder::max_body_bytes`] |
+//! | default headers on every request | [`RuntimeBuilder::default_headers`] |
 //! | `on_request` / `on_response` callbacks | [`hooks`] |
 //! | `X-RateLimit-*` state | [`rate_limit`] |
 //! | opt-in circuit breaker | [`circuit`] |
@@ -37,7 +39,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::Method;
+use bytes::{Bytes, BytesMut};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use http::{HeaderMap, HeaderValue, Method};
 use progenitor_client::ResponseValue;
 use tracing::Instrument;
 
@@ -52,24 +56,50 @@ pub use crate::retry::RetryConfig;
 use crate::auth::{AuthContext, AuthFailure};
 use crate::cache::{CachedResponse, ResponseCache};
 use crate::circuit::CircuitBreaker;
+use crate::error::BodyLimitExceeded;
 
 /// Header that makes a write safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Default of [`RuntimeBuilder::max_body_bytes`]: 32 MiB.
+///
+/// The largest bodies these JSON APIs send are file downloads: The Colony
+/// caps DM attachments at 8 MB (colony-sdk 1.38.0, `upload_attachment`), so
+/// four times that leaves room for growth while a runaway or hostile answer
+/// cannot make one call hold more than this in memory.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Prefix of the hook error that tells [`Runtime::finish`] the breaker is open.
 const CIRCUIT_OPEN: &str = "agentwire: circuit open after ";
 
-/// Which writes (POST, PATCH) may be retried.
+/// Which writes (POST, PATCH) may be retried, and which get an
+/// `Idempotency-Key` from the runtime.
+///
+/// Whatever the policy, a write that is not idempotent by HTTP's rules and
+/// carries no key the service deduplicates on is never sent twice — not
+/// after a retryable status, not after a timeout or a connection that broke
+/// once the request was on its way. The one exception is a connection that
+/// could not be made at all (refused, DNS, TLS handshake): nothing was sent,
+/// so trying again cannot duplicate anything. The one refresh of credentials
+/// after a 401 is not a retry either: the service refused the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Idempotency {
-    /// Only writes that already carry an `Idempotency-Key`.
+    /// Writes are retried only when the caller gave them an
+    /// `Idempotency-Key`.
     KeyedOnly,
-    /// Give every write without one a fresh key, then retry it like a read.
-    /// For services that deduplicate on the key (The Colony).
+    /// Authenticated writes (POST, PUT, PATCH, DELETE that carry an
+    /// `Authorization` header once the auth strategy has run) without a key
+    /// get a fresh one, the same on every attempt, and are retried like
+    /// reads. For services that deduplicate on the key per account (The
+    /// Colony). Unauthenticated writes (registering an account) get no key —
+    /// the service would not deduplicate on it — and are treated as under
+    /// [`Idempotency::KeyedOnly`].
     AddKeyToWrites,
-    /// Retry writes as the service's own SDK does, key or not (Promptev,
-    /// whose SDK retries its POSTs on 502/503/504).
+    /// Formerly: retry every write, key or not. That could run a write twice
+    /// (a 504 or a timeout says nothing about whether the service acted), so
+    /// it now behaves exactly as [`Idempotency::KeyedOnly`].
+    #[deprecated(note = "unkeyed writes are never retried; use Idempotency::KeyedOnly")]
     RetryAllWrites,
 }
 
@@ -80,6 +110,9 @@ pub struct RuntimeBuilder {
     retry: RetryConfig,
     idempotency: Idempotency,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    max_body_bytes: u64,
+    default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -95,6 +128,8 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("auth", &self.auth)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +157,44 @@ impl RuntimeBuilder {
     /// sending to the end of the body (default: none here; facades set one).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds one call from start to finish — every attempt and every
+    /// backoff sleep between them — to `deadline` (default: none).
+    ///
+    /// Each attempt of a non-streaming operation gets the smaller of
+    /// [`RuntimeBuilder::timeout`] and the time left, so a server that never
+    /// answers yields a `Network` error of kind `Timeout` at the deadline. A
+    /// retry whose backoff (or `Retry-After`) would end past the deadline is
+    /// not made: the last outcome is returned instead. Streaming operations
+    /// get no timeout from it (a stream may legitimately outlive any
+    /// deadline), but it still stops their retries. Fetching credentials
+    /// (a token exchange) is not counted.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Caps every response body the runtime or a facade reads whole — the
+    /// success bodies of non-streaming operations and every error body — at
+    /// `bytes` (default [`DEFAULT_MAX_BODY_BYTES`]). A `Content-Length` above
+    /// the cap fails before anything is read; a body without one, or longer
+    /// than it announced, fails as soon as it passes the cap. Either way the
+    /// call returns [`Error::BodyTooLarge`]. Streams (SSE, WebSocket) are not
+    /// buffered and not capped here.
+    pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Headers added to every request that does not already carry them
+    /// (User-Agent, the caller's extra headers…), so that they are sent even
+    /// through a caller-supplied `reqwest::Client` that lacks them. A name
+    /// with several values is added with all of them. Replaces any headers
+    /// set by an earlier call.
+    pub fn default_headers(mut self, headers: HeaderMap) -> Self {
+        self.default_headers = headers;
         self
     }
 
@@ -173,6 +246,9 @@ impl RuntimeBuilder {
                 retry: self.retry,
                 idempotency: self.idempotency,
                 timeout: self.timeout,
+                deadline: self.deadline,
+                max_body_bytes: self.max_body_bytes,
+                default_headers: self.default_headers,
                 streaming: self.streaming,
                 on_request: self.on_request,
                 on_response: self.on_response,
@@ -191,6 +267,9 @@ struct Inner {
     retry: RetryConfig,
     idempotency: Idempotency,
     timeout: Option<Duration>,
+    deadline: Option<Duration>,
+    max_body_bytes: u64,
+    default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -214,6 +293,7 @@ impl std::fmt::Debug for Runtime {
             .field("auth", &self.inner.auth)
             .field("retry", &self.inner.retry)
             .field("timeout", &self.inner.timeout)
+            .field("deadline", &self.inner.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -223,6 +303,38 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
+}
+
+/// The methods The Colony deduplicates on an `Idempotency-Key`.
+fn is_keyed_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// A fresh `Idempotency-Key`, formatted without an intermediate `String`.
+fn fresh_idempotency_key() -> Option<HeaderValue> {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).ok()
+}
+
+/// Marks a response to a write that carried an `Idempotency-Key` of the
+/// runtime's own making and was sent more than once.
+#[derive(Debug, Clone, Copy)]
+struct ResentWithOwnKey;
+
+/// Whether `response` answers a write that the runtime gave its own
+/// `Idempotency-Key` and sent more than once (see
+/// [`Idempotency::AddKeyToWrites`]).
+///
+/// On such a response, `Idempotent-Replay: true` may only mean that the
+/// service replayed the answer to agentwire's own earlier attempt, whose
+/// answer was lost on the way — not that the caller had made the request
+/// before. Facades that report replays to the caller check this first.
+pub fn resent_with_own_key(response: &reqwest::Response) -> bool {
+    response.extensions().get::<ResentWithOwnKey>().is_some()
 }
 
 /// A final response: read whole inside the attempt (everything but streams
@@ -243,7 +355,12 @@ impl Reply {
 
 #[derive(Clone, Copy)]
 struct AttemptPolicy {
-    may_retry: bool,
+    /// The retry budget is not spent yet.
+    retries_left: bool,
+    /// Sending the request twice cannot do its work twice: the method is
+    /// idempotent or the caller gave it a key the service deduplicates on.
+    /// (A key of the runtime's own counts only once credentials are on.)
+    replay_safe: bool,
     may_refresh: bool,
     /// Read the whole body inside the attempt, so that a connection that
     /// breaks mid-body is retried like one that broke before the head.
@@ -272,6 +389,9 @@ impl Runtime {
             retry: RetryConfig::default(),
             idempotency: Idempotency::KeyedOnly,
             timeout: None,
+            deadline: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),
@@ -366,13 +486,10 @@ impl Runtime {
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         let inner = &*self.inner;
+        let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
         let method = request.method().clone();
         let streaming = inner.streaming.contains(operation);
-        if !streaming {
-            if let Some(t) = inner.timeout {
-                *request.timeout_mut() = Some(t);
-            }
-        }
+        self.add_default_headers(request.headers_mut());
 
         let cache_key = match (&inner.cache, &method) {
             (Some(_), &Method::GET) if !streaming => Some(request.url().as_str().to_owned()),
@@ -388,52 +505,72 @@ impl Runtime {
             }
         }
 
-        let writes_retry = match inner.idempotency {
-            Idempotency::RetryAllWrites => true,
-            Idempotency::AddKeyToWrites => {
-                if !is_idempotent(&method) && !request.headers().contains_key(IDEMPOTENCY_KEY) {
-                    if let Ok(v) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
-                        request.headers_mut().insert(IDEMPOTENCY_KEY, v);
-                    }
-                }
-                true
+        let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
+        // Made now, attached by `attempt` once it knows the request carries
+        // credentials: the same key on every attempt.
+        let own_key = match inner.idempotency {
+            Idempotency::AddKeyToWrites if !caller_key && is_keyed_write(&method) => {
+                fresh_idempotency_key()
             }
-            Idempotency::KeyedOnly => request.headers().contains_key(IDEMPOTENCY_KEY),
+            _ => None,
         };
-        let may_retry = is_idempotent(&method) || writes_retry;
+        let replay_safe = is_idempotent(&method) || caller_key;
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.
         let template = request.try_clone();
         let mut this = request;
         let mut attempt: u32 = 1;
         let mut refreshed_auth = false;
+        let mut sent_with_own_key: u32 = 0;
         loop {
             tracing::Span::current().record("attempts", attempt);
-            let retry = AttemptPolicy {
-                may_retry: may_retry && attempt <= inner.retry.max_retries,
+            if !streaming {
+                // The runtime's per-attempt timeout (else the request's own),
+                // shortened to the time the deadline leaves.
+                let per_attempt = inner.timeout.or_else(|| this.timeout().copied());
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let limit = match (per_attempt, left) {
+                    (Some(t), Some(l)) => Some(t.min(l)),
+                    (t, l) => t.or(l),
+                };
+                if limit.is_some() {
+                    *this.timeout_mut() = limit;
+                }
+            }
+            let policy = AttemptPolicy {
+                retries_left: attempt <= inner.retry.max_retries,
+                replay_safe,
                 may_refresh: !refreshed_auth,
                 buffer_body: !streaming,
             };
-            match self.attempt(client, this, operation, attempt, retry).await {
+            let (outcome, own_key_sent) = self
+                .attempt(client, this, operation, attempt, policy, own_key.as_ref())
+                .await;
+            sent_with_own_key += u32::from(own_key_sent);
+            let resent = sent_with_own_key > 1;
+            match outcome {
                 Outcome::Final(result) => {
-                    return match result {
-                        Ok(reply) => {
-                            self.record_circuit(!reply.status().is_server_error());
-                            Ok(self.settle(reply, &method, cache_key))
-                        }
-                        Err(e) => {
-                            self.record_circuit(false);
-                            Err(e.without_url())
-                        }
-                    };
+                    return self.conclude(result, &method, cache_key, resent);
                 }
                 Outcome::Again {
                     delay,
                     last,
                     auth_refresh,
                 } => {
-                    let Some(next) = template.as_ref().and_then(reqwest::Request::try_clone) else {
-                        return last.map_err(reqwest::Error::without_url);
+                    let next = template.as_ref().and_then(reqwest::Request::try_clone);
+                    let wait = if auth_refresh { Duration::ZERO } else { delay };
+                    // No further attempt without a copy of the request, nor
+                    // one that could only start once the deadline has passed.
+                    let past_deadline = deadline.is_some_and(|d| {
+                        Instant::now()
+                            .checked_add(wait)
+                            .is_none_or(|wake| wake >= d)
+                    });
+                    let Some(next) = next.filter(|_| !past_deadline) else {
+                        if past_deadline {
+                            tracing::debug!("deadline reached: returning the last outcome");
+                        }
+                        return self.conclude(last.map(Reply::Streamed), &method, None, resent);
                     };
                     drop(last);
                     if auth_refresh {
@@ -442,7 +579,7 @@ impl Runtime {
                         refreshed_auth = true;
                     } else {
                         attempt += 1;
-                        tokio::time::sleep(delay).await;
+                        tokio::time::sleep(wait).await;
                     }
                     this = next;
                 }
@@ -450,7 +587,49 @@ impl Runtime {
         }
     }
 
-    /// One HTTP attempt and the decision about what to do next.
+    /// Adds the default headers the request does not carry yet. Cloning a
+    /// `HeaderName` or `HeaderValue` bumps a reference count at most.
+    fn add_default_headers(&self, headers: &mut HeaderMap) {
+        let defaults = &self.inner.default_headers;
+        if defaults.is_empty() {
+            return;
+        }
+        for name in defaults.keys() {
+            if headers.contains_key(name) {
+                continue;
+            }
+            for value in defaults.get_all(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The operation's result: breaker bookkeeping, then [`Runtime::settle`].
+    fn conclude(
+        &self,
+        result: reqwest::Result<Reply>,
+        method: &Method,
+        cache_key: Option<String>,
+        resent_with_own_key: bool,
+    ) -> reqwest::Result<reqwest::Response> {
+        match result {
+            Ok(reply) => {
+                self.record_circuit(!reply.status().is_server_error());
+                let mut response = self.settle(reply, method, cache_key);
+                if resent_with_own_key {
+                    response.extensions_mut().insert(ResentWithOwnKey);
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                self.record_circuit(false);
+                Err(e.without_url())
+            }
+        }
+    }
+
+    /// One HTTP attempt and the decision about what to do next; also says
+    /// whether the runtime's own idempotency key went out with it.
     async fn attempt(
         &self,
         client: &reqwest::Client,
@@ -458,7 +637,8 @@ impl Runtime {
         operation: &'static str,
         attempt: u32,
         policy: AttemptPolicy,
-    ) -> Outcome {
+        own_key: Option<&HeaderValue>,
+    ) -> (Outcome, bool) {
         let inner = &*self.inner;
         let cx = AuthContext {
             client,
@@ -469,10 +649,21 @@ impl Runtime {
             Ok(()) => {}
             Err(AuthFailure::Response(r)) => {
                 tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
-                return Outcome::Final(Ok(Reply::Streamed(r)));
+                return (Outcome::Final(Ok(Reply::Streamed(r))), false);
             }
-            Err(AuthFailure::Transport(e)) => return Outcome::Final(Err(e)),
+            Err(AuthFailure::Transport(e)) => return (Outcome::Final(Err(e)), false),
         }
+        // The service deduplicates per account: a key on a request without
+        // credentials would do nothing, so it is not sent and does not make
+        // the write retryable.
+        let own_key_sent = match own_key {
+            Some(key) if request.headers().contains_key(AUTHORIZATION) => {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, key.clone());
+                true
+            }
+            _ => false,
+        };
+        let may_retry = policy.retries_left && (policy.replay_safe || own_key_sent);
         let info = self.request_info(&request, operation, attempt);
         if let Some(info) = &info {
             for hook in &inner.on_request {
@@ -483,13 +674,13 @@ impl Runtime {
         // failed (a cheap, reference-counted copy).
         let sent_auth = policy
             .may_refresh
-            .then(|| request.headers().get(http::header::AUTHORIZATION).cloned())
+            .then(|| request.headers().get(AUTHORIZATION).cloned())
             .flatten();
         let sent_at = Instant::now();
         let result = client.execute(request).await;
         let elapsed = sent_at.elapsed();
 
-        match result {
+        let outcome = match result {
             Ok(response) => {
                 let status = response.status();
                 tracing::debug!(
@@ -508,45 +699,75 @@ impl Runtime {
                     && inner.auth.invalidate(sent_auth.as_ref())
                 {
                     tracing::debug!("401: refreshing credentials and retrying once");
-                    return Outcome::Again {
-                        delay: Duration::ZERO,
-                        last: Ok(response),
-                        auth_refresh: true,
-                    };
-                }
-                if policy.may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
-                    let delay = inner
-                        .retry
-                        .delay(attempt, retry::retry_after(response.headers()));
-                    tracing::debug!(
-                        attempt,
-                        status = status.as_u16(),
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying"
+                    return (
+                        Outcome::Again {
+                            delay: Duration::ZERO,
+                            last: Ok(response),
+                            auth_refresh: true,
+                        },
+                        own_key_sent,
                     );
-                    return Outcome::Again {
-                        delay,
-                        last: Ok(response),
-                        auth_refresh: false,
-                    };
+                }
+                if may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
+                    match inner
+                        .retry
+                        .delay(attempt, retry::retry_after(response.headers()))
+                    {
+                        Some(delay) => {
+                            tracing::debug!(
+                                attempt,
+                                status = status.as_u16(),
+                                delay_ms = delay.as_millis() as u64,
+                                "retrying"
+                            );
+                            return (
+                                Outcome::Again {
+                                    delay,
+                                    last: Ok(response),
+                                    auth_refresh: false,
+                                },
+                                own_key_sent,
+                            );
+                        }
+                        None => tracing::debug!(
+                            status = status.as_u16(),
+                            "Retry-After above max_retry_after: not retrying"
+                        ),
+                    }
                 }
                 if !policy.buffer_body || !status.is_success() {
-                    return Outcome::Final(Ok(Reply::Streamed(response)));
+                    return (Outcome::Final(Ok(Reply::Streamed(response))), own_key_sent);
                 }
-                match read_whole(response).await {
-                    Ok(whole) => Outcome::Final(Ok(Reply::Buffered(whole))),
-                    Err(e) => self.after_failure(e, attempt, policy),
+                match read_whole(response, inner.max_body_bytes).await {
+                    Ok(Whole::Read(whole)) => {
+                        // Before anything can decode, print or hand on the
+                        // body: secrets it carries are masked from now on.
+                        register_secret_fields(&whole.body, &inner.redactor);
+                        Outcome::Final(Ok(Reply::Buffered(whole)))
+                    }
+                    // Not retried: the same request gets the same body.
+                    Ok(Whole::TooLarge(failing)) => Outcome::Final(Ok(Reply::Streamed(failing))),
+                    Err(e) => self.after_failure(e, attempt, may_retry, policy.retries_left),
                 }
             }
             Err(e) => {
                 self.emit_response(info, None, elapsed, false);
-                self.after_failure(e, attempt, policy)
+                self.after_failure(e, attempt, may_retry, policy.retries_left)
             }
-        }
+        };
+        (outcome, own_key_sent)
     }
 
-    /// No complete response: retry when allowed, else this is the result.
-    fn after_failure(&self, e: reqwest::Error, attempt: u32, policy: AttemptPolicy) -> Outcome {
+    /// No complete response: retry when allowed, else this is the result. A
+    /// request whose connection could not even be made was not sent, so it
+    /// may be retried even when sending it twice would not be safe.
+    fn after_failure(
+        &self,
+        e: reqwest::Error,
+        attempt: u32,
+        may_retry: bool,
+        retries_left: bool,
+    ) -> Outcome {
         tracing::debug!(
             attempt,
             timeout = e.is_timeout(),
@@ -554,20 +775,23 @@ impl Runtime {
             body = e.is_body() || e.is_decode(),
             "no complete response"
         );
-        if policy.may_retry && self.inner.retry.retry_network_errors {
-            let delay = self.inner.retry.delay(attempt, None);
-            tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
-            return Outcome::Again {
-                delay,
-                last: Err(e),
-                auth_refresh: false,
-            };
+        let allowed = may_retry || (retries_left && e.is_connect());
+        if allowed && self.inner.retry.retry_network_errors {
+            if let Some(delay) = self.inner.retry.delay(attempt, None) {
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
+                return Outcome::Again {
+                    delay,
+                    last: Err(e),
+                    auth_refresh: false,
+                };
+            }
         }
         Outcome::Final(Err(e))
     }
 
     /// Cache and raw-body bookkeeping on the final response, then the
-    /// response handed to the transport.
+    /// response handed to the transport. An error answer is handed on with
+    /// its body capped, for whoever reads it.
     fn settle(
         &self,
         reply: Reply,
@@ -581,6 +805,9 @@ impl Runtime {
             }
         }
         match reply {
+            Reply::Streamed(response) if !status.is_success() => {
+                cap_body(response, self.inner.max_body_bytes)
+            }
             Reply::Streamed(response) => response,
             Reply::Buffered(whole) => {
                 if status.is_success() {
@@ -686,16 +913,19 @@ impl Runtime {
     }
 
     /// Maps an unsuccessful (or undocumented) response to an [`Error`],
-    /// reading its body.
+    /// reading its body (at most [`RuntimeBuilder::max_body_bytes`] of it).
     pub async fn error_from_response(&self, response: reqwest::Response) -> Error {
         let service = self.inner.service;
         let redactor = &self.inner.redactor;
+        let limit = self.inner.max_body_bytes;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
+        let body = match read_capped(response, limit).await {
             Ok(b) => b,
-            Err(e) => return Error::network(service, e, redactor),
+            Err(Unread::TooLarge) => return Error::BodyTooLarge { service, limit },
+            Err(Unread::Failed(e)) => return Error::network(service, e, redactor),
         };
+        register_secret_fields(&body, redactor);
         if status.is_success() {
             return Error::decode(
                 service,
@@ -711,6 +941,7 @@ impl Runtime {
 
 tokio::task_local! {
     static RAW_BODY: std::cell::RefCell<Option<bytes::Bytes>>;
+    static SECRET_FIELDS: &'static [&'static str];
 }
 
 /// Runs `fut` (one transport call) and also returns the raw body of its final
@@ -727,22 +958,144 @@ pub async fn capture_body<F: std::future::Future>(fut: F) -> (F::Output, Option<
         .await
 }
 
+/// Runs `fut` — a call that answers with a freshly issued secret, such as a
+/// new API key — so that the string values of the JSON fields named in
+/// `fields` are registered with the runtime's redactor as soon as a body is
+/// read, before it is decoded, handed on or put in an error. A body that
+/// fails to decode then shows the secret masked in [`Error::Decode`]'s
+/// excerpt, like everywhere else. Fields are found at any depth; a body that
+/// is not valid JSON (cut short, say) is searched for `"field": "value"`.
+///
+/// Wrap the whole call, including [`Runtime::finish`], so that error bodies
+/// read there are covered too.
+///
+/// ```
+/// # async fn demo(rt: agentwire_runtime::Runtime) {
+/// let out = agentwire_runtime::with_secret_fields(&["api_key"], async {
+///     // rt.finish(transport.rotate_key().await).await
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn with_secret_fields<F: std::future::Future>(
+    fields: &'static [&'static str],
+    fut: F,
+) -> F::Output {
+    SECRET_FIELDS.scope(fields, fut).await
+}
+
+/// Registers the secrets named by [`with_secret_fields`] that `body` carries.
+fn register_secret_fields(body: &[u8], redactor: &Redactor) {
+    let _ = SECRET_FIELDS.try_with(|fields| {
+        if !fields.is_empty() {
+            redactor.add_fields_of(body, fields);
+        }
+    });
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn read_whole(response: reqwest::Response) -> reqwest::Result<CachedResponse> {
+/// Why a body could not be read whole.
+enum Unread {
+    /// It is larger than the cap.
+    TooLarge,
+    /// The connection failed while reading it.
+    Failed(reqwest::Error),
+}
+
+/// Reads a body whole, failing as soon as it passes `limit` bytes, or before
+/// reading when its `Content-Length` already says it would.
+async fn read_capped(mut response: reqwest::Response, limit: u64) -> Result<Bytes, Unread> {
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limit) {
+        return Err(Unread::TooLarge);
+    }
+    // A body in one chunk (the usual case) is returned without a copy.
+    let mut single: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    let mut total: u64 = 0;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Unread::Failed(e.without_url()))?
+    {
+        total = total.saturating_add(chunk.len() as u64);
+        if total > limit {
+            return Err(Unread::TooLarge);
+        }
+        if let Some(first) = single.take() {
+            let hint = announced.unwrap_or(total).clamp(total, limit);
+            joined.reserve(usize::try_from(hint).unwrap_or(0));
+            joined.extend_from_slice(&first);
+            joined.extend_from_slice(&chunk);
+        } else if joined.is_empty() {
+            single = Some(chunk);
+        } else {
+            joined.extend_from_slice(&chunk);
+        }
+    }
+    Ok(single.unwrap_or_else(|| joined.freeze()))
+}
+
+/// A successful body read inside the attempt.
+enum Whole {
+    Read(CachedResponse),
+    /// Over the cap: a response with the same head whose body fails with
+    /// [`BodyLimitExceeded`] when read, so the transport's own read maps it
+    /// to [`Error::BodyTooLarge`].
+    TooLarge(reqwest::Response),
+}
+
+async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<Whole> {
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(reqwest::Error::without_url)?;
-    Ok(CachedResponse {
-        status,
-        headers,
-        body,
-    })
+    match read_capped(response, limit).await {
+        Ok(body) => Ok(Whole::Read(CachedResponse {
+            status,
+            headers,
+            body,
+        })),
+        Err(Unread::TooLarge) => Ok(Whole::TooLarge(failing_body(status, headers, limit))),
+        Err(Unread::Failed(e)) => Err(e),
+    }
+}
+
+/// A response whose body fails at once with [`BodyLimitExceeded`].
+fn failing_body(status: http::StatusCode, mut headers: HeaderMap, limit: u64) -> reqwest::Response {
+    headers.remove(CONTENT_LENGTH);
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::iter([
+            Err::<Bytes, BodyLimitExceeded>(BodyLimitExceeded { limit }),
+        ]));
+    let mut r = http::Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    reqwest::Response::from(r)
+}
+
+/// Hands on a response that someone else reads whole (an error answer), with
+/// its body failing with [`BodyLimitExceeded`] past `limit` bytes.
+fn cap_body(response: reqwest::Response, limit: u64) -> reqwest::Response {
+    use http_body_util::BodyExt as _;
+
+    if response.content_length().is_some_and(|n| n > limit) {
+        return failing_body(response.status(), response.headers().clone(), limit);
+    }
+    let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    let capped = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .map_err(move |e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Box::new(BodyLimitExceeded { limit }) as Box<dyn std::error::Error + Send + Sync>
+            } else {
+                e
+            }
+        });
+    reqwest::Response::from(http::Response::from_parts(
+        parts,
+        reqwest::Body::wrap(capped),
+    ))
 }
 
 fn rebuild(cached: CachedResponse) -> reqwest::Response {

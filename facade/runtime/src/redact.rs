@@ -55,6 +55,48 @@ impl Redactor {
         }
     }
 
+    /// Registers the string values of the fields named `fields` in a JSON
+    /// `body`, at any depth (a freshly issued key in `{"api_key": "..."}`).
+    /// When `body` is not valid JSON — cut short, or broken — it is searched
+    /// for `"field": "value"` instead, so that even a body that cannot be
+    /// parsed does not show the secret; a value cut short is registered as
+    /// far as it goes.
+    pub fn add_fields_of(&self, body: &[u8], fields: &[&str]) {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => self.add_json_fields(&value, fields),
+            Err(_) => {
+                let text = String::from_utf8_lossy(body);
+                for field in fields {
+                    for value in loose_string_fields(&text, field) {
+                        self.add(value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_json_fields(&self, value: &serde_json::Value, fields: &[&str]) {
+        use serde_json::Value;
+        // serde_json refuses documents nested more than 128 deep, which bounds
+        // this recursion.
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        Value::String(s) if fields.contains(&k.as_str()) => self.add(s),
+                        _ => self.add_json_fields(v, fields),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for v in items {
+                    self.add_json_fields(v, fields);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Returns `text` with every registered secret masked.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let Ok(secrets) = self.secrets.read() else {
@@ -70,6 +112,39 @@ impl Redactor {
         }
         out
     }
+}
+
+/// The raw values of `"field": "value"` in text that is not valid JSON,
+/// up to the closing quote or the end of the text.
+fn loose_string_fields<'a>(text: &'a str, field: &str) -> Vec<&'a str> {
+    let needle = format!("\"{field}\"");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&needle) {
+        rest = &rest[at + needle.len()..];
+        let Some(after_colon) = rest.trim_start().strip_prefix(':') else {
+            continue;
+        };
+        let Some(value) = after_colon.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let mut end = value.len();
+        let mut escaped = false;
+        for (i, c) in value.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push(&value[..end]);
+        rest = &value[end..];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -95,6 +170,30 @@ mod tests {
         assert_eq!(r.redact("x token-123456"), format!("x {MASK}"));
         r.remove("token-123456");
         assert_eq!(r.redact("x token-123456"), "x token-123456");
+    }
+
+    #[test]
+    fn secret_fields_are_found_in_json_at_any_depth() {
+        let r = Redactor::default();
+        r.add_fields_of(
+            br#"{"data":[{"api_key":"col_fake_nested_key_1"}],"api_key":"col_fake_top_key_2","n":1,"other":"visible-value"}"#,
+            &["api_key"],
+        );
+        let out = r.redact("col_fake_nested_key_1 col_fake_top_key_2 visible-value");
+        assert_eq!(out, format!("{MASK} {MASK} visible-value"));
+    }
+
+    #[test]
+    fn secret_fields_are_found_in_broken_or_cut_json() {
+        let r = Redactor::default();
+        r.add_fields_of(
+            br#"{"id": 12, "api_key" : "col_fake_broken_key_3", "username": }"#,
+            &["api_key"],
+        );
+        r.add_fields_of(br#"{"x":1,"api_key":"col_fake_cut_key_4"#, &["api_key"]);
+        r.add_fields_of(br#"{"api_key": 5, "api_key"#, &["api_key"]);
+        let out = r.redact("col_fake_broken_key_3 col_fake_cut_key_4");
+        assert_eq!(out, format!("{MASK} {MASK}"));
     }
 
     #[test]

@@ -5,12 +5,20 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 
+/// Default of [`RetryConfig::max_retry_after`]: one minute, as colony-sdk.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Retry policy: how many times, after how long, on which statuses.
 ///
 /// The `n`-th retry waits `base_delay * 2^(n-1)`, capped at `max_delay`, with
-/// jitter; a `Retry-After` header from the service always replaces the computed
-/// delay. Requests that are not idempotent (POST, PATCH) are retried only when
-/// they carry an `Idempotency-Key`, unless the service profile says otherwise.
+/// jitter; a `Retry-After` header from the service replaces the computed delay
+/// as long as it asks for at most `max_retry_after`. A longer `Retry-After`
+/// (a daily quota answering "come back tomorrow") is not slept at all: the
+/// response is returned at once, so a 429 becomes
+/// [`Error::RateLimited`](crate::Error::RateLimited) carrying the wait the
+/// service asked for. Requests that are not idempotent (POST, PATCH) are
+/// retried only when they carry an `Idempotency-Key` the service deduplicates
+/// on (see [`Idempotency`](crate::Idempotency)).
 ///
 /// ```
 /// use agentwire_runtime::RetryConfig;
@@ -21,16 +29,26 @@ use http::HeaderMap;
 ///     .with_base_delay(Duration::from_millis(500))
 ///     .with_retry_on([429, 500, 502, 503, 504]);
 /// assert_eq!(aggressive.max_retries, 5);
+/// assert_eq!(aggressive.max_retry_after, Duration::from_secs(60));
 /// assert!(RetryConfig::none().max_retries == 0);
 /// ```
+///
+/// The struct is `#[non_exhaustive]`: build it from [`RetryConfig::default`]
+/// or [`RetryConfig::none`] and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryConfig {
     /// Retries after the first attempt; 0 disables retrying.
     pub max_retries: u32,
     /// Delay before the first retry.
     pub base_delay: Duration,
-    /// Upper bound of a computed delay (a `Retry-After` may exceed it).
+    /// Upper bound of a computed delay (a `Retry-After` may exceed it, up to
+    /// `max_retry_after`).
     pub max_delay: Duration,
+    /// Longest `Retry-After` that is waited out before retrying. When the
+    /// service asks for longer, the request is not retried: its response is
+    /// the result, at once.
+    pub max_retry_after: Duration,
     /// Statuses that are retried.
     pub retry_on: BTreeSet<u16>,
     /// Whether a request that got no response (connection refused or reset,
@@ -44,6 +62,7 @@ impl Default for RetryConfig {
             max_retries: 2,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(10),
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             retry_on: [429, 502, 503, 504].into_iter().collect(),
             retry_network_errors: true,
         }
@@ -77,6 +96,13 @@ impl RetryConfig {
         self
     }
 
+    /// Sets the longest `Retry-After` that is waited out (default
+    /// [`DEFAULT_MAX_RETRY_AFTER`]); a longer one ends the retries at once.
+    pub fn with_max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
     /// Replaces the set of retried statuses.
     pub fn with_retry_on(mut self, statuses: impl IntoIterator<Item = u16>) -> Self {
         self.retry_on = statuses.into_iter().collect();
@@ -99,20 +125,24 @@ impl RetryConfig {
             .min(self.max_delay)
     }
 
-    /// The delay actually slept: the server's `Retry-After` when it sent one,
-    /// else the nominal delay with "equal jitter" (between half and all of it),
-    /// so that many clients failing together do not retry in lockstep.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// The delay to sleep before retry number `retry`, or `None` when the
+    /// server's `Retry-After` asks for more than `max_retry_after` (then the
+    /// request must not be retried). A `Retry-After` within the cap is used
+    /// as is; without one, the nominal delay with "equal jitter" (between half
+    /// and all of it), so that many clients failing together do not retry in
+    /// lockstep.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         if let Some(d) = retry_after {
-            return d;
+            return (d <= self.max_retry_after).then_some(d);
         }
         let nominal = self.nominal_delay(retry);
         let half = nominal / 2;
-        half + half.mul_f64(fastrand::f64())
+        Some(half + half.mul_f64(fastrand::f64()))
     }
 }
 
-/// Parses `Retry-After` as delta-seconds (fractions tolerated) or an HTTP date.
+/// Parses `Retry-After` as delta-seconds (fractions tolerated) or an HTTP date
+/// (a date in the past is zero). Delta-seconds saturate at one day.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
         .get(http::header::RETRY_AFTER)?
@@ -148,7 +178,7 @@ mod tests {
     fn jitter_stays_between_half_and_full() {
         let c = RetryConfig::default();
         for _ in 0..200 {
-            let d = c.delay(2, None);
+            let d = c.delay(2, None).unwrap();
             assert!(
                 d >= Duration::from_secs(1) && d <= Duration::from_secs(2),
                 "{d:?}"
@@ -157,13 +187,36 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_always_wins_even_above_the_cap() {
+    fn retry_after_wins_above_max_delay_up_to_max_retry_after() {
         let c = RetryConfig::default();
+        // Above max_delay (10 s) but within max_retry_after (60 s): slept.
         assert_eq!(
             c.delay(1, Some(Duration::from_secs(30))),
-            Duration::from_secs(30)
+            Some(Duration::from_secs(30))
         );
-        assert_eq!(c.delay(1, Some(Duration::ZERO)), Duration::ZERO);
+        assert_eq!(
+            c.delay(1, Some(Duration::from_secs(60))),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(c.delay(1, Some(Duration::ZERO)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_retry_after_above_max_retry_after_means_no_retry() {
+        let c = RetryConfig::default();
+        assert_eq!(c.delay(1, Some(Duration::from_secs(61))), None);
+        assert_eq!(c.delay(1, Some(Duration::from_secs(3600))), None);
+        let lenient = c.with_max_retry_after(Duration::from_secs(7200));
+        assert_eq!(
+            lenient.delay(1, Some(Duration::from_secs(3600))),
+            Some(Duration::from_secs(3600))
+        );
+        let strict = RetryConfig::default().with_max_retry_after(Duration::ZERO);
+        assert_eq!(strict.delay(1, Some(Duration::from_millis(1))), None);
+        assert!(
+            strict.delay(1, None).is_some(),
+            "no header: backoff as usual"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub(crate) enum Action {
     Drop,
     /// Send the response head and half the body, then break the connection.
     Truncate,
+    /// Let the service process the request, then close the connection
+    /// without writing its response: the answer is lost on the way back.
+    DropAnswer,
 }
 
 /// `X-RateLimit-*` values added to every service response while set.
@@ -169,6 +172,13 @@ impl Faults {
         if n > 0 {
             self.lock().token_queue.push_back((action, n));
         }
+    }
+
+    /// Makes the next `n` service requests be processed as usual — their
+    /// effects happen — and then close their connection without writing the
+    /// response, as when an answer is lost on the way back.
+    pub fn drop_answer_next(&self, n: u32) {
+        self.push(Action::DropAnswer, n);
     }
 
     /// Adds `X-RateLimit-Limit`, `X-RateLimit-Remaining` and

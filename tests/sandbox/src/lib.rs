@@ -494,6 +494,14 @@ async fn handle(
             retry_after,
         }) => injected(status, retry_after),
         Some(Action::Truncate) => truncate(call(router, req).await).await,
+        Some(Action::DropAnswer) => {
+            // The whole response is produced (an idempotency record
+            // included) before the connection goes.
+            let (_, body) = call(router, req).await.into_parts();
+            let _ = body.collect().await;
+            tracing::debug!("sandbox fault: answer dropped after processing");
+            return Err(DropConnection);
+        }
     };
     if let Some(rl) = plan.rate_limit {
         let headers = response.headers_mut();

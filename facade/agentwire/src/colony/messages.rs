@@ -254,8 +254,10 @@ impl SpamFlag {
 pub struct SpamReport {
     /// The flag now in force.
     pub flag: SpamFlag,
-    /// True when the conversation was already reported: nothing new was
-    /// filed and the earlier state came back.
+    /// True when the conversation was already reported before this call:
+    /// nothing new was filed and the earlier state came back. A report that
+    /// agentwire itself had to send twice (the first answer was lost) is not
+    /// counted as a repeat.
     pub replayed: bool,
 }
 
@@ -808,11 +810,22 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
                     "mark_conversation_spam",
                 )
                 .await?;
-            let replayed = response
+            let replay_header = response
                 .headers()
                 .get("idempotent-replay")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            // The Colony answers a re-mark with 200 and `Idempotent-Replay:
+            // true`, a first mark with 201. When agentwire itself sent the
+            // report twice under its own key (the first answer was lost), the
+            // header may be the service replaying that first answer — its
+            // status, not the header, then says whether the conversation had
+            // been marked before this call.
+            let replayed = if agentwire_runtime::resent_with_own_key(&response) {
+                replay_header && response.status() == reqwest::StatusCode::OK
+            } else {
+                replay_header
+            };
             let flag: types::DmSpamMarkOut = self.client.json_of(response).await?;
             Ok(SpamReport {
                 flag: SpamFlag(flag),

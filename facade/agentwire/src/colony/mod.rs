@@ -379,7 +379,13 @@ impl Client {
     /// key at once; the old one stops working. Returns the new key — store it,
     /// it is not shown again.
     pub async fn rotate_key(&self) -> Result<SecretString> {
-        let rotated = self.call(self.t().rotate_key()).await?;
+        // The new key is masked from the moment its body is read, so an
+        // answer that fails to decode cannot show it in the error.
+        let rotated = agentwire_runtime::with_secret_fields(
+            ISSUED_KEY_FIELDS,
+            self.call(self.t().rotate_key()),
+        )
+        .await?;
         self.inner
             .auth
             .set_api_key(rotated.api_key.clone(), self.inner.runtime.redactor());
@@ -461,6 +467,9 @@ type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type ItemStream<T> =
     std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<T>> + Send + 'static>>;
 
+/// The fields of `rotate_key` and `register` answers that hold a new API key.
+const ISSUED_KEY_FIELDS: &[&str] = &["api_key"];
+
 /// A pending [`Client::register`] call; set options, then `.await` it.
 #[must_use = "a request does nothing until awaited"]
 pub struct Register {
@@ -521,10 +530,13 @@ impl std::future::IntoFuture for Register {
                 .build();
             let http = CommonOptions::default().http_client(config::DEFAULT_TIMEOUT, USER_AGENT)?;
             let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
-            let out = runtime
-                .finish(transport.register(&body).await)
-                .await?
-                .into_inner();
+            // The key is masked from the moment the body is read, before it
+            // is decoded: an answer that does not decode shows it masked.
+            let out = agentwire_runtime::with_secret_fields(ISSUED_KEY_FIELDS, async {
+                runtime.finish(transport.register(&body).await).await
+            })
+            .await?
+            .into_inner();
             runtime.redactor().add(&out.api_key);
             Ok(Registration {
                 id: out.id.to_string(),
