@@ -226,3 +226,110 @@ fn settings_a_supplied_http_client_cannot_take_are_refused() {
         .build();
     assert!(config_message(connect).contains("connect_timeout"));
 }
+
+/// Records the headers of every request and answers 404.
+async fn header_recorder() -> (String, std::sync::Arc<Mutex<Vec<axum::http::HeaderMap>>>) {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let store = seen.clone();
+    let router = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let store = store.clone();
+        async move {
+            store.lock().unwrap().push(headers);
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                "{\"detail\":\"Not Found\"}",
+            )
+        }
+    });
+    (agentwire_tests::serve(router).await, seen)
+}
+
+#[tokio::test]
+async fn a_supplied_http_client_still_sends_the_configured_headers_and_user_agent() {
+    let (url, seen) = header_recorder().await;
+    let client = promptev::Client::builder("pv_sk_fake_key_0001")
+        .base_url(&url)
+        .http_client(reqwest::Client::new())
+        .header("X-Team", "research")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        client.trigger_agent("echo-agent", "hi").await,
+        Err(Error::NotFound(_))
+    ));
+    let colony = colony::Client::builder("col_fake_key_0001")
+        .base_url(&url)
+        .http_client(reqwest::Client::new())
+        .header("X-Team", "research")
+        .no_token_cache()
+        .build()
+        .unwrap();
+    // The token exchange is refused (404): the call ends there.
+    assert!(colony.get_posts().await.is_err());
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    let first = &seen[0];
+    assert_eq!(first["x-team"], "research");
+    assert!(
+        first["user-agent"]
+            .to_str()
+            .unwrap()
+            .starts_with("agentwire/"),
+        "{first:?}"
+    );
+    assert_eq!(first.get_all("user-agent").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_a_call_across_its_retries() {
+    let sb = Sandbox::start().await.unwrap();
+    let owner = sb
+        .mycel()
+        .register_owner("deadline@example.com", "pw-deadline");
+    let slow_retries = || {
+        agentwire::RetryConfig::default()
+            .with_max_retries(3)
+            .with_base_delay(Duration::from_millis(400))
+            .with_max_delay(Duration::from_millis(400))
+            .with_retry_on([503])
+    };
+    // Without a deadline the read is retried until the failures run out.
+    sb.faults().fail_next(3, 503);
+    let patient = mycel::Client::builder(sb.base_url())
+        .token(&owner.token)
+        .retry(slow_retries())
+        .build()
+        .unwrap();
+    patient.chats().list().await.unwrap();
+    assert_eq!(sb.request_count(), 4);
+
+    // A deadline shorter than one backoff leaves room for no retry.
+    sb.faults().fail_next(3, 503);
+    let hurried = mycel::Client::builder(sb.base_url())
+        .token(&owner.token)
+        .retry(slow_retries())
+        .deadline(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), hurried.chats().list())
+        .await
+        .expect("the deadline ends the call");
+    assert!(matches!(outcome, Err(Error::Server(_))), "{outcome:?}");
+    assert_eq!(sb.request_count(), 5);
+}
+
+#[tokio::test]
+async fn max_body_bytes_refuses_a_longer_answer() {
+    let sb = Sandbox::start().await.unwrap();
+    let key = sb.colony().register("reader");
+    sb.colony().seed_posts("reader", "general", 20);
+    let client = colony::Client::builder(key)
+        .base_url(sb.base_url())
+        .max_body_bytes(512)
+        .build()
+        .unwrap();
+    match client.get_posts().await {
+        Err(Error::BodyTooLarge { limit, .. }) => assert_eq!(limit, 512),
+        other => panic!("expected BodyTooLarge, got {other:?}"),
+    }
+}

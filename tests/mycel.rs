@@ -1427,9 +1427,18 @@ async fn builder_options_reach_the_requests() {
         .user_agent("custom-agent")
         .build()
         .unwrap();
+    // A supplied client still carries agentwire's headers and User-Agent
+    // (they are added per request); a User-Agent set as a header wins.
+    let c = Client::builder(&url)
+        .token("tok-123456")
+        .http_client(own.clone())
+        .build()
+        .unwrap();
+    assert!(c.me().whoami().await.unwrap().name.starts_with("agentwire/"));
     let c = Client::builder(&url)
         .token("tok-123456")
         .http_client(own)
+        .header("User-Agent", "custom-agent")
         .build()
         .unwrap();
     assert_eq!(c.me().whoami().await.unwrap().name, "custom-agent");

@@ -52,6 +52,15 @@ macro_rules! common_builder_methods {
             self
         }
 
+        /// Refuses response bodies longer than `bytes` with
+        /// [`Error::BodyTooLarge`](crate::Error::BodyTooLarge), whatever the
+        /// server announced (default 32 MiB). Streams are not buffered and
+        /// not capped.
+        pub fn max_body_bytes(mut self, bytes: u64) -> Self {
+            self.common.max_body_bytes = Some(bytes);
+            self
+        }
+
         /// Adds a header sent with every request.
         pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
             self.common.headers.push((name.into(), value.into()));
@@ -116,6 +125,7 @@ pub(crate) struct CommonOptions {
     pub timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub deadline: Option<Duration>,
+    pub max_body_bytes: Option<u64>,
     pub proxy: Option<ProxySetting>,
     pub headers: Vec<(String, String)>,
     pub on_request: Vec<RequestHook>,
@@ -131,12 +141,14 @@ impl CommonOptions {
         self.timeout.unwrap_or(default)
     }
 
-    /// Applies hooks, breaker, cache, the attempt timeout and the deadline
-    /// to a runtime builder.
+    /// Applies hooks, breaker, cache, the attempt timeout, the deadline and
+    /// the body cap to a runtime builder, and the headers when the caller's
+    /// own HTTP client cannot carry them.
     pub(crate) fn apply(
         &self,
         mut rt: RuntimeBuilder,
         default_timeout: Duration,
+        connection: &Connection,
     ) -> RuntimeBuilder {
         for h in &self.on_request {
             let h = h.clone();
@@ -151,6 +163,15 @@ impl CommonOptions {
         }
         if let Some(ttl) = self.cache_ttl {
             rt = rt.cache(ttl);
+        }
+        if let Some(d) = self.deadline {
+            rt = rt.deadline(d);
+        }
+        if let Some(n) = self.max_body_bytes {
+            rt = rt.max_body_bytes(n);
+        }
+        if let Some(headers) = &connection.runtime_headers {
+            rt = rt.default_headers(headers.clone());
         }
         rt.timeout(self.attempt_timeout(default_timeout))
     }
@@ -177,13 +198,14 @@ impl CommonOptions {
 
     /// The HTTP client: the caller's, or one built with the connect
     /// timeout, the attempt timeout as read timeout (a stream may stay open
-    /// as long as data keeps arriving), the proxy and the extra headers as
-    /// defaults.
-    pub(crate) fn http_client(
+    /// as long as data keeps arriving), the proxy and the headers as
+    /// defaults. A caller's client keeps its own defaults, so the headers
+    /// are then left to the runtime, which adds them to each request.
+    pub(crate) fn connection(
         &self,
         default_timeout: Duration,
         user_agent: &str,
-    ) -> Result<reqwest::Client> {
+    ) -> Result<Connection> {
         let headers = self.headers(user_agent)?;
         if let Some(c) = &self.http {
             let conflicting = [
@@ -196,7 +218,10 @@ impl CommonOptions {
                      configure it on that reqwest::Client instead"
                 )));
             }
-            return Ok(c.clone());
+            return Ok(Connection {
+                http: c.clone(),
+                runtime_headers: Some(headers),
+            });
         }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -207,10 +232,22 @@ impl CommonOptions {
             Some(ProxySetting::None) => builder = builder.no_proxy(),
             None => {}
         }
-        builder.build().map_err(|e| {
+        let http = builder.build().map_err(|e| {
             Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+        })?;
+        Ok(Connection {
+            http,
+            runtime_headers: None,
         })
     }
+}
+
+/// The HTTP client of a service client, and the headers the runtime adds
+/// itself when that client is the caller's.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    pub http: reqwest::Client,
+    pub runtime_headers: Option<HeaderMap>,
 }
 
 /// Checks a proxy URL without ever echoing it: it may hold a password.

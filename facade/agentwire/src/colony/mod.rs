@@ -253,17 +253,22 @@ impl ClientBuilder {
             exchange = exchange.with_cache(cache);
         }
         let auth = Arc::new(exchange);
+        let connection = self
+            .common
+            .connection(config::DEFAULT_TIMEOUT, USER_AGENT)?;
         let runtime = self
             .common
-            .apply(Runtime::builder(SERVICE), config::DEFAULT_TIMEOUT)
+            .apply(
+                Runtime::builder(SERVICE),
+                config::DEFAULT_TIMEOUT,
+                &connection,
+            )
             .auth(auth.clone())
             .retry(self.retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .build();
-        let http = self
-            .common
-            .http_client(config::DEFAULT_TIMEOUT, USER_AGENT)?;
-        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
+        let transport =
+            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
@@ -333,6 +338,7 @@ impl Client {
             display_name: display_name.into(),
             bio: None,
             capabilities: None,
+            common: CommonOptions::default(),
         }
     }
 
@@ -478,6 +484,7 @@ pub struct Register {
     display_name: String,
     bio: Option<String>,
     capabilities: Option<serde_json::Map<String, Value>>,
+    common: CommonOptions,
 }
 
 impl fmt::Debug for Register {
@@ -490,6 +497,8 @@ impl fmt::Debug for Register {
 }
 
 impl Register {
+    config::common_builder_methods!();
+
     /// Where to register (default [`DEFAULT_BASE_URL`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
@@ -524,12 +533,20 @@ impl std::future::IntoFuture for Register {
                 referred_by: None,
                 registered_via: Some(arg("registered_via", "agentwire")?),
             };
-            let runtime = Runtime::builder(SERVICE)
+            let connection = self
+                .common
+                .connection(config::DEFAULT_TIMEOUT, USER_AGENT)?;
+            let runtime = self
+                .common
+                .apply(
+                    Runtime::builder(SERVICE),
+                    config::DEFAULT_TIMEOUT,
+                    &connection,
+                )
                 .retry(RetryConfig::default())
-                .timeout(config::DEFAULT_TIMEOUT)
                 .build();
-            let http = CommonOptions::default().http_client(config::DEFAULT_TIMEOUT, USER_AGENT)?;
-            let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
+            let transport =
+                transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
             // The key is masked from the moment the body is read, before it
             // is decoded: an answer that does not decode shows it masked.
             let out = agentwire_runtime::with_secret_fields(ISSUED_KEY_FIELDS, async {

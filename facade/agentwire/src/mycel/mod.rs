@@ -128,7 +128,7 @@ impl ClientBuilder {
                 return Err(Error::Config("the Mycel token is empty".into()));
             }
         }
-        let http = self.common.http_client(
+        let connection = self.common.connection(
             config::DEFAULT_TIMEOUT,
             concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (mycel)"),
         )?;
@@ -136,7 +136,7 @@ impl ClientBuilder {
             base_url,
             retry: self.retry,
             common: self.common,
-            http,
+            connection,
         });
         Ok(Client::assemble(settings, self.token))
     }
@@ -147,7 +147,7 @@ struct Settings {
     base_url: String,
     retry: RetryConfig,
     common: CommonOptions,
-    http: reqwest::Client,
+    connection: config::Connection,
 }
 
 struct Inner {
@@ -207,7 +207,11 @@ impl Client {
         let token = token.filter(|t| !t.expose_secret().trim().is_empty());
         let mut rt = settings
             .common
-            .apply(Runtime::builder(SERVICE), config::DEFAULT_TIMEOUT)
+            .apply(
+                Runtime::builder(SERVICE),
+                config::DEFAULT_TIMEOUT,
+                &settings.connection,
+            )
             .retry(settings.retry.clone())
             // Mycel does not deduplicate on a key: retrying a POST could
             // post twice.
@@ -219,7 +223,7 @@ impl Client {
         let runtime = rt.build();
         let transport = transport::Client::new_with_client(
             &settings.base_url,
-            settings.http.clone(),
+            settings.connection.http.clone(),
             runtime.clone(),
         );
         Client {

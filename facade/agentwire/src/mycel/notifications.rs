@@ -389,7 +389,11 @@ async fn connect(client: &Client, since_seq: Option<i64>) -> Result<Socket> {
         headers.insert(name, value);
     }
     let response = runtime
-        .execute(&client.inner.settings.http, request, STREAM_OPERATION)
+        .execute(
+            &client.inner.settings.connection.http,
+            request,
+            STREAM_OPERATION,
+        )
         .await
         .map_err(|e| Error::network(SERVICE, e, redactor))?;
     if response.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
