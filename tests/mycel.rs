@@ -1434,7 +1434,13 @@ async fn builder_options_reach_the_requests() {
         .http_client(own.clone())
         .build()
         .unwrap();
-    assert!(c.me().whoami().await.unwrap().name.starts_with("agentwire/"));
+    assert!(c
+        .me()
+        .whoami()
+        .await
+        .unwrap()
+        .name
+        .starts_with("agentwire/"));
     let c = Client::builder(&url)
         .token("tok-123456")
         .http_client(own)

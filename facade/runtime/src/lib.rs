@@ -114,6 +114,7 @@ pub struct RuntimeBuilder {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
     circuit: Option<CircuitBreakerConfig>,
@@ -198,6 +199,22 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Names the JSON fields of `operation`'s successful answers that carry
+    /// a secret the service just issued (a new API key): their string values
+    /// are registered with the redactor as soon as the body is read, before
+    /// anything can decode, print or hand it on — so an answer that fails to
+    /// decode shows the secret masked in its error. Fields are found at any
+    /// depth; a body that is not valid JSON is searched for
+    /// `"field": "value"`.
+    pub fn secret_fields(
+        mut self,
+        operation: &'static str,
+        fields: &'static [&'static str],
+    ) -> Self {
+        self.secret_fields.push((operation, fields));
+        self
+    }
+
     /// Names operations whose response is a long-lived stream: they get no
     /// total timeout (the client's read timeout still applies) and are never
     /// cached.
@@ -250,6 +267,7 @@ impl RuntimeBuilder {
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
                 streaming: self.streaming,
+                secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
                 circuit: self.circuit.map(CircuitBreaker::new),
@@ -271,6 +289,7 @@ struct Inner {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
     circuit: Option<CircuitBreaker>,
@@ -393,6 +412,7 @@ impl Runtime {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
+            secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),
             circuit: None,
@@ -742,7 +762,11 @@ impl Runtime {
                     Ok(Whole::Read(whole)) => {
                         // Before anything can decode, print or hand on the
                         // body: secrets it carries are masked from now on.
-                        register_secret_fields(&whole.body, &inner.redactor);
+                        if let Some((_, fields)) =
+                            inner.secret_fields.iter().find(|(op, _)| *op == operation)
+                        {
+                            inner.redactor.add_fields_of(&whole.body, fields);
+                        }
                         Outcome::Final(Ok(Reply::Buffered(whole)))
                     }
                     // Not retried: the same request gets the same body.
@@ -925,7 +949,6 @@ impl Runtime {
             Err(Unread::TooLarge) => return Error::BodyTooLarge { service, limit },
             Err(Unread::Failed(e)) => return Error::network(service, e, redactor),
         };
-        register_secret_fields(&body, redactor);
         if status.is_success() {
             return Error::decode(
                 service,
@@ -941,7 +964,6 @@ impl Runtime {
 
 tokio::task_local! {
     static RAW_BODY: std::cell::RefCell<Option<bytes::Bytes>>;
-    static SECRET_FIELDS: &'static [&'static str];
 }
 
 /// Runs `fut` (one transport call) and also returns the raw body of its final
@@ -956,41 +978,6 @@ pub async fn capture_body<F: std::future::Future>(fut: F) -> (F::Output, Option<
             (out, raw)
         })
         .await
-}
-
-/// Runs `fut` — a call that answers with a freshly issued secret, such as a
-/// new API key — so that the string values of the JSON fields named in
-/// `fields` are registered with the runtime's redactor as soon as a body is
-/// read, before it is decoded, handed on or put in an error. A body that
-/// fails to decode then shows the secret masked in [`Error::Decode`]'s
-/// excerpt, like everywhere else. Fields are found at any depth; a body that
-/// is not valid JSON (cut short, say) is searched for `"field": "value"`.
-///
-/// Wrap the whole call, including [`Runtime::finish`], so that error bodies
-/// read there are covered too.
-///
-/// ```
-/// # async fn demo(rt: agentwire_runtime::Runtime) {
-/// let out = agentwire_runtime::with_secret_fields(&["api_key"], async {
-///     // rt.finish(transport.rotate_key().await).await
-/// })
-/// .await;
-/// # }
-/// ```
-pub async fn with_secret_fields<F: std::future::Future>(
-    fields: &'static [&'static str],
-    fut: F,
-) -> F::Output {
-    SECRET_FIELDS.scope(fields, fut).await
-}
-
-/// Registers the secrets named by [`with_secret_fields`] that `body` carries.
-fn register_secret_fields(body: &[u8], redactor: &Redactor) {
-    let _ = SECRET_FIELDS.try_with(|fields| {
-        if !fields.is_empty() {
-            redactor.add_fields_of(body, fields);
-        }
-    });
 }
 
 fn is_safe(method: &Method) -> bool {

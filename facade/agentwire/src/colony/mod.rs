@@ -266,6 +266,7 @@ impl ClientBuilder {
             .auth(auth.clone())
             .retry(self.retry)
             .idempotency(Idempotency::AddKeyToWrites)
+            .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
             .build();
         let transport =
             transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
@@ -385,13 +386,9 @@ impl Client {
     /// key at once; the old one stops working. Returns the new key — store it,
     /// it is not shown again.
     pub async fn rotate_key(&self) -> Result<SecretString> {
-        // The new key is masked from the moment its body is read, so an
-        // answer that fails to decode cannot show it in the error.
-        let rotated = agentwire_runtime::with_secret_fields(
-            ISSUED_KEY_FIELDS,
-            self.call(self.t().rotate_key()),
-        )
-        .await?;
+        // The runtime masks the new key from the moment its body is read
+        // (`secret_fields`), so an answer that fails to decode cannot show it.
+        let rotated = self.call(self.t().rotate_key()).await?;
         self.inner
             .auth
             .set_api_key(rotated.api_key.clone(), self.inner.runtime.redactor());
@@ -544,17 +541,15 @@ impl std::future::IntoFuture for Register {
                     &connection,
                 )
                 .retry(RetryConfig::default())
+                // Masked from the moment the body is read, before decoding.
+                .secret_fields("register", ISSUED_KEY_FIELDS)
                 .build();
             let transport =
                 transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
-            // The key is masked from the moment the body is read, before it
-            // is decoded: an answer that does not decode shows it masked.
-            let out = agentwire_runtime::with_secret_fields(ISSUED_KEY_FIELDS, async {
-                runtime.finish(transport.register(&body).await).await
-            })
-            .await?
-            .into_inner();
-            runtime.redactor().add(&out.api_key);
+            let out = runtime
+                .finish(transport.register(&body).await)
+                .await?
+                .into_inner();
             Ok(Registration {
                 id: out.id.to_string(),
                 username: out.username.to_string(),
