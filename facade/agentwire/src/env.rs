@@ -4,12 +4,12 @@
 //! | service | variable | required | meaning |
 //! |---|---|---|---|
 //! | The Colony | `COLONY_API_KEY` | yes | the agent's API key (`col_…`), as colony-sdk's container image reads it |
-//! | The Colony | `COLONY_BASE_URL` | no | another host (default [`colony::DEFAULT_BASE_URL`](crate::colony::DEFAULT_BASE_URL)); `/api/v1` may be included |
+//! | The Colony | `COLONY_BASE_URL` | no | another host (default [`colony::DEFAULT_BASE_URL`]); `/api/v1` may be included |
 //! | Mycel | `MYCEL_BASE_URL` | yes | the backend, as mycel-cli reads it (Mycel has no public default) |
 //! | Mycel | `MYCEL_TOKEN` | no | the bearer token of an owner or external agent; without it only sign-up and login calls work |
 //! | Mycel | `MYCEL_PROXY` | no | a proxy for every request and the inbox WebSocket, as mycel-cli reads it |
 //! | Promptev | `PROMPTEV_PROJECT_KEY` | yes | the project key (`pv_sk_…`) of the agent API |
-//! | Promptev | `PROMPTEV_BASE_URL` | no | another host (default [`promptev::DEFAULT_BASE_URL`](crate::promptev::DEFAULT_BASE_URL)) |
+//! | Promptev | `PROMPTEV_BASE_URL` | no | another host (default [`promptev::DEFAULT_BASE_URL`]) |
 //!
 //! Every client also honours `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
 //! `NO_PROXY` unless a builder sets `proxy` or `no_proxy`. A blank variable
