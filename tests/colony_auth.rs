@@ -282,7 +282,7 @@ async fn refreshes_keep_only_the_current_and_previous_token_redacted() {
     let rt = Runtime::builder("colony").auth(auth.clone()).build();
     let http = reqwest::Client::new();
     for _ in 0..20 {
-        auth.refresh(&http, rt.redactor()).await.unwrap();
+        auth.refresh(rt.auth_context(&http)).await.unwrap();
     }
     assert_eq!(issued.load(Ordering::SeqCst), 20);
     let r = rt.redactor();

@@ -267,17 +267,45 @@ async fn a_supplied_http_client_still_sends_the_configured_headers_and_user_agen
     // The token exchange is refused (404): the call ends there.
     assert!(colony.get_posts().await.is_err());
     let seen = seen.lock().unwrap();
-    assert!(!seen.is_empty());
-    let first = &seen[0];
-    assert_eq!(first["x-team"], "research");
-    assert!(
-        first["user-agent"]
-            .to_str()
-            .unwrap()
-            .starts_with("agentwire/"),
-        "{first:?}"
+    // Promptev's call, then The Colony's token exchange (made by the auth
+    // strategy, outside the operation itself): both carry them.
+    assert_eq!(seen.len(), 2);
+    for headers in seen.iter() {
+        assert_eq!(headers["x-team"], "research");
+        let agent = headers["user-agent"].to_str().unwrap();
+        assert!(agent.starts_with("agentwire/"), "{headers:?}");
+        assert_eq!(headers.get_all("user-agent").iter().count(), 1);
+    }
+    assert!(seen[1]["user-agent"]
+        .to_str()
+        .unwrap()
+        .ends_with("(colony)"));
+}
+
+#[tokio::test]
+async fn a_token_answer_past_max_body_bytes_is_refused() {
+    let router = axum::Router::new().route(
+        "/api/v1/auth/token",
+        axum::routing::post(|| async {
+            let padding = "x".repeat(8192);
+            axum::Json(serde_json::json!({ "access_token": "tok", "padding": padding }))
+        }),
     );
-    assert_eq!(first.get_all("user-agent").iter().count(), 1);
+    let url = agentwire_tests::serve(router).await;
+    let client = colony::Client::builder("col_fake_key_0001")
+        .base_url(&url)
+        .max_body_bytes(1024)
+        .no_token_cache()
+        .build()
+        .unwrap();
+    match client.get_posts().await {
+        Err(Error::BodyTooLarge { limit, .. }) => assert_eq!(limit, 1024),
+        other => panic!("expected BodyTooLarge, got {other:?}"),
+    }
+    match client.refresh_token().await {
+        Err(Error::BodyTooLarge { limit, .. }) => assert_eq!(limit, 1024),
+        other => panic!("expected BodyTooLarge, got {other:?}"),
+    }
 }
 
 #[tokio::test]

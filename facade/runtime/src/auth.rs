@@ -49,6 +49,11 @@ pub struct AuthContext<'a> {
     /// The client's retry policy, for strategies that make their own
     /// requests (the token exchange).
     pub retry: &'a RetryConfig,
+    /// Headers every request of the client carries (User-Agent, the
+    /// caller's extra headers), for those requests too.
+    pub default_headers: &'a http::HeaderMap,
+    /// Longest answer the client reads whole.
+    pub max_body_bytes: u64,
 }
 
 /// A way of attaching credentials to requests.
@@ -295,6 +300,8 @@ impl Refusal {
 enum RoundError {
     Refused(Box<Refusal>),
     Unreachable(reqwest::Error),
+    /// The answer was longer than the client reads whole.
+    TooLarge(http::StatusCode, u64),
 }
 
 /// How the latest round ended, for the callers that waited on it.
@@ -303,6 +310,7 @@ enum Settled {
     Token(HeaderValue),
     Refused(Refusal),
     Unreachable(Arc<reqwest::Error>),
+    TooLarge(http::StatusCode, u64),
 }
 
 impl Settled {
@@ -311,6 +319,11 @@ impl Settled {
             Settled::Token(h) => Ok(h),
             Settled::Refused(r) => Err(AuthFailure::Response(r.to_response())),
             Settled::Unreachable(e) => Err(shared_transport_error(e).await),
+            Settled::TooLarge(status, limit) => Err(AuthFailure::Response(crate::failing_body(
+                status,
+                http::HeaderMap::new(),
+                limit,
+            ))),
         }
     }
 }
@@ -518,18 +531,8 @@ impl TokenExchange {
     /// Exchanges the key for a new token now (never taken from the disk
     /// cache; the new one is written there), retrying with the
     /// [`TokenExchange::with_retry`] policy or [`RetryConfig::default`].
-    pub async fn refresh(
-        &self,
-        client: &reqwest::Client,
-        redactor: &Redactor,
-    ) -> Result<(), AuthFailure> {
+    pub async fn refresh(&self, cx: AuthContext<'_>) -> Result<(), AuthFailure> {
         self.forget();
-        let default = RetryConfig::default();
-        let cx = AuthContext {
-            client,
-            redactor,
-            retry: &default,
-        };
         self.token(&cx, false).await.map(|_| ())
     }
 
@@ -598,6 +601,14 @@ impl TokenExchange {
                     let response = refusal.to_response();
                     rounds.last = Some(Settled::Refused(*refusal));
                     return Err(AuthFailure::Response(response));
+                }
+                Err(RoundError::TooLarge(status, limit)) => {
+                    rounds.last = Some(Settled::TooLarge(status, limit));
+                    return Err(AuthFailure::Response(crate::failing_body(
+                        status,
+                        http::HeaderMap::new(),
+                        limit,
+                    )));
                 }
                 // Nobody waited: the caller gets the original error.
                 Err(RoundError::Unreachable(e)) if self.waiting.load(Ordering::SeqCst) == 0 => {
@@ -684,6 +695,7 @@ impl TokenExchange {
             let sent = cx
                 .client
                 .post(self.token_url.clone())
+                .headers(cx.default_headers.clone())
                 .timeout(self.timeout)
                 .json(&body)
                 .send()
@@ -693,11 +705,17 @@ impl TokenExchange {
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
-                    response.bytes().await.map(|body| Refusal {
-                        status,
-                        headers,
-                        body,
-                    })
+                    match crate::read_capped(response, cx.max_body_bytes).await {
+                        Ok(body) => Ok(Refusal {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        Err(crate::Unread::TooLarge) => {
+                            return Err(RoundError::TooLarge(status, cx.max_body_bytes))
+                        }
+                        Err(crate::Unread::Failed(e)) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };

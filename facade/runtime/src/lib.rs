@@ -447,6 +447,18 @@ impl Runtime {
         }
     }
 
+    /// What an auth strategy may use while authorizing a request of this
+    /// runtime, or when asked to refresh its credentials now.
+    pub fn auth_context<'a>(&'a self, client: &'a reqwest::Client) -> AuthContext<'a> {
+        AuthContext {
+            client,
+            redactor: &self.inner.redactor,
+            retry: &self.inner.retry,
+            default_headers: &self.inner.default_headers,
+            max_body_bytes: self.inner.max_body_bytes,
+        }
+    }
+
     /// The retry policy in force.
     pub fn retry_config(&self) -> &RetryConfig {
         &self.inner.retry
@@ -660,12 +672,11 @@ impl Runtime {
         own_key: Option<&HeaderValue>,
     ) -> (Outcome, bool) {
         let inner = &*self.inner;
-        let cx = AuthContext {
-            client,
-            redactor: &inner.redactor,
-            retry: &inner.retry,
-        };
-        match inner.auth.authorize(cx, &mut request).await {
+        match inner
+            .auth
+            .authorize(self.auth_context(client), &mut request)
+            .await
+        {
             Ok(()) => {}
             Err(AuthFailure::Response(r)) => {
                 tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
@@ -985,7 +996,7 @@ fn is_safe(method: &Method) -> bool {
 }
 
 /// Why a body could not be read whole.
-enum Unread {
+pub(crate) enum Unread {
     /// It is larger than the cap.
     TooLarge,
     /// The connection failed while reading it.
@@ -994,7 +1005,10 @@ enum Unread {
 
 /// Reads a body whole, failing as soon as it passes `limit` bytes, or before
 /// reading when its `Content-Length` already says it would.
-async fn read_capped(mut response: reqwest::Response, limit: u64) -> Result<Bytes, Unread> {
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Bytes, Unread> {
     let announced = response.content_length();
     if announced.is_some_and(|n| n > limit) {
         return Err(Unread::TooLarge);
@@ -1050,7 +1064,11 @@ async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<
 }
 
 /// A response whose body fails at once with [`BodyLimitExceeded`].
-fn failing_body(status: http::StatusCode, mut headers: HeaderMap, limit: u64) -> reqwest::Response {
+pub(crate) fn failing_body(
+    status: http::StatusCode,
+    mut headers: HeaderMap,
+    limit: u64,
+) -> reqwest::Response {
     headers.remove(CONTENT_LENGTH);
     let body =
         reqwest::Body::wrap_stream(futures_util::stream::iter([

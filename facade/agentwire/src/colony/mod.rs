@@ -371,7 +371,7 @@ impl Client {
         inner.auth.forget();
         match inner
             .auth
-            .refresh(inner.transport.client(), inner.runtime.redactor())
+            .refresh(inner.runtime.auth_context(inner.transport.client()))
             .await
         {
             Ok(()) => Ok(()),
