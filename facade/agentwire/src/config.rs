@@ -176,6 +176,23 @@ impl CommonOptions {
         rt.timeout(self.attempt_timeout(default_timeout))
     }
 
+    /// The HTTP client and a runtime builder configured from these options,
+    /// for a service client whose runtime is built once.
+    pub(crate) fn runtime_and_http(
+        &self,
+        service: &'static str,
+        default_timeout: Duration,
+        user_agent: &str,
+    ) -> Result<(RuntimeBuilder, reqwest::Client)> {
+        let connection = self.connection(default_timeout, user_agent)?;
+        let runtime = self.apply(
+            agentwire_runtime::Runtime::builder(service),
+            default_timeout,
+            &connection,
+        );
+        Ok((runtime, connection.http))
+    }
+
     /// The extra headers and the User-Agent, checked.
     fn headers(&self, user_agent: &str) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();

@@ -128,13 +128,12 @@ impl ClientBuilder {
             return Err(Error::Config("the Promptev project key is empty".into()));
         }
         let base_url = config::base_url(&self.base_url)?;
-        let connection = self.common.connection(
+        let (runtime, http) = self.common.runtime_and_http(
+            SERVICE,
             DEFAULT_TIMEOUT,
             concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (promptev)"),
         )?;
-        let runtime = self
-            .common
-            .apply(Runtime::builder(SERVICE), DEFAULT_TIMEOUT, &connection)
+        let runtime = runtime
             .auth(std::sync::Arc::new(PathKey::new(key)))
             .retry(self.retry)
             // Promptev's own SDK (0.2.0) retries its POSTs on 502/503/504
@@ -145,8 +144,7 @@ impl ClientBuilder {
             .idempotency(Idempotency::KeyedOnly)
             .streaming_operations(&[STREAM_OPERATION])
             .build();
-        let transport =
-            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
+        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
             project_key: self.project_key,
             base_url,

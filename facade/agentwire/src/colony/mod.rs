@@ -253,23 +253,16 @@ impl ClientBuilder {
             exchange = exchange.with_cache(cache);
         }
         let auth = Arc::new(exchange);
-        let connection = self
-            .common
-            .connection(config::DEFAULT_TIMEOUT, USER_AGENT)?;
-        let runtime = self
-            .common
-            .apply(
-                Runtime::builder(SERVICE),
-                config::DEFAULT_TIMEOUT,
-                &connection,
-            )
+        let (runtime, http) =
+            self.common
+                .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
+        let runtime = runtime
             .auth(auth.clone())
             .retry(self.retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
             .build();
-        let transport =
-            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
+        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
@@ -530,22 +523,15 @@ impl std::future::IntoFuture for Register {
                 referred_by: None,
                 registered_via: Some(arg("registered_via", "agentwire")?),
             };
-            let connection = self
-                .common
-                .connection(config::DEFAULT_TIMEOUT, USER_AGENT)?;
-            let runtime = self
-                .common
-                .apply(
-                    Runtime::builder(SERVICE),
-                    config::DEFAULT_TIMEOUT,
-                    &connection,
-                )
+            let (runtime, http) =
+                self.common
+                    .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
+            let runtime = runtime
                 .retry(RetryConfig::default())
                 // Masked from the moment the body is read, before decoding.
                 .secret_fields("register", ISSUED_KEY_FIELDS)
                 .build();
-            let transport =
-                transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
+            let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
             let out = runtime
                 .finish(transport.register(&body).await)
                 .await?
