@@ -54,6 +54,17 @@ macro_rules! common_builder_methods {
             self.common.http = Some(client);
             self
         }
+
+        /// Also trusts the CA certificate(s) in `pem` (one certificate or a
+        /// bundle), on top of the built-in roots: for a self-hosted server
+        /// behind a private CA. May be called more than once. Invalid PEM, or
+        /// PEM without a certificate, fails at `build()` with
+        /// [`Error::Config`](crate::Error::Config). Ignored when
+        /// `http_client` supplies the client.
+        pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+            self.common.root_certificates.push(pem.as_ref().to_vec());
+            self
+        }
     };
 }
 
@@ -72,6 +83,7 @@ pub(crate) struct CommonOptions {
     pub circuit: Option<CircuitBreakerConfig>,
     pub cache_ttl: Option<Duration>,
     pub http: Option<reqwest::Client>,
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 impl CommonOptions {
@@ -114,7 +126,7 @@ impl CommonOptions {
                 .map_err(|_| Error::Config(format!("invalid value for header {name:?}")))?;
             headers.insert(n, v);
         }
-        reqwest::Client::builder()
+        crate::tls::configure(reqwest::Client::builder(), &self.root_certificates)?
             .connect_timeout(timeout)
             .read_timeout(timeout)
             .default_headers(headers)
