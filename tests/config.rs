@@ -361,3 +361,42 @@ async fn max_body_bytes_refuses_a_longer_answer() {
         other => panic!("expected BodyTooLarge, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn connect_timeout_bounds_a_handshake_that_never_ends() {
+    // Accepts TCP connections and then says nothing: the TLS handshake
+    // hangs, and only the connect timeout can end it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    let client = promptev::Client::builder("pv_sk_fake_key_0001")
+        .base_url(format!("https://{addr}"))
+        .retry(agentwire::RetryConfig::none())
+        .timeout(Duration::from_secs(120))
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.trigger_agent("echo-agent", "hi"),
+    )
+    .await
+    .expect("the connect timeout fires long before the attempt timeout");
+    match outcome {
+        Err(Error::Network(e)) => assert!(
+            matches!(
+                e.kind,
+                agentwire::NetworkErrorKind::Connect | agentwire::NetworkErrorKind::Timeout
+            ),
+            "{e:?}"
+        ),
+        other => panic!("expected a network error, got {other:?}"),
+    }
+    assert_eq!(held.lock().unwrap().len(), 1);
+}

@@ -100,6 +100,17 @@ macro_rules! common_builder_methods {
             self.common.http = Some(client);
             self
         }
+
+        /// Also trusts the CA certificate(s) in `pem` (one certificate or a
+        /// bundle), on top of the built-in roots: for a self-hosted server
+        /// behind a private CA. May be called more than once. Invalid PEM, or
+        /// PEM without a certificate, fails at `build()` with
+        /// [`Error::Config`](crate::Error::Config), as does combining it with
+        /// `http_client` (trust that client's roots instead).
+        pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+            self.common.root_certificates.push(pem.as_ref().to_vec());
+            self
+        }
     };
 }
 
@@ -133,6 +144,7 @@ pub(crate) struct CommonOptions {
     pub circuit: Option<CircuitBreakerConfig>,
     pub cache_ttl: Option<Duration>,
     pub http: Option<reqwest::Client>,
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 impl CommonOptions {
@@ -228,6 +240,7 @@ impl CommonOptions {
             let conflicting = [
                 ("connect_timeout", self.connect_timeout.is_some()),
                 ("proxy", self.proxy.is_some()),
+                ("add_root_certificate", !self.root_certificates.is_empty()),
             ];
             if let Some((name, _)) = conflicting.iter().find(|(_, set)| *set) {
                 return Err(Error::Config(format!(
@@ -240,10 +253,11 @@ impl CommonOptions {
                 runtime_headers: Some(headers),
             });
         }
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-            .read_timeout(self.attempt_timeout(default_timeout))
-            .default_headers(headers);
+        let mut builder =
+            crate::tls::configure(reqwest::Client::builder(), &self.root_certificates)?
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .read_timeout(self.attempt_timeout(default_timeout))
+                .default_headers(headers);
         match &self.proxy {
             Some(ProxySetting::Url(url)) => builder = builder.proxy(proxy(url)?),
             Some(ProxySetting::None) => builder = builder.no_proxy(),

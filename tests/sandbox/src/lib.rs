@@ -22,6 +22,7 @@ mod fastapi;
 mod faults;
 mod mycel;
 mod promptev;
+mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,6 +69,7 @@ pub(crate) struct Shared {
 pub struct Sandbox {
     base_url: String,
     addr: SocketAddr,
+    ca_certificate_pem: Option<String>,
     shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
 }
@@ -78,6 +80,7 @@ pub struct SandboxBuilder {
     project_key: String,
     event_delay: Duration,
     bind: SocketAddr,
+    tls: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -86,6 +89,7 @@ impl Default for SandboxBuilder {
             project_key: DEFAULT_PROJECT_KEY.to_string(),
             event_delay: DEFAULT_EVENT_DELAY,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: false,
         }
     }
 }
@@ -110,11 +114,25 @@ impl SandboxBuilder {
         self
     }
 
+    /// Serves HTTPS instead of HTTP (default false), with a certificate
+    /// made at start-up for `localhost`, `127.0.0.1` and `::1`, signed by a
+    /// throw-away CA: trust [`Sandbox::ca_certificate_pem`]. The Mycel inbox
+    /// is then `wss://`; the fault knobs work the same.
+    pub fn tls(mut self, yes: bool) -> Self {
+        self.tls = yes;
+        self
+    }
+
     /// Binds the listener and starts serving on the current Tokio runtime;
     /// returns once connections are accepted.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
+        let tls = if self.tls {
+            Some(tls::generate(addr.ip())?)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             faults: Faults::default(),
             requests: AtomicU64::new(0),
@@ -123,7 +141,11 @@ impl SandboxBuilder {
             mycel: mycel::State::default(),
         });
         let router = router(shared.clone());
-        let task = tokio::spawn(serve(listener, shared.clone(), router));
+        let (acceptor, ca_certificate_pem) = match tls {
+            Some(t) => (Some(t.acceptor), Some(t.ca_pem)),
+            None => (None, None),
+        };
+        let task = tokio::spawn(serve(listener, shared.clone(), router, acceptor));
         // A wildcard listener is reachable through loopback; clients cannot
         // connect to 0.0.0.0 itself everywhere.
         let mut url_addr = addr;
@@ -133,9 +155,15 @@ impl SandboxBuilder {
                 SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
             });
         }
+        let scheme = if ca_certificate_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         Ok(Sandbox {
-            base_url: format!("http://{url_addr}"),
+            base_url: format!("{scheme}://{url_addr}"),
             addr,
+            ca_certificate_pem,
             shared,
             task: Some(task),
         })
@@ -153,9 +181,16 @@ impl Sandbox {
         SandboxBuilder::default()
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` when started with
+    /// [`SandboxBuilder::tls`]), without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The PEM of the CA that signed the server certificate, when serving
+    /// HTTPS; trust it to reach the sandbox.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_certificate_pem.as_deref()
     }
 
     /// The address the server listens on.
@@ -417,7 +452,12 @@ async fn control_faults(
 
 /// Accepts connections until the task is aborted; aborting drops the
 /// `JoinSet`, which closes every open connection with it.
-async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -427,16 +467,18 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
                     let router = router.clone();
-                    let service = hyper::service::service_fn(move |req| {
-                        handle(shared.clone(), router.clone(), req)
-                    });
+                    let tls = tls.clone();
+                    // The TLS handshake runs in the connection's task, so a
+                    // slow or failing client never holds up `accept`.
                     connections.spawn(async move {
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            // The Mycel inbox is a WebSocket.
-                            .with_upgrades();
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, "sandbox connection ended");
+                        match tls {
+                            None => serve_connection(stream, shared, router).await,
+                            Some(acceptor) => match acceptor.accept(stream).await {
+                                Ok(stream) => serve_connection(stream, shared, router).await,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "sandbox TLS handshake failed");
+                                }
+                            },
                         }
                     });
                 }
@@ -449,6 +491,22 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, router: Router) {
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+/// Serves HTTP/1.1 on one connection, plain or TLS, until it ends.
+async fn serve_connection<IO>(io: IO, shared: Arc<Shared>, router: Router)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |req| handle(shared.clone(), router.clone(), req));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        // The Mycel inbox is a WebSocket.
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "sandbox connection ended");
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run -p agentwire-sandbox -- [--port N] [--project-key KEY] [--event-delay-ms MS]
+//!                                    [--tls [--ca-file PATH]]
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,15 +13,21 @@ use agentwire_sandbox::{Sandbox, DEFAULT_EVENT_DELAY, DEFAULT_PROJECT_KEY};
 
 const USAGE: &str = "\
 usage: agentwire-sandbox [--port N] [--project-key KEY] [--event-delay-ms MS]
+                         [--tls [--ca-file PATH]]
 
   --port N             TCP port on 127.0.0.1 (default 8080; 0 picks a free one)
   --project-key KEY    the Promptev project key to accept
-  --event-delay-ms MS  pause between streamed events (default 5)";
+  --event-delay-ms MS  pause between streamed events (default 5)
+  --tls                serve HTTPS with a certificate made at start-up; the CA
+                       to trust is printed (PEM)
+  --ca-file PATH       with --tls, also write that CA certificate to PATH";
 
 struct Options {
     port: u16,
     project_key: String,
     event_delay: Duration,
+    tls: bool,
+    ca_file: Option<std::path::PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
@@ -28,6 +35,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         port: 8080,
         project_key: DEFAULT_PROJECT_KEY.to_string(),
         event_delay: DEFAULT_EVENT_DELAY,
+        tls: false,
+        ca_file: None,
     };
     while let Some(arg) = args.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -37,6 +46,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         };
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--tls" {
+            if inline.is_some() {
+                return Err("--tls takes no value".into());
+            }
+            options.tls = true;
+            continue;
         }
         let mut value = || {
             inline
@@ -59,8 +75,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                     .map_err(|_| format!("--event-delay-ms: not a number: {v}"))?;
                 options.event_delay = Duration::from_millis(ms);
             }
+            "--ca-file" => options.ca_file = Some(value()?.into()),
             other => return Err(format!("unknown argument: {other}")),
         }
+    }
+    if options.ca_file.is_some() && !options.tls {
+        return Err("--ca-file needs --tls".into());
     }
     Ok(Some(options))
 }
@@ -82,6 +102,7 @@ async fn main() -> ExitCode {
         .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
         .project_key(options.project_key)
         .event_delay(options.event_delay)
+        .tls(options.tls)
         .start()
         .await;
     let sandbox = match started {
@@ -99,6 +120,16 @@ async fn main() -> ExitCode {
     println!("promptev project key: {}", promptev.project_key());
     println!("promptev agents: {}", promptev.agent_ids().join(", "));
     println!("faults: POST {}/_sandbox/faults", sandbox.base_url());
+    if let Some(pem) = sandbox.ca_certificate_pem() {
+        if let Some(path) = &options.ca_file {
+            if let Err(e) = std::fs::write(path, pem) {
+                eprintln!("agentwire-sandbox: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            println!("CA certificate written to {}", path.display());
+        }
+        println!("trust this CA certificate (PEM):\n{}", pem.trim_end());
+    }
     println!("press Ctrl-C to stop");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("agentwire-sandbox: cannot wait for Ctrl-C: {e}");
@@ -126,6 +157,15 @@ mod tests {
         assert_eq!((o.port, o.project_key.as_str()), (0, "k"));
         assert_eq!(o.event_delay, Duration::ZERO);
         assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(!o.tls);
+        let o = parse(&["--tls", "--ca-file", "/tmp/ca.pem"])
+            .unwrap()
+            .unwrap();
+        assert!(o.tls);
+        assert_eq!(
+            o.ca_file.as_deref(),
+            Some(std::path::Path::new("/tmp/ca.pem"))
+        );
     }
 
     #[test]
@@ -133,5 +173,7 @@ mod tests {
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--port", "70000"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--tls=yes"]).is_err());
+        assert!(parse(&["--ca-file", "x.pem"]).is_err());
     }
 }
