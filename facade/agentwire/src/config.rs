@@ -190,6 +190,7 @@ impl CommonOptions {
 
     /// The HTTP client and a runtime builder configured from these options,
     /// for a service client whose runtime is built once.
+    #[cfg(any(feature = "colony", feature = "promptev"))]
     pub(crate) fn runtime_and_http(
         &self,
         service: &'static str,
@@ -344,6 +345,7 @@ pub(crate) fn base_url(raw: &str) -> Result<String> {
 }
 
 /// Rejects empty identifiers before they become an empty path segment.
+#[cfg(any(feature = "mycel", feature = "promptev"))]
 pub(crate) fn non_empty(name: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         Err(Error::InvalidArgument {

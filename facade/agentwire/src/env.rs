@@ -16,8 +16,13 @@
 //! counts as unset; a missing required one is an [`Error::Config`] that
 //! names it. Values are never echoed in errors.
 
+#[cfg(feature = "colony")]
+use crate::colony;
 use crate::config::{env_var, required_env};
-use crate::{colony, mycel, promptev};
+#[cfg(feature = "mycel")]
+use crate::mycel;
+#[cfg(feature = "promptev")]
+use crate::promptev;
 #[cfg(doc)]
 use agentwire_runtime::Error;
 use agentwire_runtime::Result;
@@ -37,6 +42,7 @@ pub const PROMPTEV_PROJECT_KEY: &str = "PROMPTEV_PROJECT_KEY";
 /// `PROMPTEV_BASE_URL`.
 pub const PROMPTEV_BASE_URL: &str = "PROMPTEV_BASE_URL";
 
+#[cfg(feature = "colony")]
 impl colony::ClientBuilder {
     /// A builder from `COLONY_API_KEY` and, when set, `COLONY_BASE_URL`
     /// (see [the table](crate::env)); adjust it further before `build()`.
@@ -49,6 +55,7 @@ impl colony::ClientBuilder {
     }
 }
 
+#[cfg(feature = "colony")]
 impl colony::Client {
     /// A client from the environment (see [the table](crate::env)).
     ///
@@ -62,6 +69,7 @@ impl colony::Client {
     }
 }
 
+#[cfg(feature = "mycel")]
 impl mycel::ClientBuilder {
     /// A builder from `MYCEL_BASE_URL` and, when set, `MYCEL_TOKEN` and
     /// `MYCEL_PROXY` (see [the table](crate::env)).
@@ -77,6 +85,7 @@ impl mycel::ClientBuilder {
     }
 }
 
+#[cfg(feature = "mycel")]
 impl mycel::Client {
     /// A client from the environment (see [the table](crate::env)).
     pub fn from_env() -> Result<mycel::Client> {
@@ -84,6 +93,7 @@ impl mycel::Client {
     }
 }
 
+#[cfg(feature = "promptev")]
 impl promptev::ClientBuilder {
     /// A builder from `PROMPTEV_PROJECT_KEY` and, when set,
     /// `PROMPTEV_BASE_URL` (see [the table](crate::env)).
@@ -96,6 +106,7 @@ impl promptev::ClientBuilder {
     }
 }
 
+#[cfg(feature = "promptev")]
 impl promptev::Client {
     /// A client from the environment (see [the table](crate::env)).
     pub fn from_env() -> Result<promptev::Client> {

@@ -26,6 +26,10 @@
 //!
 //! # Cargo features
 //!
+//! - `colony`, `mycel`, `promptev` (all default): one per service, so an
+//!   application compiles only the transports it talks to. With
+//!   `default-features = false, features = ["rustls", "promptev"]`, say, The
+//!   Colony's generated transport and Mycel's WebSocket are not built.
 //! - `rustls` (default): HTTPS, and `wss://` for the Mycel inbox, through
 //!   [rustls] with reqwest's own crypto provider, aws-lc-rs (built with a C
 //!   compiler only: no cmake needed on Linux x86_64 or aarch64), and
@@ -64,13 +68,21 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "colony")]
 pub mod colony;
+#[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
 mod config;
+#[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
 pub mod env;
+#[cfg(any(feature = "colony", feature = "mycel"))]
 mod macros;
+#[cfg(feature = "mycel")]
 pub mod mycel;
+#[cfg(feature = "colony")]
 mod pager;
+#[cfg(feature = "promptev")]
 pub mod promptev;
+#[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
 mod tls;
 
 pub use secrecy::{ExposeSecret, SecretString};
@@ -81,6 +93,6 @@ pub use agentwire_runtime::{
 };
 
 /// Compiles the README's example as a doctest, so it cannot drift from the API.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "colony", feature = "mycel", feature = "promptev"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

@@ -53,7 +53,7 @@ use crate::config::{self, CommonOptions};
 /// Where Promptev's API lives.
 pub const DEFAULT_BASE_URL: &str = "https://api.promptev.ai";
 /// Default per-request timeout (and read timeout of streams).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = config::DEFAULT_TIMEOUT;
 const SERVICE: &str = "promptev";
 const STREAM_OPERATION: &str = "stream_agent";
 
