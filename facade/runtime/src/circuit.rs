@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Circuit breaker settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CircuitBreakerConfig {
     /// Consecutive failed calls (5xx or no response, after retries) that open it.
     pub threshold: u32,

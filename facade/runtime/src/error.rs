@@ -23,6 +23,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What a service answered when it refused a request.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// Which service answered (`"promptev"`, `"colony"`, `"mycel"`).
     pub service: &'static str,
@@ -35,6 +36,21 @@ pub struct ApiError {
     pub message: String,
     /// The body parsed as JSON, when it was JSON.
     pub body: Option<Value>,
+}
+
+impl ApiError {
+    /// A refusal without a machine-readable code or body: for errors a
+    /// facade reports in the service's terms (an unknown name looked up by
+    /// a helper, say).
+    pub fn new(service: &'static str, status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            service,
+            status,
+            code: None,
+            message: message.into(),
+            body: None,
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -80,6 +96,7 @@ pub struct NetworkError {
 
 /// A response arrived but could not be understood.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 #[error("{service}: cannot decode the response: {message}")]
 pub struct DecodeError {
     /// Which service answered.

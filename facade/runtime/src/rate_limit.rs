@@ -5,6 +5,7 @@ use http::HeaderMap;
 /// Rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`) of the most
 /// recent response that had any.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct RateLimitInfo {
     /// Requests allowed in the current window.
     pub limit: Option<u64>,

@@ -393,13 +393,11 @@ impl Client {
             .ok_or_else(|| {
                 // The lookup answered with no such colony: report it the way
                 // the service reports an unknown id.
-                Error::NotFound(ApiError {
-                    service: SERVICE,
-                    status: 404,
-                    code: None,
-                    message: format!("no colony named `{colony}`"),
-                    body: None,
-                })
+                Error::NotFound(ApiError::new(
+                    SERVICE,
+                    404,
+                    format!("no colony named `{colony}`"),
+                ))
             })
     }
 }
