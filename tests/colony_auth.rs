@@ -39,6 +39,21 @@ async fn one_call(c: &Client) -> agentwire::Result<usize> {
     c.get_posts().limit(1).await.map(|p| p.items.len())
 }
 
+/// Runs `n` calls at once and returns their errors; any success fails the
+/// test, and so does a hang.
+async fn failed_concurrent_calls(c: &Client, n: usize) -> Vec<Error> {
+    let calls = (0..n).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { one_call(&c).await })
+    });
+    tokio::time::timeout(HANG_GUARD, futures::future::join_all(calls))
+        .await
+        .expect("no hang")
+        .into_iter()
+        .map(|r| r.expect("the call task ends").expect_err("the call fails"))
+        .collect()
+}
+
 // ── 1. Token lifetimes never panic ──────────────────────────────────────
 
 /// `/v/{n}/auth/token` answers variant `n` of a token answer; `/me` takes
@@ -173,15 +188,7 @@ async fn fifty_callers_of_a_failing_exchange_share_one_round_and_its_error() {
     // Fails hard, and slowly enough that all 50 wait on the first round.
     sb.faults().fail_token_next(u32::MAX, 503);
     sb.faults().hang_token(Duration::from_millis(300));
-    let calls = (0..50).map(|_| {
-        let c = c.clone();
-        tokio::spawn(async move { one_call(&c).await })
-    });
-    let results = tokio::time::timeout(HANG_GUARD, futures::future::join_all(calls))
-        .await
-        .expect("no hang");
-    for r in results {
-        let err = r.unwrap().unwrap_err();
+    for err in failed_concurrent_calls(&c, 50).await {
         assert!(
             matches!(&err, Error::Server(e) if e.status == 503),
             "{err:?}"
@@ -208,15 +215,7 @@ async fn a_hanging_exchange_times_out_once_for_all_callers() {
         .build()
         .unwrap();
     sb.faults().hang_token(Duration::from_secs(3600));
-    let calls = (0..20).map(|_| {
-        let c = c.clone();
-        tokio::spawn(async move { one_call(&c).await })
-    });
-    let results = tokio::time::timeout(HANG_GUARD, futures::future::join_all(calls))
-        .await
-        .expect("no hang");
-    for r in results {
-        let err = r.unwrap().unwrap_err();
+    for err in failed_concurrent_calls(&c, 20).await {
         assert!(
             matches!(&err, Error::Network(n) if n.kind == NetworkErrorKind::Timeout),
             "{err:?}"
