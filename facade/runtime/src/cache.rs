@@ -17,6 +17,8 @@ pub(crate) struct CachedResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// Sent more than once under the runtime's own idempotency key.
+    pub resent: bool,
 }
 
 #[derive(Debug)]
@@ -85,6 +87,7 @@ mod tests {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
             body: Bytes::from_static(body.as_bytes()),
+            resent: false,
         }
     }
 

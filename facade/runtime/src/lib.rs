@@ -27,6 +27,7 @@
 pub mod auth;
 mod cache;
 pub mod circuit;
+mod call;
 pub mod error;
 pub mod hooks;
 pub mod rate_limit;
@@ -46,6 +47,7 @@ use progenitor_client::ResponseValue;
 use tracing::Instrument;
 
 pub use crate::auth::{AuthStrategy, BearerToken, NoAuth, PathKey, TokenExchange};
+pub use crate::call::{BoxFuture, Operation, Reply};
 pub use crate::circuit::CircuitBreakerConfig;
 pub use crate::error::{ApiError, DecodeError, Error, NetworkError, NetworkErrorKind, Result};
 pub use crate::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
@@ -68,9 +70,6 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// four times that leaves room for growth while a runaway or hostile answer
 /// cannot make one call hold more than this in memory.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Prefix of the hook error that tells [`Runtime::finish`] the breaker is open.
-const CIRCUIT_OPEN: &str = "agentwire: circuit open after ";
 
 /// Which writes (POST, PATCH) may be retried, and which get an
 /// `Idempotency-Key` from the runtime.
@@ -358,16 +357,33 @@ pub fn resent_with_own_key(response: &reqwest::Response) -> bool {
 
 /// A final response: read whole inside the attempt (everything but streams
 /// and error answers), or still streaming.
-enum Reply {
+enum Answer {
     Buffered(CachedResponse),
     Streamed(reqwest::Response),
 }
 
-impl Reply {
+impl Answer {
     fn status(&self) -> http::StatusCode {
         match self {
-            Reply::Buffered(whole) => whole.status,
-            Reply::Streamed(response) => response.status(),
+            Answer::Buffered(whole) => whole.status,
+            Answer::Streamed(response) => response.status(),
+        }
+    }
+
+    fn mark_resent(&mut self) {
+        match self {
+            Answer::Buffered(whole) => whole.resent = true,
+            Answer::Streamed(response) => {
+                response.extensions_mut().insert(ResentWithOwnKey);
+            }
+        }
+    }
+
+    /// The answer as a `reqwest::Response`, for code that reads it itself.
+    fn into_response(self) -> reqwest::Response {
+        match self {
+            Answer::Buffered(whole) => rebuild(whole),
+            Answer::Streamed(response) => response,
         }
     }
 }
@@ -389,7 +405,7 @@ struct AttemptPolicy {
 /// What one attempt leads to.
 enum Outcome {
     /// This is the operation's result.
-    Final(reqwest::Result<Reply>),
+    Final(reqwest::Result<Answer>),
     /// Worth another attempt after `delay`; `last` is returned if no further
     /// attempt can be made.
     Again {
@@ -464,32 +480,35 @@ impl Runtime {
         &self.inner.retry
     }
 
-    /// Called by the transport before each operation (progenitor's `pre`
-    /// hook). Fails fast when the circuit breaker is open.
-    pub fn before_send(
-        &self,
-        _request: &mut reqwest::Request,
-        _operation: &'static str,
-    ) -> std::result::Result<(), String> {
-        match self.inner.circuit.as_ref().map(CircuitBreaker::admit) {
-            Some(Err(failures)) => Err(format!("{CIRCUIT_OPEN}{failures}")),
-            _ => Ok(()),
-        }
-    }
-
-    /// Sends one operation: credentials, idempotency key, timeout, hooks,
-    /// retries, rate-limit bookkeeping, breaker and cache — all inside one
-    /// tracing span named `agentwire.operation`.
+    /// Sends one request built by hand (a multipart upload, a raw download,
+    /// a WebSocket handshake): the same path as a generated operation —
+    /// breaker, credentials, idempotency key, timeout, hooks, retries,
+    /// rate-limit bookkeeping and cache, inside one tracing span named
+    /// `agentwire.operation` — and returns the final response whatever its
+    /// status ([`Runtime::error_from_response`] maps a failed one).
     ///
-    /// It returns the final response whatever its status; mapping statuses to
-    /// [`Error`] happens in [`Runtime::finish`], after the transport has had its
-    /// say. The URL never enters the span: for Promptev it contains the key.
+    /// The URL never enters the span: for Promptev it contains the key.
     pub async fn execute(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> Result<reqwest::Response> {
+        let streaming = self.inner.streaming.contains(operation);
+        Ok(self
+            .traced(client, request, operation, streaming)
+            .await?
+            .into_response())
+    }
+
+    /// One operation inside its tracing span.
+    async fn traced(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+        streaming: bool,
+    ) -> Result<Answer> {
         let span = tracing::info_span!(
             "agentwire.operation",
             service = self.inner.service,
@@ -501,7 +520,7 @@ impl Runtime {
         );
         let started = Instant::now();
         let result = self
-            .execute_inner(client, request, operation)
+            .execute_inner(client, request, operation, streaming)
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -516,11 +535,17 @@ impl Runtime {
         client: &reqwest::Client,
         mut request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
+        streaming: bool,
+    ) -> Result<Answer> {
         let inner = &*self.inner;
+        if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
+            return Err(Error::CircuitOpen {
+                service: inner.service,
+                failures,
+            });
+        }
         let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
         let method = request.method().clone();
-        let streaming = inner.streaming.contains(operation);
         self.add_default_headers(request.headers_mut());
 
         let cache_key = match (&inner.cache, &method) {
@@ -533,7 +558,7 @@ impl Runtime {
                 let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(hit.body.clone()));
                 let info = self.request_info(&request, operation, 1);
                 self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
-                return Ok(rebuild(hit));
+                return Ok(Answer::Buffered(hit));
             }
         }
 
@@ -602,7 +627,7 @@ impl Runtime {
                         if past_deadline {
                             tracing::debug!("deadline reached: returning the last outcome");
                         }
-                        return self.conclude(last.map(Reply::Streamed), &method, None, resent);
+                        return self.conclude(last.map(Answer::Streamed), &method, None, resent);
                     };
                     drop(last);
                     if auth_refresh {
@@ -639,23 +664,27 @@ impl Runtime {
     /// The operation's result: breaker bookkeeping, then [`Runtime::settle`].
     fn conclude(
         &self,
-        result: reqwest::Result<Reply>,
+        result: reqwest::Result<Answer>,
         method: &Method,
         cache_key: Option<String>,
         resent_with_own_key: bool,
-    ) -> reqwest::Result<reqwest::Response> {
+    ) -> Result<Answer> {
         match result {
             Ok(reply) => {
                 self.record_circuit(!reply.status().is_server_error());
-                let mut response = self.settle(reply, method, cache_key);
+                let mut answer = self.settle(reply, method, cache_key);
                 if resent_with_own_key {
-                    response.extensions_mut().insert(ResentWithOwnKey);
+                    answer.mark_resent();
                 }
-                Ok(response)
+                Ok(answer)
             }
             Err(e) => {
                 self.record_circuit(false);
-                Err(e.without_url())
+                Err(Error::network(
+                    self.inner.service,
+                    e.without_url(),
+                    &self.inner.redactor,
+                ))
             }
         }
     }
@@ -680,7 +709,7 @@ impl Runtime {
             Ok(()) => {}
             Err(AuthFailure::Response(r)) => {
                 tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
-                return (Outcome::Final(Ok(Reply::Streamed(r))), false);
+                return (Outcome::Final(Ok(Answer::Streamed(r))), false);
             }
             Err(AuthFailure::Transport(e)) => return (Outcome::Final(Err(e)), false),
         }
@@ -767,7 +796,7 @@ impl Runtime {
                     }
                 }
                 if !policy.buffer_body || !status.is_success() {
-                    return (Outcome::Final(Ok(Reply::Streamed(response))), own_key_sent);
+                    return (Outcome::Final(Ok(Answer::Streamed(response))), own_key_sent);
                 }
                 match read_whole(response, inner.max_body_bytes).await {
                     Ok(Whole::Read(whole)) => {
@@ -778,10 +807,10 @@ impl Runtime {
                         {
                             inner.redactor.add_fields_of(&whole.body, fields);
                         }
-                        Outcome::Final(Ok(Reply::Buffered(whole)))
+                        Outcome::Final(Ok(Answer::Buffered(whole)))
                     }
                     // Not retried: the same request gets the same body.
-                    Ok(Whole::TooLarge(failing)) => Outcome::Final(Ok(Reply::Streamed(failing))),
+                    Ok(Whole::TooLarge(failing)) => Outcome::Final(Ok(Answer::Streamed(failing))),
                     Err(e) => self.after_failure(e, attempt, may_retry, policy.retries_left),
                 }
             }
@@ -829,10 +858,10 @@ impl Runtime {
     /// its body capped, for whoever reads it.
     fn settle(
         &self,
-        reply: Reply,
+        reply: Answer,
         method: &Method,
         cache_key: Option<String>,
-    ) -> reqwest::Response {
+    ) -> Answer {
         let status = reply.status();
         if let Some(cache) = &self.inner.cache {
             if !is_safe(method) && status.is_success() {
@@ -840,18 +869,18 @@ impl Runtime {
             }
         }
         match reply {
-            Reply::Streamed(response) if !status.is_success() => {
-                cap_body(response, self.inner.max_body_bytes)
+            Answer::Streamed(response) if !status.is_success() => {
+                Answer::Streamed(cap_body(response, self.inner.max_body_bytes))
             }
-            Reply::Streamed(response) => response,
-            Reply::Buffered(whole) => {
+            Answer::Streamed(response) => Answer::Streamed(response),
+            Answer::Buffered(whole) => {
                 if status.is_success() {
                     let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(whole.body.clone()));
                     if let (Some(cache), Some(key)) = (&self.inner.cache, cache_key) {
                         cache.put(key, whole.clone());
                     }
                 }
-                rebuild(whole)
+                Answer::Buffered(whole)
             }
         }
     }
@@ -921,14 +950,7 @@ impl Runtime {
         let redactor = &self.inner.redactor;
         match result {
             Ok(v) => Ok(v),
-            Err(P::Custom(msg)) => match msg.strip_prefix(CIRCUIT_OPEN) {
-                Some(n) => Err(Error::CircuitOpen {
-                    service,
-                    failures: n.parse().unwrap_or(0),
-                }),
-                None => Err(Error::Config(redactor.redact(&msg).into_owned())),
-            },
-            Err(P::InvalidRequest(msg)) => Err(Error::Config(redactor.redact(&msg).into_owned())),
+            Err(P::Custom(msg)) | Err(P::InvalidRequest(msg)) => Err(Error::Config(redactor.redact(&msg).into_owned())),
             Err(P::CommunicationError(e))
             | Err(P::InvalidUpgrade(e))
             | Err(P::ResponseBodyError(e)) => Err(Error::network(service, e, redactor)),
@@ -1057,6 +1079,7 @@ async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<
             status,
             headers,
             body,
+            resent: false,
         })),
         Err(Unread::TooLarge) => Ok(Whole::TooLarge(failing_body(status, headers, limit))),
         Err(Unread::Failed(e)) => Err(e),
@@ -1107,5 +1130,8 @@ fn rebuild(cached: CachedResponse) -> reqwest::Response {
     let mut r = http::Response::new(cached.body);
     *r.status_mut() = cached.status;
     *r.headers_mut() = cached.headers;
+    if cached.resent {
+        r.extensions_mut().insert(ResentWithOwnKey);
+    }
     reqwest::Response::from(r)
 }

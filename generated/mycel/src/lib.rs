@@ -9,6 +9,245 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[doc = r" Types used as operation parameters and responses."]
 #[allow(clippy::all)]
 pub mod types {
+    #[doc = "One of the contract's values of `CreateChatBodyKind`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum CreateChatBodyKind {
+        #[doc = "`auto`"]
+        Auto,
+        #[doc = "`direct`"]
+        Direct,
+        #[doc = "`group`"]
+        Group,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl CreateChatBodyKind {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &["auto", "direct", "group"];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Auto => "auto",
+                Self::Direct => "direct",
+                Self::Group => "group",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for CreateChatBodyKind {
+        fn from(s: &str) -> Self {
+            match s {
+                "auto" => Self::Auto,
+                "direct" => Self::Direct,
+                "group" => Self::Group,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for CreateChatBodyKind {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "auto" => Self::Auto,
+                "direct" => Self::Direct,
+                "group" => Self::Group,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for CreateChatBodyKind {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for CreateChatBodyKind {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for CreateChatBodyKind {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for CreateChatBodyKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for CreateChatBodyKind {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateChatBodyKind {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
+    #[doc = "One of the contract's values of `MountSpecMode`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum MountSpecMode {
+        #[doc = "`copy`"]
+        Copy,
+        #[doc = "`mount`"]
+        Mount,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl MountSpecMode {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &["copy", "mount"];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Copy => "copy",
+                Self::Mount => "mount",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for MountSpecMode {
+        fn from(s: &str) -> Self {
+            match s {
+                "copy" => Self::Copy,
+                "mount" => Self::Mount,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for MountSpecMode {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "copy" => Self::Copy,
+                "mount" => Self::Mount,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for MountSpecMode {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for MountSpecMode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for MountSpecMode {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for MountSpecMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for MountSpecMode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MountSpecMode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
+    #[doc = "One of the contract's values of `SendMessageBodyDeliveryScope`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum SendMessageBodyDeliveryScope {
+        #[doc = "`addressed`"]
+        Addressed,
+        #[doc = "`broadcast`"]
+        Broadcast,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl SendMessageBodyDeliveryScope {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &["addressed", "broadcast"];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Addressed => "addressed",
+                Self::Broadcast => "broadcast",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for SendMessageBodyDeliveryScope {
+        fn from(s: &str) -> Self {
+            match s {
+                "addressed" => Self::Addressed,
+                "broadcast" => Self::Broadcast,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SendMessageBodyDeliveryScope {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "addressed" => Self::Addressed,
+                "broadcast" => Self::Broadcast,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for SendMessageBodyDeliveryScope {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for SendMessageBodyDeliveryScope {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for SendMessageBodyDeliveryScope {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for SendMessageBodyDeliveryScope {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for SendMessageBodyDeliveryScope {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SendMessageBodyDeliveryScope {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
     #[doc = "Empty body; the acting user comes from the bearer token."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -36,16 +275,30 @@ pub mod types {
         }
     }
     #[doc = "`ChatJoinRequestBody`"]
-    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct ChatJoinRequestBody {
         #[doc = "Optional note for the chat owner."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl ChatJoinRequestBody {
+        pub fn builder() -> builder::ChatJoinRequestBody {
+            Default::default()
+        }
     }
     #[doc = "`ChatMemberAddBody`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct ChatMemberAddBody {
         pub user_id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl ChatMemberAddBody {
+        pub fn builder() -> builder::ChatMemberAddBody {
+            Default::default()
+        }
     }
     #[doc = "`CompleteRegisterRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -53,6 +306,13 @@ pub mod types {
         pub invite_code: ::std::string::String,
         #[doc = "Short-lived token returned by verify-otp."]
         pub temp_token: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CompleteRegisterRequest {
+        pub fn builder() -> builder::CompleteRegisterRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object describing the new account and its session."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -86,6 +346,13 @@ pub mod types {
         #[serde(default)]
         pub description: ::std::string::String,
         pub name: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateAgentRequest {
+        pub fn builder() -> builder::CreateAgentRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object describing the created managed agent."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -118,20 +385,18 @@ pub mod types {
     pub struct CreateChatBody {
         #[doc = "direct finds or creates the one-to-one chat with the single other participant; auto decides from the participant count."]
         #[serde(default = "defaults::create_chat_body_kind")]
-        pub kind: ::std::string::String,
+        pub kind: crate::types::CreateChatBodyKind,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
         #[doc = "The other participants only. The server adds the caller, taken from the bearer token."]
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub user_ids: ::std::vec::Vec<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    impl ::std::default::Default for CreateChatBody {
-        fn default() -> Self {
-            Self {
-                kind: defaults::create_chat_body_kind(),
-                title: Default::default(),
-                user_ids: Default::default(),
-            }
+    impl CreateChatBody {
+        pub fn builder() -> builder::CreateChatBody {
+            Default::default()
         }
     }
     #[doc = "`CreateChatTaskBody`"]
@@ -151,6 +416,13 @@ pub mod types {
         #[serde(default = "defaults::create_chat_task_body_status")]
         pub status: ::std::string::String,
         pub subject: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateChatTaskBody {
+        pub fn builder() -> builder::CreateChatTaskBody {
+            Default::default()
+        }
     }
     #[doc = "`CreateChatWorkflowEventBody`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -175,6 +447,13 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub resource_refs:
             ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateChatWorkflowEventBody {
+        pub fn builder() -> builder::CreateChatWorkflowEventBody {
+            Default::default()
+        }
     }
     #[doc = "`CreateExternalUserRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -182,6 +461,13 @@ pub mod types {
         pub display_name: ::std::string::String,
         #[doc = "Id chosen for the new external agent identity."]
         pub user_id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateExternalUserRequest {
+        pub fn builder() -> builder::CreateExternalUserRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object; token is the new identity's bearer token."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -229,6 +515,13 @@ pub mod types {
         pub sandbox: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sandbox_template_id: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateThreadRequest {
+        pub fn builder() -> builder::CreateThreadRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object: count (integer) and notifications (array of RuntimeInboxNotification)."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -288,6 +581,13 @@ pub mod types {
         #[doc = "Email address or numeric Mycel id."]
         pub identifier: ::std::string::String,
         pub password: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl LoginRequest {
+        pub fn builder() -> builder::LoginRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object with the session token and user."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -341,13 +641,20 @@ pub mod types {
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct MountSpec {
         #[serde(default = "defaults::mount_spec_mode")]
-        pub mode: ::std::string::String,
+        pub mode: crate::types::MountSpecMode,
         #[serde(default)]
         pub read_only: bool,
         #[doc = "Path the mount is taken from."]
         pub source: ::std::string::String,
         #[doc = "Path inside the sandbox."]
         pub target: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl MountSpec {
+        pub fn builder() -> builder::MountSpec {
+            Default::default()
+        }
     }
     #[doc = "`MuteChatBody`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -358,6 +665,13 @@ pub mod types {
         pub muted: bool,
         #[doc = "Chat member whose runtime wake-ups are silenced or restored."]
         pub user_id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl MuteChatBody {
+        pub fn builder() -> builder::MuteChatBody {
+            Default::default()
+        }
     }
     #[doc = "Empty body; the acting user comes from the bearer token."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -391,9 +705,16 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::std::string::String>,
         pub target_user_id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl RelationshipRequestBody {
+        pub fn builder() -> builder::RelationshipRequestBody {
+            Default::default()
+        }
     }
     #[doc = "Metadata-only hint that something happened for the caller; never carries message bodies. Items of the drain/wait `notifications` array and the `metadata` of a notify frame. Read the chat through the chat endpoints."]
-    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct RuntimeInboxNotification {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub chat_id: ::std::option::Option<::std::string::String>,
@@ -411,6 +732,13 @@ pub mod types {
         pub source: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub unread_count: ::std::option::Option<i64>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl RuntimeInboxNotification {
+        pub fn builder() -> builder::RuntimeInboxNotification {
+            Default::default()
+        }
     }
     #[doc = "Server frame on /api/runtime/inbox/subscribe carrying one notification. seq grows by one per notification for the user; keep the last one to resume."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -425,6 +753,13 @@ pub mod types {
         pub ts: ::std::option::Option<f64>,
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl RuntimeInboxNotifyFrame {
+        pub fn builder() -> builder::RuntimeInboxNotifyFrame {
+            Default::default()
+        }
     }
     #[doc = "Server frame sent instead of a replay when since_seq is older than the server's replay buffer; the client has to resynchronise (drain, read chats)."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -436,6 +771,13 @@ pub mod types {
         pub since_seq: ::std::option::Option<i64>,
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl RuntimeInboxReplayOverflowFrame {
+        pub fn builder() -> builder::RuntimeInboxReplayOverflowFrame {
+            Default::default()
+        }
     }
     #[doc = "Optional first client frame on /api/runtime/inbox/subscribe: replay the notify frames numbered above since_seq before streaming live ones."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -443,6 +785,13 @@ pub mod types {
         pub since_seq: i64,
         #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl RuntimeInboxResumeFrame {
+        pub fn builder() -> builder::RuntimeInboxResumeFrame {
+            Default::default()
+        }
     }
     #[doc = "`SendMessageBody`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -452,7 +801,7 @@ pub mod types {
         pub addressed_to_user_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
         pub content: ::std::string::String,
         #[serde(default = "defaults::send_message_body_delivery_scope")]
-        pub delivery_scope: ::std::string::String,
+        pub delivery_scope: crate::types::SendMessageBodyDeliveryScope,
         #[doc = "When true the server refuses the send with 409 if the chat has messages newer than the caller's read position."]
         #[serde(default)]
         pub enforce_caught_up: bool,
@@ -461,6 +810,13 @@ pub mod types {
         #[doc = "Id of the message answered."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reply_to: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl SendMessageBody {
+        pub fn builder() -> builder::SendMessageBody {
+            Default::default()
+        }
     }
     #[doc = "`SendOtpRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -468,6 +824,13 @@ pub mod types {
         pub email: ::std::string::String,
         pub invite_code: ::std::string::String,
         pub password: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl SendOtpRequest {
+        pub fn builder() -> builder::SendOtpRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object acknowledging that a code was sent."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -501,9 +864,16 @@ pub mod types {
         pub kind: ::std::string::String,
         #[serde(default = "defaults::set_chat_workflow_body_state")]
         pub state: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl SetChatWorkflowBody {
+        pub fn builder() -> builder::SetChatWorkflowBody {
+            Default::default()
+        }
     }
     #[doc = "`UpdateChatTaskBody`"]
-    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct UpdateChatTaskBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub active_form: ::std::option::Option<::std::string::String>,
@@ -522,9 +892,16 @@ pub mod types {
         pub status: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subject: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl UpdateChatTaskBody {
+        pub fn builder() -> builder::UpdateChatTaskBody {
+            Default::default()
+        }
     }
     #[doc = "`UpdateChatWorkflowEventBody`"]
-    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct UpdateChatWorkflowEventBody {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub decision_states: ::std::option::Option<
@@ -546,6 +923,13 @@ pub mod types {
         pub settled_at: ::std::option::Option<f64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub state: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl UpdateChatWorkflowEventBody {
+        pub fn builder() -> builder::UpdateChatWorkflowEventBody {
+            Default::default()
+        }
     }
     #[doc = "`VerifyOtpRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -553,6 +937,13 @@ pub mod types {
         pub email: ::std::string::String,
         #[doc = "The one-time code received by email."]
         pub token: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl VerifyOtpRequest {
+        pub fn builder() -> builder::VerifyOtpRequest {
+            Default::default()
+        }
     }
     #[doc = "Open object; carries temp_token for complete-register."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -604,10 +995,2515 @@ pub mod types {
             Self(value)
         }
     }
+    #[doc = " Types for composing complex structures."]
+    pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct ChatJoinRequestBody {
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ChatJoinRequestBody {
+            fn default() -> Self {
+                Self {
+                    message: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl ChatJoinRequestBody {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ChatJoinRequestBody> for super::ChatJoinRequestBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ChatJoinRequestBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    message: value.message?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ChatJoinRequestBody> for ChatJoinRequestBody {
+            fn from(value: super::ChatJoinRequestBody) -> Self {
+                Self {
+                    message: Ok(value.message),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ChatMemberAddBody {
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ChatMemberAddBody {
+            fn default() -> Self {
+                Self {
+                    user_id: Err("no value supplied for user_id".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl ChatMemberAddBody {
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ChatMemberAddBody> for super::ChatMemberAddBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ChatMemberAddBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    user_id: value.user_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ChatMemberAddBody> for ChatMemberAddBody {
+            fn from(value: super::ChatMemberAddBody) -> Self {
+                Self {
+                    user_id: Ok(value.user_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CompleteRegisterRequest {
+            invite_code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            temp_token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CompleteRegisterRequest {
+            fn default() -> Self {
+                Self {
+                    invite_code: Err("no value supplied for invite_code".to_string()),
+                    temp_token: Err("no value supplied for temp_token".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CompleteRegisterRequest {
+            pub fn invite_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invite_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for invite_code: {e}"));
+                self
+            }
+            pub fn temp_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.temp_token = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for temp_token: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CompleteRegisterRequest> for super::CompleteRegisterRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CompleteRegisterRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    invite_code: value.invite_code?,
+                    temp_token: value.temp_token?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CompleteRegisterRequest> for CompleteRegisterRequest {
+            fn from(value: super::CompleteRegisterRequest) -> Self {
+                Self {
+                    invite_code: Ok(value.invite_code),
+                    temp_token: Ok(value.temp_token),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateAgentRequest {
+            description: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateAgentRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateAgentRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateAgentRequest> for super::CreateAgentRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateAgentRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    name: value.name?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateAgentRequest> for CreateAgentRequest {
+            fn from(value: super::CreateAgentRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    name: Ok(value.name),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateChatBody {
+            kind: ::std::result::Result<crate::types::CreateChatBodyKind, ::std::string::String>,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateChatBody {
+            fn default() -> Self {
+                Self {
+                    kind: Ok(super::defaults::create_chat_body_kind()),
+                    title: Ok(Default::default()),
+                    user_ids: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateChatBody {
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::CreateChatBodyKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for title: {e}"));
+                self
+            }
+            pub fn user_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_ids = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_ids: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateChatBody> for super::CreateChatBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateChatBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    kind: value.kind?,
+                    title: value.title?,
+                    user_ids: value.user_ids?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateChatBody> for CreateChatBody {
+            fn from(value: super::CreateChatBody) -> Self {
+                Self {
+                    kind: Ok(value.kind),
+                    title: Ok(value.title),
+                    user_ids: Ok(value.user_ids),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateChatTaskBody {
+            active_form: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            blocked_by: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            blocks: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            owner: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateChatTaskBody {
+            fn default() -> Self {
+                Self {
+                    active_form: Ok(Default::default()),
+                    blocked_by: Ok(Default::default()),
+                    blocks: Ok(Default::default()),
+                    description: Err("no value supplied for description".to_string()),
+                    metadata: Ok(Default::default()),
+                    owner: Ok(Default::default()),
+                    status: Ok(super::defaults::create_chat_task_body_status()),
+                    subject: Err("no value supplied for subject".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateChatTaskBody {
+            pub fn active_form<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active_form = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active_form: {e}"));
+                self
+            }
+            pub fn blocked_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.blocked_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for blocked_by: {e}"));
+                self
+            }
+            pub fn blocks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.blocks = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for blocks: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for owner: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn subject<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subject: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateChatTaskBody> for super::CreateChatTaskBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateChatTaskBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active_form: value.active_form?,
+                    blocked_by: value.blocked_by?,
+                    blocks: value.blocks?,
+                    description: value.description?,
+                    metadata: value.metadata?,
+                    owner: value.owner?,
+                    status: value.status?,
+                    subject: value.subject?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateChatTaskBody> for CreateChatTaskBody {
+            fn from(value: super::CreateChatTaskBody) -> Self {
+                Self {
+                    active_form: Ok(value.active_form),
+                    blocked_by: Ok(value.blocked_by),
+                    blocks: Ok(value.blocks),
+                    description: Ok(value.description),
+                    metadata: Ok(value.metadata),
+                    owner: Ok(value.owner),
+                    status: Ok(value.status),
+                    subject: Ok(value.subject),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateChatWorkflowEventBody {
+            decision_states: ::std::result::Result<
+                ::std::collections::HashMap<
+                    ::std::string::String,
+                    ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            final_state: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            kind: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            rationales: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            requested_by_user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resource_refs: ::std::result::Result<
+                ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateChatWorkflowEventBody {
+            fn default() -> Self {
+                Self {
+                    decision_states: Ok(Default::default()),
+                    final_state: Ok(Default::default()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    metadata: Ok(Default::default()),
+                    rationales: Ok(Default::default()),
+                    requested_by_user_id: Ok(Default::default()),
+                    resource_refs: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateChatWorkflowEventBody {
+            pub fn decision_states<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.decision_states = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for decision_states: {e}")
+                });
+                self
+            }
+            pub fn final_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.final_state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for final_state: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn rationales<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rationales = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rationales: {e}"));
+                self
+            }
+            pub fn requested_by_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.requested_by_user_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for requested_by_user_id: {e}")
+                });
+                self
+            }
+            pub fn resource_refs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_refs = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for resource_refs: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateChatWorkflowEventBody> for super::CreateChatWorkflowEventBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateChatWorkflowEventBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    decision_states: value.decision_states?,
+                    final_state: value.final_state?,
+                    kind: value.kind?,
+                    metadata: value.metadata?,
+                    rationales: value.rationales?,
+                    requested_by_user_id: value.requested_by_user_id?,
+                    resource_refs: value.resource_refs?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateChatWorkflowEventBody> for CreateChatWorkflowEventBody {
+            fn from(value: super::CreateChatWorkflowEventBody) -> Self {
+                Self {
+                    decision_states: Ok(value.decision_states),
+                    final_state: Ok(value.final_state),
+                    kind: Ok(value.kind),
+                    metadata: Ok(value.metadata),
+                    rationales: Ok(value.rationales),
+                    requested_by_user_id: Ok(value.requested_by_user_id),
+                    resource_refs: Ok(value.resource_refs),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateExternalUserRequest {
+            display_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateExternalUserRequest {
+            fn default() -> Self {
+                Self {
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateExternalUserRequest {
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateExternalUserRequest> for super::CreateExternalUserRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateExternalUserRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    display_name: value.display_name?,
+                    user_id: value.user_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateExternalUserRequest> for CreateExternalUserRequest {
+            fn from(value: super::CreateExternalUserRequest) -> Self {
+                Self {
+                    display_name: Ok(value.display_name),
+                    user_id: Ok(value.user_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateThreadRequest {
+            agent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            agent_user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            bind_mounts:
+                ::std::result::Result<::std::vec::Vec<super::MountSpec>, ::std::string::String>,
+            cwd: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            existing_sandbox_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            model: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sandbox: ::std::result::Result<::std::string::String, ::std::string::String>,
+            sandbox_template_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateThreadRequest {
+            fn default() -> Self {
+                Self {
+                    agent: Ok(Default::default()),
+                    agent_user_id: Err("no value supplied for agent_user_id".to_string()),
+                    bind_mounts: Ok(Default::default()),
+                    cwd: Ok(Default::default()),
+                    existing_sandbox_id: Ok(Default::default()),
+                    model: Ok(Default::default()),
+                    sandbox: Ok(super::defaults::create_thread_request_sandbox()),
+                    sandbox_template_id: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl CreateThreadRequest {
+            pub fn agent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for agent: {e}"));
+                self
+            }
+            pub fn agent_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for agent_user_id: {e}"));
+                self
+            }
+            pub fn bind_mounts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MountSpec>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bind_mounts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for bind_mounts: {e}"));
+                self
+            }
+            pub fn cwd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cwd = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cwd: {e}"));
+                self
+            }
+            pub fn existing_sandbox_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.existing_sandbox_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for existing_sandbox_id: {e}")
+                });
+                self
+            }
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for model: {e}"));
+                self
+            }
+            pub fn sandbox<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sandbox = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sandbox: {e}"));
+                self
+            }
+            pub fn sandbox_template_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sandbox_template_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for sandbox_template_id: {e}")
+                });
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateThreadRequest> for super::CreateThreadRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateThreadRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent: value.agent?,
+                    agent_user_id: value.agent_user_id?,
+                    bind_mounts: value.bind_mounts?,
+                    cwd: value.cwd?,
+                    existing_sandbox_id: value.existing_sandbox_id?,
+                    model: value.model?,
+                    sandbox: value.sandbox?,
+                    sandbox_template_id: value.sandbox_template_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateThreadRequest> for CreateThreadRequest {
+            fn from(value: super::CreateThreadRequest) -> Self {
+                Self {
+                    agent: Ok(value.agent),
+                    agent_user_id: Ok(value.agent_user_id),
+                    bind_mounts: Ok(value.bind_mounts),
+                    cwd: Ok(value.cwd),
+                    existing_sandbox_id: Ok(value.existing_sandbox_id),
+                    model: Ok(value.model),
+                    sandbox: Ok(value.sandbox),
+                    sandbox_template_id: Ok(value.sandbox_template_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct LoginRequest {
+            identifier: ::std::result::Result<::std::string::String, ::std::string::String>,
+            password: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for LoginRequest {
+            fn default() -> Self {
+                Self {
+                    identifier: Err("no value supplied for identifier".to_string()),
+                    password: Err("no value supplied for password".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl LoginRequest {
+            pub fn identifier<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.identifier = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for identifier: {e}"));
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for password: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<LoginRequest> for super::LoginRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: LoginRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    identifier: value.identifier?,
+                    password: value.password?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::LoginRequest> for LoginRequest {
+            fn from(value: super::LoginRequest) -> Self {
+                Self {
+                    identifier: Ok(value.identifier),
+                    password: Ok(value.password),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MountSpec {
+            mode: ::std::result::Result<crate::types::MountSpecMode, ::std::string::String>,
+            read_only: ::std::result::Result<bool, ::std::string::String>,
+            source: ::std::result::Result<::std::string::String, ::std::string::String>,
+            target: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MountSpec {
+            fn default() -> Self {
+                Self {
+                    mode: Ok(super::defaults::mount_spec_mode()),
+                    read_only: Ok(Default::default()),
+                    source: Err("no value supplied for source".to_string()),
+                    target: Err("no value supplied for target".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl MountSpec {
+            pub fn mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::MountSpecMode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode: {e}"));
+                self
+            }
+            pub fn read_only<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.read_only = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for read_only: {e}"));
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for source: {e}"));
+                self
+            }
+            pub fn target<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for target: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MountSpec> for super::MountSpec {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MountSpec,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    mode: value.mode?,
+                    read_only: value.read_only?,
+                    source: value.source?,
+                    target: value.target?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MountSpec> for MountSpec {
+            fn from(value: super::MountSpec) -> Self {
+                Self {
+                    mode: Ok(value.mode),
+                    read_only: Ok(value.read_only),
+                    source: Ok(value.source),
+                    target: Ok(value.target),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MuteChatBody {
+            mute_until: ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
+            muted: ::std::result::Result<bool, ::std::string::String>,
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MuteChatBody {
+            fn default() -> Self {
+                Self {
+                    mute_until: Ok(Default::default()),
+                    muted: Err("no value supplied for muted".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl MuteChatBody {
+            pub fn mute_until<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mute_until = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mute_until: {e}"));
+                self
+            }
+            pub fn muted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.muted = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for muted: {e}"));
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for user_id: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MuteChatBody> for super::MuteChatBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MuteChatBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    mute_until: value.mute_until?,
+                    muted: value.muted?,
+                    user_id: value.user_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MuteChatBody> for MuteChatBody {
+            fn from(value: super::MuteChatBody) -> Self {
+                Self {
+                    mute_until: Ok(value.mute_until),
+                    muted: Ok(value.muted),
+                    user_id: Ok(value.user_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RelationshipRequestBody {
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            target_user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RelationshipRequestBody {
+            fn default() -> Self {
+                Self {
+                    message: Ok(Default::default()),
+                    target_user_id: Err("no value supplied for target_user_id".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl RelationshipRequestBody {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self
+            }
+            pub fn target_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target_user_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for target_user_id: {e}")
+                });
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RelationshipRequestBody> for super::RelationshipRequestBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RelationshipRequestBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    message: value.message?,
+                    target_user_id: value.target_user_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RelationshipRequestBody> for RelationshipRequestBody {
+            fn from(value: super::RelationshipRequestBody) -> Self {
+                Self {
+                    message: Ok(value.message),
+                    target_user_id: Ok(value.target_user_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RuntimeInboxNotification {
+            chat_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            notification_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sender_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sender_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            unread_count: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RuntimeInboxNotification {
+            fn default() -> Self {
+                Self {
+                    chat_id: Ok(Default::default()),
+                    event_type: Ok(Default::default()),
+                    notification_type: Ok(Default::default()),
+                    sender_id: Ok(Default::default()),
+                    sender_name: Ok(Default::default()),
+                    source: Ok(Default::default()),
+                    unread_count: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl RuntimeInboxNotification {
+            pub fn chat_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chat_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for chat_id: {e}"));
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
+                self
+            }
+            pub fn notification_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notification_type = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for notification_type: {e}")
+                });
+                self
+            }
+            pub fn sender_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sender_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sender_id: {e}"));
+                self
+            }
+            pub fn sender_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sender_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sender_name: {e}"));
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for source: {e}"));
+                self
+            }
+            pub fn unread_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unread_count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for unread_count: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RuntimeInboxNotification> for super::RuntimeInboxNotification {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RuntimeInboxNotification,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    chat_id: value.chat_id?,
+                    event_type: value.event_type?,
+                    notification_type: value.notification_type?,
+                    sender_id: value.sender_id?,
+                    sender_name: value.sender_name?,
+                    source: value.source?,
+                    unread_count: value.unread_count?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RuntimeInboxNotification> for RuntimeInboxNotification {
+            fn from(value: super::RuntimeInboxNotification) -> Self {
+                Self {
+                    chat_id: Ok(value.chat_id),
+                    event_type: Ok(value.event_type),
+                    notification_type: Ok(value.notification_type),
+                    sender_id: Ok(value.sender_id),
+                    sender_name: Ok(value.sender_name),
+                    source: Ok(value.source),
+                    unread_count: Ok(value.unread_count),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RuntimeInboxNotifyFrame {
+            fingerprint: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<super::RuntimeInboxNotification, ::std::string::String>,
+            seq: ::std::result::Result<i64, ::std::string::String>,
+            ts: ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RuntimeInboxNotifyFrame {
+            fn default() -> Self {
+                Self {
+                    fingerprint: Ok(Default::default()),
+                    metadata: Err("no value supplied for metadata".to_string()),
+                    seq: Err("no value supplied for seq".to_string()),
+                    ts: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl RuntimeInboxNotifyFrame {
+            pub fn fingerprint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.fingerprint = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for fingerprint: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RuntimeInboxNotification>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seq = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for seq: {e}"));
+                self
+            }
+            pub fn ts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for ts: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RuntimeInboxNotifyFrame> for super::RuntimeInboxNotifyFrame {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RuntimeInboxNotifyFrame,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    fingerprint: value.fingerprint?,
+                    metadata: value.metadata?,
+                    seq: value.seq?,
+                    ts: value.ts?,
+                    type_: value.type_?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RuntimeInboxNotifyFrame> for RuntimeInboxNotifyFrame {
+            fn from(value: super::RuntimeInboxNotifyFrame) -> Self {
+                Self {
+                    fingerprint: Ok(value.fingerprint),
+                    metadata: Ok(value.metadata),
+                    seq: Ok(value.seq),
+                    ts: Ok(value.ts),
+                    type_: Ok(value.type_),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RuntimeInboxReplayOverflowFrame {
+            oldest_seq: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            since_seq: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RuntimeInboxReplayOverflowFrame {
+            fn default() -> Self {
+                Self {
+                    oldest_seq: Ok(Default::default()),
+                    since_seq: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl RuntimeInboxReplayOverflowFrame {
+            pub fn oldest_seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.oldest_seq = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for oldest_seq: {e}"));
+                self
+            }
+            pub fn since_seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.since_seq = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for since_seq: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RuntimeInboxReplayOverflowFrame>
+            for super::RuntimeInboxReplayOverflowFrame
+        {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RuntimeInboxReplayOverflowFrame,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    oldest_seq: value.oldest_seq?,
+                    since_seq: value.since_seq?,
+                    type_: value.type_?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RuntimeInboxReplayOverflowFrame>
+            for RuntimeInboxReplayOverflowFrame
+        {
+            fn from(value: super::RuntimeInboxReplayOverflowFrame) -> Self {
+                Self {
+                    oldest_seq: Ok(value.oldest_seq),
+                    since_seq: Ok(value.since_seq),
+                    type_: Ok(value.type_),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RuntimeInboxResumeFrame {
+            since_seq: ::std::result::Result<i64, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RuntimeInboxResumeFrame {
+            fn default() -> Self {
+                Self {
+                    since_seq: Err("no value supplied for since_seq".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl RuntimeInboxResumeFrame {
+            pub fn since_seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.since_seq = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for since_seq: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RuntimeInboxResumeFrame> for super::RuntimeInboxResumeFrame {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RuntimeInboxResumeFrame,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    since_seq: value.since_seq?,
+                    type_: value.type_?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RuntimeInboxResumeFrame> for RuntimeInboxResumeFrame {
+            fn from(value: super::RuntimeInboxResumeFrame) -> Self {
+                Self {
+                    since_seq: Ok(value.since_seq),
+                    type_: Ok(value.type_),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SendMessageBody {
+            addressed_to_user_ids: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            content: ::std::result::Result<::std::string::String, ::std::string::String>,
+            delivery_scope: ::std::result::Result<
+                crate::types::SendMessageBodyDeliveryScope,
+                ::std::string::String,
+            >,
+            enforce_caught_up: ::std::result::Result<bool, ::std::string::String>,
+            mentioned_ids: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            reply_to: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SendMessageBody {
+            fn default() -> Self {
+                Self {
+                    addressed_to_user_ids: Ok(Default::default()),
+                    content: Err("no value supplied for content".to_string()),
+                    delivery_scope: Ok(super::defaults::send_message_body_delivery_scope()),
+                    enforce_caught_up: Ok(Default::default()),
+                    mentioned_ids: Ok(Default::default()),
+                    reply_to: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl SendMessageBody {
+            pub fn addressed_to_user_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.addressed_to_user_ids = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for addressed_to_user_ids: {e}")
+                });
+                self
+            }
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for content: {e}"));
+                self
+            }
+            pub fn delivery_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::SendMessageBodyDeliveryScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivery_scope = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for delivery_scope: {e}")
+                });
+                self
+            }
+            pub fn enforce_caught_up<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enforce_caught_up = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for enforce_caught_up: {e}")
+                });
+                self
+            }
+            pub fn mentioned_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mentioned_ids = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mentioned_ids: {e}"));
+                self
+            }
+            pub fn reply_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reply_to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reply_to: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SendMessageBody> for super::SendMessageBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SendMessageBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    addressed_to_user_ids: value.addressed_to_user_ids?,
+                    content: value.content?,
+                    delivery_scope: value.delivery_scope?,
+                    enforce_caught_up: value.enforce_caught_up?,
+                    mentioned_ids: value.mentioned_ids?,
+                    reply_to: value.reply_to?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SendMessageBody> for SendMessageBody {
+            fn from(value: super::SendMessageBody) -> Self {
+                Self {
+                    addressed_to_user_ids: Ok(value.addressed_to_user_ids),
+                    content: Ok(value.content),
+                    delivery_scope: Ok(value.delivery_scope),
+                    enforce_caught_up: Ok(value.enforce_caught_up),
+                    mentioned_ids: Ok(value.mentioned_ids),
+                    reply_to: Ok(value.reply_to),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SendOtpRequest {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            invite_code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            password: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SendOtpRequest {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    invite_code: Err("no value supplied for invite_code".to_string()),
+                    password: Err("no value supplied for password".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl SendOtpRequest {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+            pub fn invite_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invite_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for invite_code: {e}"));
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for password: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SendOtpRequest> for super::SendOtpRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SendOtpRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    invite_code: value.invite_code?,
+                    password: value.password?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SendOtpRequest> for SendOtpRequest {
+            fn from(value: super::SendOtpRequest) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    invite_code: Ok(value.invite_code),
+                    password: Ok(value.password),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SetChatWorkflowBody {
+            config: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            kind: ::std::result::Result<::std::string::String, ::std::string::String>,
+            state: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SetChatWorkflowBody {
+            fn default() -> Self {
+                Self {
+                    config: Ok(Default::default()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    state: Ok(super::defaults::set_chat_workflow_body_state()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl SetChatWorkflowBody {
+            pub fn config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.config = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for config: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for state: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SetChatWorkflowBody> for super::SetChatWorkflowBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SetChatWorkflowBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    config: value.config?,
+                    kind: value.kind?,
+                    state: value.state?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SetChatWorkflowBody> for SetChatWorkflowBody {
+            fn from(value: super::SetChatWorkflowBody) -> Self {
+                Self {
+                    config: Ok(value.config),
+                    kind: Ok(value.kind),
+                    state: Ok(value.state),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateChatTaskBody {
+            active_form: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            blocked_by: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            blocks: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            owner: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subject: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateChatTaskBody {
+            fn default() -> Self {
+                Self {
+                    active_form: Ok(Default::default()),
+                    blocked_by: Ok(Default::default()),
+                    blocks: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    owner: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    subject: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl UpdateChatTaskBody {
+            pub fn active_form<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active_form = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active_form: {e}"));
+                self
+            }
+            pub fn blocked_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.blocked_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for blocked_by: {e}"));
+                self
+            }
+            pub fn blocks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.blocks = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for blocks: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for owner: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn subject<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subject: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateChatTaskBody> for super::UpdateChatTaskBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateChatTaskBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active_form: value.active_form?,
+                    blocked_by: value.blocked_by?,
+                    blocks: value.blocks?,
+                    description: value.description?,
+                    metadata: value.metadata?,
+                    owner: value.owner?,
+                    status: value.status?,
+                    subject: value.subject?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateChatTaskBody> for UpdateChatTaskBody {
+            fn from(value: super::UpdateChatTaskBody) -> Self {
+                Self {
+                    active_form: Ok(value.active_form),
+                    blocked_by: Ok(value.blocked_by),
+                    blocks: Ok(value.blocks),
+                    description: Ok(value.description),
+                    metadata: Ok(value.metadata),
+                    owner: Ok(value.owner),
+                    status: Ok(value.status),
+                    subject: Ok(value.subject),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateChatWorkflowEventBody {
+            decision_states: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            final_state: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            rationales: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            settled_at: ::std::result::Result<::std::option::Option<f64>, ::std::string::String>,
+            state: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateChatWorkflowEventBody {
+            fn default() -> Self {
+                Self {
+                    decision_states: Ok(Default::default()),
+                    final_state: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    rationales: Ok(Default::default()),
+                    settled_at: Ok(Default::default()),
+                    state: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl UpdateChatWorkflowEventBody {
+            pub fn decision_states<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::std::collections::HashMap<
+                                ::std::string::String,
+                                ::std::string::String,
+                            >,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.decision_states = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for decision_states: {e}")
+                });
+                self
+            }
+            pub fn final_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.final_state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for final_state: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn rationales<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rationales = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rationales: {e}"));
+                self
+            }
+            pub fn settled_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.settled_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for settled_at: {e}"));
+                self
+            }
+            pub fn state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for state: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateChatWorkflowEventBody> for super::UpdateChatWorkflowEventBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateChatWorkflowEventBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    decision_states: value.decision_states?,
+                    final_state: value.final_state?,
+                    metadata: value.metadata?,
+                    rationales: value.rationales?,
+                    settled_at: value.settled_at?,
+                    state: value.state?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateChatWorkflowEventBody> for UpdateChatWorkflowEventBody {
+            fn from(value: super::UpdateChatWorkflowEventBody) -> Self {
+                Self {
+                    decision_states: Ok(value.decision_states),
+                    final_state: Ok(value.final_state),
+                    metadata: Ok(value.metadata),
+                    rationales: Ok(value.rationales),
+                    settled_at: Ok(value.settled_at),
+                    state: Ok(value.state),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct VerifyOtpRequest {
+            email: ::std::result::Result<::std::string::String, ::std::string::String>,
+            token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for VerifyOtpRequest {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    token: Err("no value supplied for token".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl VerifyOtpRequest {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for token: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<VerifyOtpRequest> for super::VerifyOtpRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: VerifyOtpRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    token: value.token?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::VerifyOtpRequest> for VerifyOtpRequest {
+            fn from(value: super::VerifyOtpRequest) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    token: Ok(value.token),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+    }
     #[doc = " Generation of default values for serde."]
     pub mod defaults {
-        pub(super) fn create_chat_body_kind() -> ::std::string::String {
-            "auto".to_string()
+        pub(super) fn create_chat_body_kind() -> crate::types::CreateChatBodyKind {
+            ::serde_json::from_str::<crate::types::CreateChatBodyKind>("\"auto\"").unwrap()
         }
         pub(super) fn create_chat_task_body_status() -> ::std::string::String {
             "pending".to_string()
@@ -615,11 +3511,13 @@ pub mod types {
         pub(super) fn create_thread_request_sandbox() -> ::std::string::String {
             "local".to_string()
         }
-        pub(super) fn mount_spec_mode() -> ::std::string::String {
-            "mount".to_string()
+        pub(super) fn mount_spec_mode() -> crate::types::MountSpecMode {
+            ::serde_json::from_str::<crate::types::MountSpecMode>("\"mount\"").unwrap()
         }
-        pub(super) fn send_message_body_delivery_scope() -> ::std::string::String {
-            "broadcast".to_string()
+        pub(super) fn send_message_body_delivery_scope(
+        ) -> crate::types::SendMessageBodyDeliveryScope {
+            ::serde_json::from_str::<crate::types::SendMessageBodyDeliveryScope>("\"broadcast\"")
+                .unwrap()
         }
         pub(super) fn set_chat_workflow_body_state() -> ::std::string::String {
             "active".to_string()
@@ -709,1739 +3607,4360 @@ impl ClientInfo<agentwire_runtime::Runtime> for Client {
         &self.inner
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assert_client_hooks()
-    where
-        Client: ClientHooks<agentwire_runtime::Runtime>,
-    {
-    }
-};
-#[allow(clippy::all)]
+impl ClientHooks<agentwire_runtime::Runtime> for &Client {}
 impl Client {
-    #[doc = "Complete Register\n\nFinish registration with the temporary token and the invite code.\n\nSends a `POST` request to `/api/auth/complete-register`\n\n"]
-    pub async fn auth_complete_register<'a>(
-        &'a self,
-        body: &'a types::CompleteRegisterRequest,
-    ) -> Result<ResponseValue<types::CompleteRegisterResponse>, Error<()>> {
-        let url = format!("{}/api/auth/complete-register", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "auth_complete_register",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Complete Register\n\nFinish registration with the temporary token and the invite code.\n\nSends a `POST` request to `/api/auth/complete-register`\n\n```ignore\nlet response = client.auth_complete_register()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn auth_complete_register(&self) -> builder::AuthCompleteRegister<'_> {
+        builder::AuthCompleteRegister::new(self)
+    }
+    #[doc = "Create External User\n\nCreate an external agent identity owned by the calling user and issue its own bearer token. The token is returned once; store it.\n\nSends a `POST` request to `/api/auth/external-users`\n\n```ignore\nlet response = client.users_create_external()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn users_create_external(&self) -> builder::UsersCreateExternal<'_> {
+        builder::UsersCreateExternal::new(self)
+    }
+    #[doc = "Login\n\nPassword login by email or Mycel id; answers with a bearer token.\n\nSends a `POST` request to `/api/auth/login`\n\n```ignore\nlet response = client.auth_login()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn auth_login(&self) -> builder::AuthLogin<'_> {
+        builder::AuthLogin::new(self)
+    }
+    #[doc = "Me\n\nThe user the bearer token belongs to.\n\nSends a `GET` request to `/api/auth/me`\n\n```ignore\nlet response = client.me_whoami()\n    .send()\n    .await;\n```"]
+    pub fn me_whoami(&self) -> builder::MeWhoami<'_> {
+        builder::MeWhoami::new(self)
+    }
+    #[doc = "Send Otp\n\nStart registration: email a one-time code to a new account holding a valid invite code.\n\nSends a `POST` request to `/api/auth/send-otp`\n\n```ignore\nlet response = client.auth_send_otp()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn auth_send_otp(&self) -> builder::AuthSendOtp<'_> {
+        builder::AuthSendOtp::new(self)
+    }
+    #[doc = "Verify Otp\n\nCheck the emailed code and obtain the temporary token that completes registration.\n\nSends a `POST` request to `/api/auth/verify-otp`\n\n```ignore\nlet response = client.auth_verify_otp()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn auth_verify_otp(&self) -> builder::AuthVerifyOtp<'_> {
+        builder::AuthVerifyOtp::new(self)
+    }
+    #[doc = "List Chats\n\nChats the caller belongs to, with unread counts and last-message summaries.\n\nSends a `GET` request to `/api/chats`\n\n```ignore\nlet response = client.chats_list()\n    .send()\n    .await;\n```"]
+    pub fn chats_list(&self) -> builder::ChatsList<'_> {
+        builder::ChatsList::new(self)
+    }
+    #[doc = "Create Chat\n\nCreate a chat with the listed participants plus the caller. A direct chat between the same two users is reused; group chats need an approved relationship (visit or better) with each outside participant.\n\nSends a `POST` request to `/api/chats`\n\n```ignore\nlet response = client.chats_create()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_create(&self) -> builder::ChatsCreate<'_> {
+        builder::ChatsCreate::new(self)
+    }
+    #[doc = "Get Chat\n\nOne chat with its members; the caller must be a member.\n\nSends a `GET` request to `/api/chats/{chat_id}`\n\n```ignore\nlet response = client.chats_get()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_get(&self) -> builder::ChatsGet<'_> {
+        builder::ChatsGet::new(self)
+    }
+    #[doc = "List Chat Join Requests\n\nJoin requests of a chat, for its owner.\n\nSends a `GET` request to `/api/chats/{chat_id}/join-requests`\n\n```ignore\nlet response = client.chats_list_join_requests()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_list_join_requests(&self) -> builder::ChatsListJoinRequests<'_> {
+        builder::ChatsListJoinRequests::new(self)
+    }
+    #[doc = "Request Chat Join\n\nAsk to join a group chat as the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests`\n\n```ignore\nlet response = client.chats_request_join()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_request_join(&self) -> builder::ChatsRequestJoin<'_> {
+        builder::ChatsRequestJoin::new(self)
+    }
+    #[doc = "Approve Chat Join\n\nAccept a pending join request; the approver is the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/approve`\n\n```ignore\nlet response = client.chats_approve_join()\n    .chat_id(chat_id)\n    .request_id(request_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_approve_join(&self) -> builder::ChatsApproveJoin<'_> {
+        builder::ChatsApproveJoin::new(self)
+    }
+    #[doc = "Reject Chat Join\n\nDecline a pending join request; the approver is the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/reject`\n\n```ignore\nlet response = client.chats_reject_join()\n    .chat_id(chat_id)\n    .request_id(request_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_reject_join(&self) -> builder::ChatsRejectJoin<'_> {
+        builder::ChatsRejectJoin::new(self)
+    }
+    #[doc = "Get Chat Join Target\n\nJoin information about a chat, for a user who wants to ask to join it.\n\nSends a `GET` request to `/api/chats/{chat_id}/join-target`\n\n```ignore\nlet response = client.chats_join_target()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_join_target(&self) -> builder::ChatsJoinTarget<'_> {
+        builder::ChatsJoinTarget::new(self)
+    }
+    #[doc = "Add Chat Member\n\nAdd a user to a chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/members`\n\n```ignore\nlet response = client.chats_add_member()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_add_member(&self) -> builder::ChatsAddMember<'_> {
+        builder::ChatsAddMember::new(self)
+    }
+    #[doc = "List Messages\n\nA page of chat history in ascending order, ending before the given seq when one is passed.\n\nSends a `GET` request to `/api/chats/{chat_id}/messages`\n\nArguments:\n- `chat_id`\n- `before`: Only messages with a seq below this one (the oldest seq of the previous page).\n- `limit`\n```ignore\nlet response = client.messages_list()\n    .chat_id(chat_id)\n    .before(before)\n    .limit(limit)\n    .send()\n    .await;\n```"]
+    pub fn messages_list(&self) -> builder::MessagesList<'_> {
+        builder::MessagesList::new(self)
+    }
+    #[doc = "Send Message\n\nPost a message as the caller. With enforce_caught_up the server answers 409 when the caller has not read the latest messages.\n\nSends a `POST` request to `/api/chats/{chat_id}/messages`\n\n```ignore\nlet response = client.messages_send()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn messages_send(&self) -> builder::MessagesSend<'_> {
+        builder::MessagesSend::new(self)
+    }
+    #[doc = "Read Unread Messages\n\nReturn the caller's unread messages and move the read position past them.\n\nSends a `POST` request to `/api/chats/{chat_id}/messages/read`\n\n```ignore\nlet response = client.messages_read()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn messages_read(&self) -> builder::MessagesRead<'_> {
+        builder::MessagesRead::new(self)
+    }
+    #[doc = "List Unread Messages\n\nMessages after the caller's read position, without moving it.\n\nSends a `GET` request to `/api/chats/{chat_id}/messages/unread`\n\n```ignore\nlet response = client.messages_unread()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn messages_unread(&self) -> builder::MessagesUnread<'_> {
+        builder::MessagesUnread::new(self)
+    }
+    #[doc = "Mute Chat\n\nMute or unmute a member: messages are still stored for them, but their runtime is not woken, mentions included.\n\nSends a `POST` request to `/api/chats/{chat_id}/mute`\n\n```ignore\nlet response = client.chats_set_member_mute()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_set_member_mute(&self) -> builder::ChatsSetMemberMute<'_> {
+        builder::ChatsSetMemberMute::new(self)
+    }
+    #[doc = "Mark Read\n\nMove the caller's read position to the newest message.\n\nSends a `POST` request to `/api/chats/{chat_id}/read`\n\n```ignore\nlet response = client.messages_mark_read()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn messages_mark_read(&self) -> builder::MessagesMarkRead<'_> {
+        builder::MessagesMarkRead::new(self)
+    }
+    #[doc = "List Chat Tasks\n\nTasks tracked in a chat.\n\nSends a `GET` request to `/api/chats/{chat_id}/tasks`\n\n```ignore\nlet response = client.chats_tasks_list()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_tasks_list(&self) -> builder::ChatsTasksList<'_> {
+        builder::ChatsTasksList::new(self)
+    }
+    #[doc = "Create Chat Task\n\nAdd a task to a chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/tasks`\n\n```ignore\nlet response = client.chats_tasks_create()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_tasks_create(&self) -> builder::ChatsTasksCreate<'_> {
+        builder::ChatsTasksCreate::new(self)
+    }
+    #[doc = "Get Chat Task\n\nOne chat task.\n\nSends a `GET` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n```ignore\nlet response = client.chats_tasks_get()\n    .chat_id(chat_id)\n    .task_id(task_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_tasks_get(&self) -> builder::ChatsTasksGet<'_> {
+        builder::ChatsTasksGet::new(self)
+    }
+    #[doc = "Delete Chat Task\n\nRemove a chat task.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n```ignore\nlet response = client.chats_tasks_delete()\n    .chat_id(chat_id)\n    .task_id(task_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_tasks_delete(&self) -> builder::ChatsTasksDelete<'_> {
+        builder::ChatsTasksDelete::new(self)
+    }
+    #[doc = "Update Chat Task\n\nChange fields of a chat task; omitted fields stay as they are.\n\nSends a `PATCH` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n```ignore\nlet response = client.chats_tasks_update()\n    .chat_id(chat_id)\n    .task_id(task_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_tasks_update(&self) -> builder::ChatsTasksUpdate<'_> {
+        builder::ChatsTasksUpdate::new(self)
+    }
+    #[doc = "Get Chat Workflow\n\nThe workflow attached to a chat, if any.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow`\n\n```ignore\nlet response = client.chats_workflow_get()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_get(&self) -> builder::ChatsWorkflowGet<'_> {
+        builder::ChatsWorkflowGet::new(self)
+    }
+    #[doc = "Set Chat Workflow\n\nAttach or replace the chat's workflow.\n\nSends a `PUT` request to `/api/chats/{chat_id}/workflow`\n\n```ignore\nlet response = client.chats_workflow_set()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_set(&self) -> builder::ChatsWorkflowSet<'_> {
+        builder::ChatsWorkflowSet::new(self)
+    }
+    #[doc = "Delete Chat Workflow\n\nDetach the chat's workflow.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/workflow`\n\n```ignore\nlet response = client.chats_workflow_delete()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_delete(&self) -> builder::ChatsWorkflowDelete<'_> {
+        builder::ChatsWorkflowDelete::new(self)
+    }
+    #[doc = "List Chat Workflow Events\n\nWorkflow events recorded in a chat.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow/events`\n\n```ignore\nlet response = client.chats_workflow_events_list()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_events_list(&self) -> builder::ChatsWorkflowEventsList<'_> {
+        builder::ChatsWorkflowEventsList::new(self)
+    }
+    #[doc = "Create Chat Workflow Event\n\nRecord a workflow event in the chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/workflow/events`\n\n```ignore\nlet response = client.chats_workflow_events_create()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_events_create(&self) -> builder::ChatsWorkflowEventsCreate<'_> {
+        builder::ChatsWorkflowEventsCreate::new(self)
+    }
+    #[doc = "Get Chat Workflow Event\n\nOne workflow event.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n```ignore\nlet response = client.chats_workflow_events_get()\n    .chat_id(chat_id)\n    .event_id(event_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_events_get(&self) -> builder::ChatsWorkflowEventsGet<'_> {
+        builder::ChatsWorkflowEventsGet::new(self)
+    }
+    #[doc = "Delete Chat Workflow Event\n\nRemove a workflow event.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n```ignore\nlet response = client.chats_workflow_events_delete()\n    .chat_id(chat_id)\n    .event_id(event_id)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_events_delete(&self) -> builder::ChatsWorkflowEventsDelete<'_> {
+        builder::ChatsWorkflowEventsDelete::new(self)
+    }
+    #[doc = "Update Chat Workflow Event\n\nChange fields of a workflow event; omitted fields stay as they are.\n\nSends a `PATCH` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n```ignore\nlet response = client.chats_workflow_events_update()\n    .chat_id(chat_id)\n    .event_id(event_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chats_workflow_events_update(&self) -> builder::ChatsWorkflowEventsUpdate<'_> {
+        builder::ChatsWorkflowEventsUpdate::new(self)
+    }
+    #[doc = "List Agents\n\nManaged agents of the calling owner.\n\nSends a `GET` request to `/api/panel/agents`\n\n```ignore\nlet response = client.agents_list()\n    .send()\n    .await;\n```"]
+    pub fn agents_list(&self) -> builder::AgentsList<'_> {
+        builder::AgentsList::new(self)
+    }
+    #[doc = "Create Agent\n\nCreate a managed agent for the calling owner.\n\nSends a `POST` request to `/api/panel/agents`\n\n```ignore\nlet response = client.agents_create()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn agents_create(&self) -> builder::AgentsCreate<'_> {
+        builder::AgentsCreate::new(self)
+    }
+    #[doc = "List Relationships\n\nRelationships the caller is part of, pending ones included.\n\nSends a `GET` request to `/api/relationships`\n\n```ignore\nlet response = client.relationships_list()\n    .send()\n    .await;\n```"]
+    pub fn relationships_list(&self) -> builder::RelationshipsList<'_> {
+        builder::RelationshipsList::new(self)
+    }
+    #[doc = "Request Relationship\n\nAsk another user for a relationship; it stays pending until they approve.\n\nSends a `POST` request to `/api/relationships/request`\n\n```ignore\nlet response = client.relationships_request()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_request(&self) -> builder::RelationshipsRequest<'_> {
+        builder::RelationshipsRequest::new(self)
+    }
+    #[doc = "Approve Relationship\n\nAccept a pending request addressed to the caller; it becomes visit.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/approve`\n\n```ignore\nlet response = client.relationships_approve()\n    .relationship_id(relationship_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_approve(&self) -> builder::RelationshipsApprove<'_> {
+        builder::RelationshipsApprove::new(self)
+    }
+    #[doc = "Downgrade Relationship\n\nLower the access level of a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/downgrade`\n\n```ignore\nlet response = client.relationships_downgrade()\n    .relationship_id(relationship_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_downgrade(&self) -> builder::RelationshipsDowngrade<'_> {
+        builder::RelationshipsDowngrade::new(self)
+    }
+    #[doc = "Reject Relationship\n\nDecline a pending request addressed to the caller.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/reject`\n\n```ignore\nlet response = client.relationships_reject()\n    .relationship_id(relationship_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_reject(&self) -> builder::RelationshipsReject<'_> {
+        builder::RelationshipsReject::new(self)
+    }
+    #[doc = "Revoke Relationship\n\nEnd a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/revoke`\n\n```ignore\nlet response = client.relationships_revoke()\n    .relationship_id(relationship_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_revoke(&self) -> builder::RelationshipsRevoke<'_> {
+        builder::RelationshipsRevoke::new(self)
+    }
+    #[doc = "Upgrade Relationship\n\nRaise the access level of a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/upgrade`\n\n```ignore\nlet response = client.relationships_upgrade()\n    .relationship_id(relationship_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn relationships_upgrade(&self) -> builder::RelationshipsUpgrade<'_> {
+        builder::RelationshipsUpgrade::new(self)
+    }
+    #[doc = "Drain Runtime Inbox\n\nTake every queued runtime notification of the caller, emptying the queue. Notifications are metadata only.\n\nSends a `POST` request to `/api/runtime/inbox/drain`\n\n```ignore\nlet response = client.notifications_drain()\n    .send()\n    .await;\n```"]
+    pub fn notifications_drain(&self) -> builder::NotificationsDrain<'_> {
+        builder::NotificationsDrain::new(self)
+    }
+    #[doc = "Wait Runtime Inbox\n\nLike drain, but when nothing is queued hold the request until a notification arrives or the timeout passes; may answer with an empty list.\n\nSends a `POST` request to `/api/runtime/inbox/wait`\n\nArguments:\n- `timeout_seconds`: Longest time to hold the request, in seconds.\n```ignore\nlet response = client.notifications_wait()\n    .timeout_seconds(timeout_seconds)\n    .send()\n    .await;\n```"]
+    pub fn notifications_wait(&self) -> builder::NotificationsWait<'_> {
+        builder::NotificationsWait::new(self)
+    }
+    #[doc = "Create Thread\n\nStart a runtime thread for a managed agent user; the server checks ownership, sandbox provider and recipe.\n\nSends a `POST` request to `/api/threads`\n\n```ignore\nlet response = client.threads_create()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn threads_create(&self) -> builder::ThreadsCreate<'_> {
+        builder::ThreadsCreate::new(self)
+    }
+}
+#[doc = r" Types for composing operation parameters."]
+#[allow(clippy::all)]
+pub mod builder {
+    use super::types;
+    #[allow(unused_imports)]
+    use super::{
+        encode_path, ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
+        ResponseValue,
+    };
+    #[doc = "Builder for [`Client::auth_complete_register`]\n\n[`Client::auth_complete_register`]: super::Client::auth_complete_register"]
+    #[derive(Debug, Clone)]
+    pub struct AuthCompleteRegister<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CompleteRegisterRequest, String>,
+    }
+    impl<'a> AuthCompleteRegister<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CompleteRegisterRequest>,
+            <V as std::convert::TryInto<types::CompleteRegisterRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CompleteRegisterRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CompleteRegisterRequest,
+            ) -> types::builder::CompleteRegisterRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CompleteRegisterRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/complete-register", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/complete-register`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::CompleteRegisterResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Create External User\n\nCreate an external agent identity owned by the calling user and issue its own bearer token. The token is returned once; store it.\n\nSends a `POST` request to `/api/auth/external-users`\n\n"]
-    pub async fn users_create_external<'a>(
-        &'a self,
-        body: &'a types::CreateExternalUserRequest,
-    ) -> Result<ResponseValue<types::CreateExternalUserResponse>, Error<()>> {
-        let url = format!("{}/api/auth/external-users", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "users_create_external",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::users_create_external`]\n\n[`Client::users_create_external`]: super::Client::users_create_external"]
+    #[derive(Debug, Clone)]
+    pub struct UsersCreateExternal<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateExternalUserRequest, String>,
+    }
+    impl<'a> UsersCreateExternal<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateExternalUserRequest>,
+            <V as std::convert::TryInto<types::CreateExternalUserRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateExternalUserRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateExternalUserRequest,
+            ) -> types::builder::CreateExternalUserRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateExternalUserRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/external-users", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/external-users`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::CreateExternalUserResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Login\n\nPassword login by email or Mycel id; answers with a bearer token.\n\nSends a `POST` request to `/api/auth/login`\n\n"]
-    pub async fn auth_login<'a>(
-        &'a self,
-        body: &'a types::LoginRequest,
-    ) -> Result<ResponseValue<types::LoginResponse>, Error<()>> {
-        let url = format!("{}/api/auth/login", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "auth_login",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::auth_login`]\n\n[`Client::auth_login`]: super::Client::auth_login"]
+    #[derive(Debug, Clone)]
+    pub struct AuthLogin<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::LoginRequest, String>,
+    }
+    impl<'a> AuthLogin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::LoginRequest>,
+            <V as std::convert::TryInto<types::LoginRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `LoginRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::LoginRequest) -> types::builder::LoginRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::LoginRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/login", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/login`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::LoginResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Me\n\nThe user the bearer token belongs to.\n\nSends a `GET` request to `/api/auth/me`\n\n"]
-    pub async fn me_whoami<'a>(&'a self) -> Result<ResponseValue<types::MeResponse>, Error<()>> {
-        let url = format!("{}/api/auth/me", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "me_whoami",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::me_whoami`]\n\n[`Client::me_whoami`]: super::Client::me_whoami"]
+    #[derive(Debug, Clone)]
+    pub struct MeWhoami<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> MeWhoami<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/api/auth/me", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/auth/me`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::MeResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Send Otp\n\nStart registration: email a one-time code to a new account holding a valid invite code.\n\nSends a `POST` request to `/api/auth/send-otp`\n\n"]
-    pub async fn auth_send_otp<'a>(
-        &'a self,
-        body: &'a types::SendOtpRequest,
-    ) -> Result<ResponseValue<types::SendOtpResponse>, Error<()>> {
-        let url = format!("{}/api/auth/send-otp", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "auth_send_otp",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::auth_send_otp`]\n\n[`Client::auth_send_otp`]: super::Client::auth_send_otp"]
+    #[derive(Debug, Clone)]
+    pub struct AuthSendOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::SendOtpRequest, String>,
+    }
+    impl<'a> AuthSendOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SendOtpRequest>,
+            <V as std::convert::TryInto<types::SendOtpRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `SendOtpRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::SendOtpRequest) -> types::builder::SendOtpRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::SendOtpRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/send-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/send-otp`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::SendOtpResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Verify Otp\n\nCheck the emailed code and obtain the temporary token that completes registration.\n\nSends a `POST` request to `/api/auth/verify-otp`\n\n"]
-    pub async fn auth_verify_otp<'a>(
-        &'a self,
-        body: &'a types::VerifyOtpRequest,
-    ) -> Result<ResponseValue<types::VerifyOtpResponse>, Error<()>> {
-        let url = format!("{}/api/auth/verify-otp", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "auth_verify_otp",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::auth_verify_otp`]\n\n[`Client::auth_verify_otp`]: super::Client::auth_verify_otp"]
+    #[derive(Debug, Clone)]
+    pub struct AuthVerifyOtp<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::VerifyOtpRequest, String>,
+    }
+    impl<'a> AuthVerifyOtp<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::VerifyOtpRequest>,
+            <V as std::convert::TryInto<types::VerifyOtpRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `VerifyOtpRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::VerifyOtpRequest,
+            ) -> types::builder::VerifyOtpRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::VerifyOtpRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/verify-otp", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/verify-otp`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::VerifyOtpResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Chats\n\nChats the caller belongs to, with unread counts and last-message summaries.\n\nSends a `GET` request to `/api/chats`\n\n"]
-    pub async fn chats_list<'a>(&'a self) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!("{}/api/chats", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_list`]\n\n[`Client::chats_list`]: super::Client::chats_list"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsList<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ChatsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/api/chats", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Create Chat\n\nCreate a chat with the listed participants plus the caller. A direct chat between the same two users is reused; group chats need an approved relationship (visit or better) with each outside participant.\n\nSends a `POST` request to `/api/chats`\n\n"]
-    pub async fn chats_create<'a>(
-        &'a self,
-        body: &'a types::CreateChatBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!("{}/api/chats", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_create",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_create`]\n\n[`Client::chats_create`]: super::Client::chats_create"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateChatBody, String>,
+    }
+    impl<'a> ChatsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateChatBody>,
+            <V as std::convert::TryInto<types::CreateChatBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateChatBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::CreateChatBody) -> types::builder::CreateChatBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateChatBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/chats", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Get Chat\n\nOne chat with its members; the caller must be a member.\n\nSends a `GET` request to `/api/chats/{chat_id}`\n\n"]
-    pub async fn chats_get<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_get",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_get`]\n\n[`Client::chats_get`]: super::Client::chats_get"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsGet<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Chat Join Requests\n\nJoin requests of a chat, for its owner.\n\nSends a `GET` request to `/api/chats/{chat_id}/join-requests`\n\n"]
-    pub async fn chats_list_join_requests<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/join-requests",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_list_join_requests",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_list_join_requests`]\n\n[`Client::chats_list_join_requests`]: super::Client::chats_list_join_requests"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsListJoinRequests<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsListJoinRequests<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/join-requests",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/join-requests`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Request Chat Join\n\nAsk to join a group chat as the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests`\n\n"]
-    pub async fn chats_request_join<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::ChatJoinRequestBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/join-requests",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_request_join",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_request_join`]\n\n[`Client::chats_request_join`]: super::Client::chats_request_join"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsRequestJoin<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::ChatJoinRequestBody, String>,
+    }
+    impl<'a> ChatsRequestJoin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ChatJoinRequestBody>,
+            <V as std::convert::TryInto<types::ChatJoinRequestBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ChatJoinRequestBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ChatJoinRequestBody,
+            ) -> types::builder::ChatJoinRequestBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ChatJoinRequestBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/join-requests",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/join-requests`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Approve Chat Join\n\nAccept a pending join request; the approver is the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/approve`\n\n"]
-    pub async fn chats_approve_join<'a>(
-        &'a self,
-        chat_id: &'a str,
-        request_id: &'a str,
-        body: &'a types::ChatJoinRequestActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/join-requests/{}/approve",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&request_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_approve_join",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_approve_join`]\n\n[`Client::chats_approve_join`]: super::Client::chats_approve_join"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsApproveJoin<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        request_id: Result<::std::string::String, String>,
+        body: Result<types::ChatJoinRequestActionBody, String>,
+    }
+    impl<'a> ChatsApproveJoin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                request_id: Err("request_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for request_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ChatJoinRequestActionBody>,
+        {
+            self.body = value.try_into().map_err(|_| {
+                "conversion to `ChatJoinRequestActionBody` for body failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                request_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/join-requests/{}/approve",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/approve`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Reject Chat Join\n\nDecline a pending join request; the approver is the caller.\n\nSends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/reject`\n\n"]
-    pub async fn chats_reject_join<'a>(
-        &'a self,
-        chat_id: &'a str,
-        request_id: &'a str,
-        body: &'a types::ChatJoinRequestActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/join-requests/{}/reject",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&request_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_reject_join",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_reject_join`]\n\n[`Client::chats_reject_join`]: super::Client::chats_reject_join"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsRejectJoin<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        request_id: Result<::std::string::String, String>,
+        body: Result<types::ChatJoinRequestActionBody, String>,
+    }
+    impl<'a> ChatsRejectJoin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                request_id: Err("request_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn request_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.request_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for request_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ChatJoinRequestActionBody>,
+        {
+            self.body = value.try_into().map_err(|_| {
+                "conversion to `ChatJoinRequestActionBody` for body failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                request_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let request_id = request_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/join-requests/{}/reject",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&request_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/join-requests/{request_id}/reject`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Get Chat Join Target\n\nJoin information about a chat, for a user who wants to ask to join it.\n\nSends a `GET` request to `/api/chats/{chat_id}/join-target`\n\n"]
-    pub async fn chats_join_target<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/join-target",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_join_target",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_join_target`]\n\n[`Client::chats_join_target`]: super::Client::chats_join_target"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsJoinTarget<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsJoinTarget<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/join-target",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/join-target`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Add Chat Member\n\nAdd a user to a chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/members`\n\n"]
-    pub async fn chats_add_member<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::ChatMemberAddBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/members",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_add_member",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_add_member`]\n\n[`Client::chats_add_member`]: super::Client::chats_add_member"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsAddMember<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::ChatMemberAddBody, String>,
+    }
+    impl<'a> ChatsAddMember<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ChatMemberAddBody>,
+            <V as std::convert::TryInto<types::ChatMemberAddBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ChatMemberAddBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ChatMemberAddBody,
+            ) -> types::builder::ChatMemberAddBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ChatMemberAddBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/members",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/members`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Messages\n\nA page of chat history in ascending order, ending before the given seq when one is passed.\n\nSends a `GET` request to `/api/chats/{chat_id}/messages`\n\nArguments:\n- `chat_id`\n- `before`: Only messages with a seq below this one (the oldest seq of the previous page).\n- `limit`\n"]
-    pub async fn messages_list<'a>(
-        &'a self,
-        chat_id: &'a str,
-        before: Option<&'a str>,
-        limit: Option<::std::num::NonZeroU64>,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/messages",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&progenitor_client::QueryParam::new("before", &before))
-            .query(&progenitor_client::QueryParam::new("limit", &limit))
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "messages_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::messages_list`]\n\n[`Client::messages_list`]: super::Client::messages_list"]
+    #[derive(Debug, Clone)]
+    pub struct MessagesList<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        before: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+    }
+    impl<'a> MessagesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                before: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn before<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.before = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for before failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                before,
+                limit,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let before = before.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/messages",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("before", &before))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/messages`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Send Message\n\nPost a message as the caller. With enforce_caught_up the server answers 409 when the caller has not read the latest messages.\n\nSends a `POST` request to `/api/chats/{chat_id}/messages`\n\n"]
-    pub async fn messages_send<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::SendMessageBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/messages",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "messages_send",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::messages_send`]\n\n[`Client::messages_send`]: super::Client::messages_send"]
+    #[derive(Debug, Clone)]
+    pub struct MessagesSend<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::SendMessageBody, String>,
+    }
+    impl<'a> MessagesSend<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SendMessageBody>,
+            <V as std::convert::TryInto<types::SendMessageBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `SendMessageBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::SendMessageBody) -> types::builder::SendMessageBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::SendMessageBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/messages",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/messages`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Read Unread Messages\n\nReturn the caller's unread messages and move the read position past them.\n\nSends a `POST` request to `/api/chats/{chat_id}/messages/read`\n\n"]
-    pub async fn messages_read<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/messages/read",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "messages_read",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::messages_read`]\n\n[`Client::messages_read`]: super::Client::messages_read"]
+    #[derive(Debug, Clone)]
+    pub struct MessagesRead<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> MessagesRead<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/messages/read",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/messages/read`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Unread Messages\n\nMessages after the caller's read position, without moving it.\n\nSends a `GET` request to `/api/chats/{chat_id}/messages/unread`\n\n"]
-    pub async fn messages_unread<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/messages/unread",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "messages_unread",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::messages_unread`]\n\n[`Client::messages_unread`]: super::Client::messages_unread"]
+    #[derive(Debug, Clone)]
+    pub struct MessagesUnread<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> MessagesUnread<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/messages/unread",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/messages/unread`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Mute Chat\n\nMute or unmute a member: messages are still stored for them, but their runtime is not woken, mentions included.\n\nSends a `POST` request to `/api/chats/{chat_id}/mute`\n\n"]
-    pub async fn chats_set_member_mute<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::MuteChatBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/mute",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_set_member_mute",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_set_member_mute`]\n\n[`Client::chats_set_member_mute`]: super::Client::chats_set_member_mute"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsSetMemberMute<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::MuteChatBody, String>,
+    }
+    impl<'a> ChatsSetMemberMute<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MuteChatBody>,
+            <V as std::convert::TryInto<types::MuteChatBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `MuteChatBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::MuteChatBody) -> types::builder::MuteChatBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::MuteChatBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/mute",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/mute`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Mark Read\n\nMove the caller's read position to the newest message.\n\nSends a `POST` request to `/api/chats/{chat_id}/read`\n\n"]
-    pub async fn messages_mark_read<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/read",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "messages_mark_read",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::messages_mark_read`]\n\n[`Client::messages_mark_read`]: super::Client::messages_mark_read"]
+    #[derive(Debug, Clone)]
+    pub struct MessagesMarkRead<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> MessagesMarkRead<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/read",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/read`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Chat Tasks\n\nTasks tracked in a chat.\n\nSends a `GET` request to `/api/chats/{chat_id}/tasks`\n\n"]
-    pub async fn chats_tasks_list<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/tasks",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_tasks_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_tasks_list`]\n\n[`Client::chats_tasks_list`]: super::Client::chats_tasks_list"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsTasksList<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsTasksList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/tasks",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/tasks`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Create Chat Task\n\nAdd a task to a chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/tasks`\n\n"]
-    pub async fn chats_tasks_create<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::CreateChatTaskBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/tasks",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_tasks_create",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_tasks_create`]\n\n[`Client::chats_tasks_create`]: super::Client::chats_tasks_create"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsTasksCreate<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::CreateChatTaskBody, String>,
+    }
+    impl<'a> ChatsTasksCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateChatTaskBody>,
+            <V as std::convert::TryInto<types::CreateChatTaskBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateChatTaskBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateChatTaskBody,
+            ) -> types::builder::CreateChatTaskBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::CreateChatTaskBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/tasks",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/tasks`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Get Chat Task\n\nOne chat task.\n\nSends a `GET` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n"]
-    pub async fn chats_tasks_get<'a>(
-        &'a self,
-        chat_id: &'a str,
-        task_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/tasks/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&task_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_tasks_get",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_tasks_get`]\n\n[`Client::chats_tasks_get`]: super::Client::chats_tasks_get"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsTasksGet<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        task_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsTasksGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                task_id: Err("task_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for task_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                task_id,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/tasks/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/tasks/{task_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Delete Chat Task\n\nRemove a chat task.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n"]
-    pub async fn chats_tasks_delete<'a>(
-        &'a self,
-        chat_id: &'a str,
-        task_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/tasks/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&task_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .delete(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_tasks_delete",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_tasks_delete`]\n\n[`Client::chats_tasks_delete`]: super::Client::chats_tasks_delete"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsTasksDelete<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        task_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsTasksDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                task_id: Err("task_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for task_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                task_id,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/tasks/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `DELETE` request to `/api/chats/{chat_id}/tasks/{task_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Update Chat Task\n\nChange fields of a chat task; omitted fields stay as they are.\n\nSends a `PATCH` request to `/api/chats/{chat_id}/tasks/{task_id}`\n\n"]
-    pub async fn chats_tasks_update<'a>(
-        &'a self,
-        chat_id: &'a str,
-        task_id: &'a str,
-        body: &'a types::UpdateChatTaskBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/tasks/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&task_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_tasks_update",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_tasks_update`]\n\n[`Client::chats_tasks_update`]: super::Client::chats_tasks_update"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsTasksUpdate<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        task_id: Result<::std::string::String, String>,
+        body: Result<types::builder::UpdateChatTaskBody, String>,
+    }
+    impl<'a> ChatsTasksUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                task_id: Err("task_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn task_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.task_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for task_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateChatTaskBody>,
+            <V as std::convert::TryInto<types::UpdateChatTaskBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdateChatTaskBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateChatTaskBody,
+            ) -> types::builder::UpdateChatTaskBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                task_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateChatTaskBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/tasks/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&task_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `PATCH` request to `/api/chats/{chat_id}/tasks/{task_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Get Chat Workflow\n\nThe workflow attached to a chat, if any.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow`\n\n"]
-    pub async fn chats_workflow_get<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_get",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_get`]\n\n[`Client::chats_workflow_get`]: super::Client::chats_workflow_get"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowGet<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsWorkflowGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/workflow`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Set Chat Workflow\n\nAttach or replace the chat's workflow.\n\nSends a `PUT` request to `/api/chats/{chat_id}/workflow`\n\n"]
-    pub async fn chats_workflow_set<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::SetChatWorkflowBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .put(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_set",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_set`]\n\n[`Client::chats_workflow_set`]: super::Client::chats_workflow_set"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowSet<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::SetChatWorkflowBody, String>,
+    }
+    impl<'a> ChatsWorkflowSet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SetChatWorkflowBody>,
+            <V as std::convert::TryInto<types::SetChatWorkflowBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `SetChatWorkflowBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::SetChatWorkflowBody,
+            ) -> types::builder::SetChatWorkflowBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::SetChatWorkflowBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `PUT` request to `/api/chats/{chat_id}/workflow`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Delete Chat Workflow\n\nDetach the chat's workflow.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/workflow`\n\n"]
-    pub async fn chats_workflow_delete<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .delete(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_delete",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_delete`]\n\n[`Client::chats_workflow_delete`]: super::Client::chats_workflow_delete"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowDelete<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsWorkflowDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `DELETE` request to `/api/chats/{chat_id}/workflow`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Chat Workflow Events\n\nWorkflow events recorded in a chat.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow/events`\n\n"]
-    pub async fn chats_workflow_events_list<'a>(
-        &'a self,
-        chat_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow/events",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_events_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_events_list`]\n\n[`Client::chats_workflow_events_list`]: super::Client::chats_workflow_events_list"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowEventsList<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsWorkflowEventsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, chat_id } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow/events",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/workflow/events`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Create Chat Workflow Event\n\nRecord a workflow event in the chat.\n\nSends a `POST` request to `/api/chats/{chat_id}/workflow/events`\n\n"]
-    pub async fn chats_workflow_events_create<'a>(
-        &'a self,
-        chat_id: &'a str,
-        body: &'a types::CreateChatWorkflowEventBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow/events",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_events_create",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_events_create`]\n\n[`Client::chats_workflow_events_create`]: super::Client::chats_workflow_events_create"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowEventsCreate<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::CreateChatWorkflowEventBody, String>,
+    }
+    impl<'a> ChatsWorkflowEventsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateChatWorkflowEventBody>,
+            <V as std::convert::TryInto<types::CreateChatWorkflowEventBody>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateChatWorkflowEventBody` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateChatWorkflowEventBody,
+            ) -> types::builder::CreateChatWorkflowEventBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CreateChatWorkflowEventBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow/events",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/chats/{chat_id}/workflow/events`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Get Chat Workflow Event\n\nOne workflow event.\n\nSends a `GET` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n"]
-    pub async fn chats_workflow_events_get<'a>(
-        &'a self,
-        chat_id: &'a str,
-        event_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow/events/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&event_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_events_get",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_events_get`]\n\n[`Client::chats_workflow_events_get`]: super::Client::chats_workflow_events_get"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowEventsGet<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        event_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsWorkflowEventsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                event_id: Err("event_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for event_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                event_id,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let event_id = event_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow/events/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&event_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/chats/{chat_id}/workflow/events/{event_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Delete Chat Workflow Event\n\nRemove a workflow event.\n\nSends a `DELETE` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n"]
-    pub async fn chats_workflow_events_delete<'a>(
-        &'a self,
-        chat_id: &'a str,
-        event_id: &'a str,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow/events/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&event_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .delete(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_events_delete",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_events_delete`]\n\n[`Client::chats_workflow_events_delete`]: super::Client::chats_workflow_events_delete"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowEventsDelete<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        event_id: Result<::std::string::String, String>,
+    }
+    impl<'a> ChatsWorkflowEventsDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                event_id: Err("event_id was not initialized".to_string()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for event_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                event_id,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let event_id = event_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow/events/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&event_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `DELETE` request to `/api/chats/{chat_id}/workflow/events/{event_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Update Chat Workflow Event\n\nChange fields of a workflow event; omitted fields stay as they are.\n\nSends a `PATCH` request to `/api/chats/{chat_id}/workflow/events/{event_id}`\n\n"]
-    pub async fn chats_workflow_events_update<'a>(
-        &'a self,
-        chat_id: &'a str,
-        event_id: &'a str,
-        body: &'a types::UpdateChatWorkflowEventBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/chats/{}/workflow/events/{}",
-            self.baseurl,
-            encode_path(&chat_id.to_string()),
-            encode_path(&event_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .patch(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "chats_workflow_events_update",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::chats_workflow_events_update`]\n\n[`Client::chats_workflow_events_update`]: super::Client::chats_workflow_events_update"]
+    #[derive(Debug, Clone)]
+    pub struct ChatsWorkflowEventsUpdate<'a> {
+        client: &'a super::Client,
+        chat_id: Result<::std::string::String, String>,
+        event_id: Result<::std::string::String, String>,
+        body: Result<types::builder::UpdateChatWorkflowEventBody, String>,
+    }
+    impl<'a> ChatsWorkflowEventsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                chat_id: Err("chat_id was not initialized".to_string()),
+                event_id: Err("event_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn chat_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.chat_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for chat_id failed".to_string()
+            });
+            self
+        }
+        pub fn event_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for event_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateChatWorkflowEventBody>,
+            <V as std::convert::TryInto<types::UpdateChatWorkflowEventBody>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateChatWorkflowEventBody` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::UpdateChatWorkflowEventBody,
+            ) -> types::builder::UpdateChatWorkflowEventBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                chat_id,
+                event_id,
+                body,
+            } = self;
+            let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let event_id = event_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateChatWorkflowEventBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/chats/{}/workflow/events/{}",
+                client.baseurl,
+                encode_path(&chat_id.to_string()),
+                encode_path(&event_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `PATCH` request to `/api/chats/{chat_id}/workflow/events/{event_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Agents\n\nManaged agents of the calling owner.\n\nSends a `GET` request to `/api/panel/agents`\n\n"]
-    pub async fn agents_list<'a>(
-        &'a self,
-    ) -> Result<ResponseValue<types::ListAgentsResponse>, Error<()>> {
-        let url = format!("{}/api/panel/agents", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "agents_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::agents_list`]\n\n[`Client::agents_list`]: super::Client::agents_list"]
+    #[derive(Debug, Clone)]
+    pub struct AgentsList<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> AgentsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/api/panel/agents", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/panel/agents`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::ListAgentsResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Create Agent\n\nCreate a managed agent for the calling owner.\n\nSends a `POST` request to `/api/panel/agents`\n\n"]
-    pub async fn agents_create<'a>(
-        &'a self,
-        body: &'a types::CreateAgentRequest,
-    ) -> Result<ResponseValue<types::CreateAgentResponse>, Error<()>> {
-        let url = format!("{}/api/panel/agents", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "agents_create",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::agents_create`]\n\n[`Client::agents_create`]: super::Client::agents_create"]
+    #[derive(Debug, Clone)]
+    pub struct AgentsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateAgentRequest, String>,
+    }
+    impl<'a> AgentsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateAgentRequest>,
+            <V as std::convert::TryInto<types::CreateAgentRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateAgentRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateAgentRequest,
+            ) -> types::builder::CreateAgentRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateAgentRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/panel/agents", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/panel/agents`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::CreateAgentResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "List Relationships\n\nRelationships the caller is part of, pending ones included.\n\nSends a `GET` request to `/api/relationships`\n\n"]
-    pub async fn relationships_list<'a>(
-        &'a self,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!("{}/api/relationships", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .get(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_list",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_list`]\n\n[`Client::relationships_list`]: super::Client::relationships_list"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsList<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> RelationshipsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/api/relationships", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/relationships`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Request Relationship\n\nAsk another user for a relationship; it stays pending until they approve.\n\nSends a `POST` request to `/api/relationships/request`\n\n"]
-    pub async fn relationships_request<'a>(
-        &'a self,
-        body: &'a types::RelationshipRequestBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!("{}/api/relationships/request", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_request",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_request`]\n\n[`Client::relationships_request`]: super::Client::relationships_request"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsRequest<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RelationshipRequestBody, String>,
+    }
+    impl<'a> RelationshipsRequest<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipRequestBody>,
+            <V as std::convert::TryInto<types::RelationshipRequestBody>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `RelationshipRequestBody` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RelationshipRequestBody,
+            ) -> types::builder::RelationshipRequestBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RelationshipRequestBody::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/relationships/request", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/request`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Approve Relationship\n\nAccept a pending request addressed to the caller; it becomes visit.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/approve`\n\n"]
-    pub async fn relationships_approve<'a>(
-        &'a self,
-        relationship_id: &'a str,
-        body: &'a types::RelationshipActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/relationships/{}/approve",
-            self.baseurl,
-            encode_path(&relationship_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_approve",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_approve`]\n\n[`Client::relationships_approve`]: super::Client::relationships_approve"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsApprove<'a> {
+        client: &'a super::Client,
+        relationship_id: Result<::std::string::String, String>,
+        body: Result<types::RelationshipActionBody, String>,
+    }
+    impl<'a> RelationshipsApprove<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                relationship_id: Err("relationship_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn relationship_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.relationship_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for relationship_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipActionBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RelationshipActionBody` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                relationship_id,
+                body,
+            } = self;
+            let relationship_id = relationship_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/relationships/{}/approve",
+                client.baseurl,
+                encode_path(&relationship_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/{relationship_id}/approve`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Downgrade Relationship\n\nLower the access level of a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/downgrade`\n\n"]
-    pub async fn relationships_downgrade<'a>(
-        &'a self,
-        relationship_id: &'a str,
-        body: &'a types::RelationshipActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/relationships/{}/downgrade",
-            self.baseurl,
-            encode_path(&relationship_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_downgrade",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_downgrade`]\n\n[`Client::relationships_downgrade`]: super::Client::relationships_downgrade"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsDowngrade<'a> {
+        client: &'a super::Client,
+        relationship_id: Result<::std::string::String, String>,
+        body: Result<types::RelationshipActionBody, String>,
+    }
+    impl<'a> RelationshipsDowngrade<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                relationship_id: Err("relationship_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn relationship_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.relationship_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for relationship_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipActionBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RelationshipActionBody` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                relationship_id,
+                body,
+            } = self;
+            let relationship_id = relationship_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/relationships/{}/downgrade",
+                client.baseurl,
+                encode_path(&relationship_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/{relationship_id}/downgrade`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Reject Relationship\n\nDecline a pending request addressed to the caller.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/reject`\n\n"]
-    pub async fn relationships_reject<'a>(
-        &'a self,
-        relationship_id: &'a str,
-        body: &'a types::RelationshipActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/relationships/{}/reject",
-            self.baseurl,
-            encode_path(&relationship_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_reject",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_reject`]\n\n[`Client::relationships_reject`]: super::Client::relationships_reject"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsReject<'a> {
+        client: &'a super::Client,
+        relationship_id: Result<::std::string::String, String>,
+        body: Result<types::RelationshipActionBody, String>,
+    }
+    impl<'a> RelationshipsReject<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                relationship_id: Err("relationship_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn relationship_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.relationship_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for relationship_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipActionBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RelationshipActionBody` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                relationship_id,
+                body,
+            } = self;
+            let relationship_id = relationship_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/relationships/{}/reject",
+                client.baseurl,
+                encode_path(&relationship_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/{relationship_id}/reject`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Revoke Relationship\n\nEnd a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/revoke`\n\n"]
-    pub async fn relationships_revoke<'a>(
-        &'a self,
-        relationship_id: &'a str,
-        body: &'a types::RelationshipActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/relationships/{}/revoke",
-            self.baseurl,
-            encode_path(&relationship_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_revoke",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_revoke`]\n\n[`Client::relationships_revoke`]: super::Client::relationships_revoke"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsRevoke<'a> {
+        client: &'a super::Client,
+        relationship_id: Result<::std::string::String, String>,
+        body: Result<types::RelationshipActionBody, String>,
+    }
+    impl<'a> RelationshipsRevoke<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                relationship_id: Err("relationship_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn relationship_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.relationship_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for relationship_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipActionBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RelationshipActionBody` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                relationship_id,
+                body,
+            } = self;
+            let relationship_id = relationship_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/relationships/{}/revoke",
+                client.baseurl,
+                encode_path(&relationship_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/{relationship_id}/revoke`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Upgrade Relationship\n\nRaise the access level of a relationship.\n\nSends a `POST` request to `/api/relationships/{relationship_id}/upgrade`\n\n"]
-    pub async fn relationships_upgrade<'a>(
-        &'a self,
-        relationship_id: &'a str,
-        body: &'a types::RelationshipActionBody,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!(
-            "{}/api/relationships/{}/upgrade",
-            self.baseurl,
-            encode_path(&relationship_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "relationships_upgrade",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::relationships_upgrade`]\n\n[`Client::relationships_upgrade`]: super::Client::relationships_upgrade"]
+    #[derive(Debug, Clone)]
+    pub struct RelationshipsUpgrade<'a> {
+        client: &'a super::Client,
+        relationship_id: Result<::std::string::String, String>,
+        body: Result<types::RelationshipActionBody, String>,
+    }
+    impl<'a> RelationshipsUpgrade<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                relationship_id: Err("relationship_id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn relationship_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.relationship_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for relationship_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RelationshipActionBody>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RelationshipActionBody` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                relationship_id,
+                body,
+            } = self;
+            let relationship_id = relationship_id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/relationships/{}/upgrade",
+                client.baseurl,
+                encode_path(&relationship_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/relationships/{relationship_id}/upgrade`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Drain Runtime Inbox\n\nTake every queued runtime notification of the caller, emptying the queue. Notifications are metadata only.\n\nSends a `POST` request to `/api/runtime/inbox/drain`\n\n"]
-    pub async fn notifications_drain<'a>(
-        &'a self,
-    ) -> Result<ResponseValue<types::DrainRuntimeInboxResponse>, Error<()>> {
-        let url = format!("{}/api/runtime/inbox/drain", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "notifications_drain",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Builder for [`Client::notifications_drain`]\n\n[`Client::notifications_drain`]: super::Client::notifications_drain"]
+    #[derive(Debug, Clone)]
+    pub struct NotificationsDrain<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> NotificationsDrain<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client } = self;
+            let url = format!("{}/api/runtime/inbox/drain", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/runtime/inbox/drain`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::DrainRuntimeInboxResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Wait Runtime Inbox\n\nLike drain, but when nothing is queued hold the request until a notification arrives or the timeout passes; may answer with an empty list.\n\nSends a `POST` request to `/api/runtime/inbox/wait`\n\nArguments:\n- `timeout_seconds`: Longest time to hold the request, in seconds.\n"]
-    pub async fn notifications_wait<'a>(
-        &'a self,
-        timeout_seconds: Option<f64>,
-    ) -> Result<ResponseValue<types::WaitRuntimeInboxResponse>, Error<()>> {
-        let url = format!("{}/api/runtime/inbox/wait", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .query(&progenitor_client::QueryParam::new(
-                "timeout_seconds",
-                &timeout_seconds,
+    #[doc = "Builder for [`Client::notifications_wait`]\n\n[`Client::notifications_wait`]: super::Client::notifications_wait"]
+    #[derive(Debug, Clone)]
+    pub struct NotificationsWait<'a> {
+        client: &'a super::Client,
+        timeout_seconds: Result<Option<f64>, String>,
+    }
+    impl<'a> NotificationsWait<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                timeout_seconds: Ok(None),
+            }
+        }
+        pub fn timeout_seconds<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<f64>,
+        {
+            self.timeout_seconds = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `f64` for timeout_seconds failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                timeout_seconds,
+            } = self;
+            let timeout_seconds = timeout_seconds.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/runtime/inbox/wait", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new(
+                    "timeout_seconds",
+                    &timeout_seconds,
+                ))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/runtime/inbox/wait`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::WaitRuntimeInboxResponse> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::threads_create`]\n\n[`Client::threads_create`]: super::Client::threads_create"]
+    #[derive(Debug, Clone)]
+    pub struct ThreadsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateThreadRequest, String>,
+    }
+    impl<'a> ThreadsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateThreadRequest>,
+            <V as std::convert::TryInto<types::CreateThreadRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateThreadRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateThreadRequest,
+            ) -> types::builder::CreateThreadRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateThreadRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/threads", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/threads`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::serde_json::Value> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AuthCompleteRegister<'a> {
+        type Output = agentwire_runtime::Result<types::CompleteRegisterResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AUTH_COMPLETE_REGISTER,
             ))
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "notifications_wait",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    #[doc = "Create Thread\n\nStart a runtime thread for a managed agent user; the server checks ownership, sandbox provider and recipe.\n\nSends a `POST` request to `/api/threads`\n\n"]
-    pub async fn threads_create<'a>(
-        &'a self,
-        body: &'a types::CreateThreadRequest,
-    ) -> Result<ResponseValue<::serde_json::Value>, Error<()>> {
-        let url = format!("{}/api/threads", self.baseurl,);
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "threads_create",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    impl<'a> ::std::future::IntoFuture for UsersCreateExternal<'a> {
+        type Output = agentwire_runtime::Result<types::CreateExternalUserResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::USERS_CREATE_EXTERNAL,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AuthLogin<'a> {
+        type Output = agentwire_runtime::Result<types::LoginResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AUTH_LOGIN,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MeWhoami<'a> {
+        type Output = agentwire_runtime::Result<types::MeResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::ME_WHOAMI,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AuthSendOtp<'a> {
+        type Output = agentwire_runtime::Result<types::SendOtpResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AUTH_SEND_OTP,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AuthVerifyOtp<'a> {
+        type Output = agentwire_runtime::Result<types::VerifyOtpResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AUTH_VERIFY_OTP,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsList<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsCreate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_CREATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsGet<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_GET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsListJoinRequests<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_LIST_JOIN_REQUESTS,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsRequestJoin<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_REQUEST_JOIN,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsApproveJoin<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_APPROVE_JOIN,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsRejectJoin<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_REJECT_JOIN,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsJoinTarget<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_JOIN_TARGET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsAddMember<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_ADD_MEMBER,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MessagesList<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::MESSAGES_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MessagesSend<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::MESSAGES_SEND,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MessagesRead<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::MESSAGES_READ,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MessagesUnread<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::MESSAGES_UNREAD,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsSetMemberMute<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_SET_MEMBER_MUTE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for MessagesMarkRead<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::MESSAGES_MARK_READ,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsTasksList<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_TASKS_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsTasksCreate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_TASKS_CREATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsTasksGet<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_TASKS_GET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsTasksDelete<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_TASKS_DELETE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsTasksUpdate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_TASKS_UPDATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowGet<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_GET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowSet<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_SET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowDelete<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_DELETE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowEventsList<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_EVENTS_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowEventsCreate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_EVENTS_CREATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowEventsGet<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_EVENTS_GET,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowEventsDelete<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_EVENTS_DELETE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ChatsWorkflowEventsUpdate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::CHATS_WORKFLOW_EVENTS_UPDATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AgentsList<'a> {
+        type Output = agentwire_runtime::Result<types::ListAgentsResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AGENTS_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for AgentsCreate<'a> {
+        type Output = agentwire_runtime::Result<types::CreateAgentResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AGENTS_CREATE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsList<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_LIST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsRequest<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_REQUEST,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsApprove<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_APPROVE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsDowngrade<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_DOWNGRADE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsReject<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_REJECT,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsRevoke<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_REVOKE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RelationshipsUpgrade<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RELATIONSHIPS_UPGRADE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for NotificationsDrain<'a> {
+        type Output = agentwire_runtime::Result<types::DrainRuntimeInboxResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::NOTIFICATIONS_DRAIN,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for NotificationsWait<'a> {
+        type Output = agentwire_runtime::Result<types::WaitRuntimeInboxResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::NOTIFICATIONS_WAIT,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for ThreadsCreate<'a> {
+        type Output = agentwire_runtime::Result<::serde_json::Value>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::THREADS_CREATE,
+            ))
         }
     }
 }
 #[doc = r" Items consumers will typically use such as the Client."]
 pub mod prelude {
-    #[allow(unused_imports)]
-    pub use super::Client;
+    pub use self::super::Client;
 }
-
-impl ClientHooks<agentwire_runtime::Runtime> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> std::result::Result<(), Error<E>> {
-        self.inner
-            .before_send(request, info.operation_id)
-            .map_err(Error::Custom)
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner
-            .execute(&self.client, request, info.operation_id)
-            .await
-    }
+#[doc = r" What the runtime knows about each operation of this transport."]
+pub mod operations {
+    use agentwire_runtime::Operation;
+    #[doc = "`POST /api/panel/agents`"]
+    pub static AGENTS_CREATE: Operation = Operation::new(
+        "agents_create",
+        "POST",
+        "/api/panel/agents",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`GET /api/panel/agents`"]
+    pub static AGENTS_LIST: Operation = Operation::new(
+        "agents_list",
+        "GET",
+        "/api/panel/agents",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &[],
+    );
+    #[doc = "`POST /api/auth/complete-register`"]
+    pub static AUTH_COMPLETE_REGISTER: Operation = Operation::new(
+        "auth_complete_register",
+        "POST",
+        "/api/auth/complete-register",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/auth/login`"]
+    pub static AUTH_LOGIN: Operation = Operation::new(
+        "auth_login",
+        "POST",
+        "/api/auth/login",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/auth/send-otp`"]
+    pub static AUTH_SEND_OTP: Operation = Operation::new(
+        "auth_send_otp",
+        "POST",
+        "/api/auth/send-otp",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/auth/verify-otp`"]
+    pub static AUTH_VERIFY_OTP: Operation = Operation::new(
+        "auth_verify_otp",
+        "POST",
+        "/api/auth/verify-otp",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/members`"]
+    pub static CHATS_ADD_MEMBER: Operation = Operation::new(
+        "chats_add_member",
+        "POST",
+        "/api/chats/{chat_id}/members",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/join-requests/{request_id}/approve`"]
+    pub static CHATS_APPROVE_JOIN: Operation = Operation::new(
+        "chats_approve_join",
+        "POST",
+        "/api/chats/{chat_id}/join-requests/{request_id}/approve",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "request_id", "body"],
+    );
+    #[doc = "`POST /api/chats`"]
+    pub static CHATS_CREATE: Operation = Operation::new(
+        "chats_create",
+        "POST",
+        "/api/chats",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}`"]
+    pub static CHATS_GET: Operation = Operation::new(
+        "chats_get",
+        "GET",
+        "/api/chats/{chat_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/join-target`"]
+    pub static CHATS_JOIN_TARGET: Operation = Operation::new(
+        "chats_join_target",
+        "GET",
+        "/api/chats/{chat_id}/join-target",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`GET /api/chats`"]
+    pub static CHATS_LIST: Operation = Operation::new(
+        "chats_list",
+        "GET",
+        "/api/chats",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &[],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/join-requests`"]
+    pub static CHATS_LIST_JOIN_REQUESTS: Operation = Operation::new(
+        "chats_list_join_requests",
+        "GET",
+        "/api/chats/{chat_id}/join-requests",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/join-requests/{request_id}/reject`"]
+    pub static CHATS_REJECT_JOIN: Operation = Operation::new(
+        "chats_reject_join",
+        "POST",
+        "/api/chats/{chat_id}/join-requests/{request_id}/reject",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "request_id", "body"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/join-requests`"]
+    pub static CHATS_REQUEST_JOIN: Operation = Operation::new(
+        "chats_request_join",
+        "POST",
+        "/api/chats/{chat_id}/join-requests",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/mute`"]
+    pub static CHATS_SET_MEMBER_MUTE: Operation = Operation::new(
+        "chats_set_member_mute",
+        "POST",
+        "/api/chats/{chat_id}/mute",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/tasks`"]
+    pub static CHATS_TASKS_CREATE: Operation = Operation::new(
+        "chats_tasks_create",
+        "POST",
+        "/api/chats/{chat_id}/tasks",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`DELETE /api/chats/{chat_id}/tasks/{task_id}`"]
+    pub static CHATS_TASKS_DELETE: Operation = Operation::new(
+        "chats_tasks_delete",
+        "DELETE",
+        "/api/chats/{chat_id}/tasks/{task_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "task_id"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/tasks/{task_id}`"]
+    pub static CHATS_TASKS_GET: Operation = Operation::new(
+        "chats_tasks_get",
+        "GET",
+        "/api/chats/{chat_id}/tasks/{task_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "task_id"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/tasks`"]
+    pub static CHATS_TASKS_LIST: Operation = Operation::new(
+        "chats_tasks_list",
+        "GET",
+        "/api/chats/{chat_id}/tasks",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`PATCH /api/chats/{chat_id}/tasks/{task_id}`"]
+    pub static CHATS_TASKS_UPDATE: Operation = Operation::new(
+        "chats_tasks_update",
+        "PATCH",
+        "/api/chats/{chat_id}/tasks/{task_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "task_id", "body"],
+    );
+    #[doc = "`DELETE /api/chats/{chat_id}/workflow`"]
+    pub static CHATS_WORKFLOW_DELETE: Operation = Operation::new(
+        "chats_workflow_delete",
+        "DELETE",
+        "/api/chats/{chat_id}/workflow",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/workflow/events`"]
+    pub static CHATS_WORKFLOW_EVENTS_CREATE: Operation = Operation::new(
+        "chats_workflow_events_create",
+        "POST",
+        "/api/chats/{chat_id}/workflow/events",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`DELETE /api/chats/{chat_id}/workflow/events/{event_id}`"]
+    pub static CHATS_WORKFLOW_EVENTS_DELETE: Operation = Operation::new(
+        "chats_workflow_events_delete",
+        "DELETE",
+        "/api/chats/{chat_id}/workflow/events/{event_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "event_id"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/workflow/events/{event_id}`"]
+    pub static CHATS_WORKFLOW_EVENTS_GET: Operation = Operation::new(
+        "chats_workflow_events_get",
+        "GET",
+        "/api/chats/{chat_id}/workflow/events/{event_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "event_id"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/workflow/events`"]
+    pub static CHATS_WORKFLOW_EVENTS_LIST: Operation = Operation::new(
+        "chats_workflow_events_list",
+        "GET",
+        "/api/chats/{chat_id}/workflow/events",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`PATCH /api/chats/{chat_id}/workflow/events/{event_id}`"]
+    pub static CHATS_WORKFLOW_EVENTS_UPDATE: Operation = Operation::new(
+        "chats_workflow_events_update",
+        "PATCH",
+        "/api/chats/{chat_id}/workflow/events/{event_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "event_id", "body"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/workflow`"]
+    pub static CHATS_WORKFLOW_GET: Operation = Operation::new(
+        "chats_workflow_get",
+        "GET",
+        "/api/chats/{chat_id}/workflow",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`PUT /api/chats/{chat_id}/workflow`"]
+    pub static CHATS_WORKFLOW_SET: Operation = Operation::new(
+        "chats_workflow_set",
+        "PUT",
+        "/api/chats/{chat_id}/workflow",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`GET /api/auth/me`"]
+    pub static ME_WHOAMI: Operation = Operation::new(
+        "me_whoami",
+        "GET",
+        "/api/auth/me",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &[],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/messages`"]
+    pub static MESSAGES_LIST: Operation = Operation::new(
+        "messages_list",
+        "GET",
+        "/api/chats/{chat_id}/messages",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "before", "limit"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/read`"]
+    pub static MESSAGES_MARK_READ: Operation = Operation::new(
+        "messages_mark_read",
+        "POST",
+        "/api/chats/{chat_id}/read",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/messages/read`"]
+    pub static MESSAGES_READ: Operation = Operation::new(
+        "messages_read",
+        "POST",
+        "/api/chats/{chat_id}/messages/read",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`POST /api/chats/{chat_id}/messages`"]
+    pub static MESSAGES_SEND: Operation = Operation::new(
+        "messages_send",
+        "POST",
+        "/api/chats/{chat_id}/messages",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id", "body"],
+    );
+    #[doc = "`GET /api/chats/{chat_id}/messages/unread`"]
+    pub static MESSAGES_UNREAD: Operation = Operation::new(
+        "messages_unread",
+        "GET",
+        "/api/chats/{chat_id}/messages/unread",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["chat_id"],
+    );
+    #[doc = "`POST /api/runtime/inbox/drain`"]
+    pub static NOTIFICATIONS_DRAIN: Operation = Operation::new(
+        "notifications_drain",
+        "POST",
+        "/api/runtime/inbox/drain",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &[],
+    );
+    #[doc = "`POST /api/runtime/inbox/wait`"]
+    pub static NOTIFICATIONS_WAIT: Operation = Operation::new(
+        "notifications_wait",
+        "POST",
+        "/api/runtime/inbox/wait",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["timeout_seconds"],
+    );
+    #[doc = "`POST /api/relationships/{relationship_id}/approve`"]
+    pub static RELATIONSHIPS_APPROVE: Operation = Operation::new(
+        "relationships_approve",
+        "POST",
+        "/api/relationships/{relationship_id}/approve",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["relationship_id", "body"],
+    );
+    #[doc = "`POST /api/relationships/{relationship_id}/downgrade`"]
+    pub static RELATIONSHIPS_DOWNGRADE: Operation = Operation::new(
+        "relationships_downgrade",
+        "POST",
+        "/api/relationships/{relationship_id}/downgrade",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["relationship_id", "body"],
+    );
+    #[doc = "`GET /api/relationships`"]
+    pub static RELATIONSHIPS_LIST: Operation = Operation::new(
+        "relationships_list",
+        "GET",
+        "/api/relationships",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &[],
+    );
+    #[doc = "`POST /api/relationships/{relationship_id}/reject`"]
+    pub static RELATIONSHIPS_REJECT: Operation = Operation::new(
+        "relationships_reject",
+        "POST",
+        "/api/relationships/{relationship_id}/reject",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["relationship_id", "body"],
+    );
+    #[doc = "`POST /api/relationships/request`"]
+    pub static RELATIONSHIPS_REQUEST: Operation = Operation::new(
+        "relationships_request",
+        "POST",
+        "/api/relationships/request",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/relationships/{relationship_id}/revoke`"]
+    pub static RELATIONSHIPS_REVOKE: Operation = Operation::new(
+        "relationships_revoke",
+        "POST",
+        "/api/relationships/{relationship_id}/revoke",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["relationship_id", "body"],
+    );
+    #[doc = "`POST /api/relationships/{relationship_id}/upgrade`"]
+    pub static RELATIONSHIPS_UPGRADE: Operation = Operation::new(
+        "relationships_upgrade",
+        "POST",
+        "/api/relationships/{relationship_id}/upgrade",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["relationship_id", "body"],
+    );
+    #[doc = "`POST /api/threads`"]
+    pub static THREADS_CREATE: Operation = Operation::new(
+        "threads_create",
+        "POST",
+        "/api/threads",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = "`POST /api/auth/external-users`"]
+    pub static USERS_CREATE_EXTERNAL: Operation = Operation::new(
+        "users_create_external",
+        "POST",
+        "/api/auth/external-users",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
+    #[doc = r" Every operation, by id."]
+    pub static ALL: [&Operation; 46usize] = [
+        &AGENTS_CREATE,
+        &AGENTS_LIST,
+        &AUTH_COMPLETE_REGISTER,
+        &AUTH_LOGIN,
+        &AUTH_SEND_OTP,
+        &AUTH_VERIFY_OTP,
+        &CHATS_ADD_MEMBER,
+        &CHATS_APPROVE_JOIN,
+        &CHATS_CREATE,
+        &CHATS_GET,
+        &CHATS_JOIN_TARGET,
+        &CHATS_LIST,
+        &CHATS_LIST_JOIN_REQUESTS,
+        &CHATS_REJECT_JOIN,
+        &CHATS_REQUEST_JOIN,
+        &CHATS_SET_MEMBER_MUTE,
+        &CHATS_TASKS_CREATE,
+        &CHATS_TASKS_DELETE,
+        &CHATS_TASKS_GET,
+        &CHATS_TASKS_LIST,
+        &CHATS_TASKS_UPDATE,
+        &CHATS_WORKFLOW_DELETE,
+        &CHATS_WORKFLOW_EVENTS_CREATE,
+        &CHATS_WORKFLOW_EVENTS_DELETE,
+        &CHATS_WORKFLOW_EVENTS_GET,
+        &CHATS_WORKFLOW_EVENTS_LIST,
+        &CHATS_WORKFLOW_EVENTS_UPDATE,
+        &CHATS_WORKFLOW_GET,
+        &CHATS_WORKFLOW_SET,
+        &ME_WHOAMI,
+        &MESSAGES_LIST,
+        &MESSAGES_MARK_READ,
+        &MESSAGES_READ,
+        &MESSAGES_SEND,
+        &MESSAGES_UNREAD,
+        &NOTIFICATIONS_DRAIN,
+        &NOTIFICATIONS_WAIT,
+        &RELATIONSHIPS_APPROVE,
+        &RELATIONSHIPS_DOWNGRADE,
+        &RELATIONSHIPS_LIST,
+        &RELATIONSHIPS_REJECT,
+        &RELATIONSHIPS_REQUEST,
+        &RELATIONSHIPS_REVOKE,
+        &RELATIONSHIPS_UPGRADE,
+        &THREADS_CREATE,
+        &USERS_CREATE_EXTERNAL,
+    ];
 }

@@ -9,16 +9,122 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[doc = r" Types used as operation parameters and responses."]
 #[allow(clippy::all)]
 pub mod types {
+    #[doc = "One of the contract's values of `AgentEventDataType`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum AgentEventDataType {
+        #[doc = "`thoughts`"]
+        Thoughts,
+        #[doc = "`processing`"]
+        Processing,
+        #[doc = "`approval_required`"]
+        ApprovalRequired,
+        #[doc = "`done`"]
+        Done,
+        #[doc = "`error`"]
+        Error,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl AgentEventDataType {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &[
+            "thoughts",
+            "processing",
+            "approval_required",
+            "done",
+            "error",
+        ];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Thoughts => "thoughts",
+                Self::Processing => "processing",
+                Self::ApprovalRequired => "approval_required",
+                Self::Done => "done",
+                Self::Error => "error",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for AgentEventDataType {
+        fn from(s: &str) -> Self {
+            match s {
+                "thoughts" => Self::Thoughts,
+                "processing" => Self::Processing,
+                "approval_required" => Self::ApprovalRequired,
+                "done" => Self::Done,
+                "error" => Self::Error,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for AgentEventDataType {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "thoughts" => Self::Thoughts,
+                "processing" => Self::Processing,
+                "approval_required" => Self::ApprovalRequired,
+                "done" => Self::Done,
+                "error" => Self::Error,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for AgentEventDataType {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for AgentEventDataType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for AgentEventDataType {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for AgentEventDataType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for AgentEventDataType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AgentEventDataType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
     #[doc = "`AgentEventData`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct AgentEventData {
         #[serde(default)]
         pub output: ::std::string::String,
         #[serde(rename = "type")]
-        pub type_: ::std::string::String,
+        pub type_: crate::types::AgentEventDataType,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl AgentEventData {
+        pub fn builder() -> builder::AgentEventData {
+            Default::default()
+        }
     }
     #[doc = "`StartRequest`"]
-    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, Default, PartialEq)]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct StartRequest {
         #[doc = "Where the session runs; \"sdk\" when absent."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -26,6 +132,13 @@ pub mod types {
         #[doc = "Display name of the user; the service uses \"anonymous\" when absent."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub visitor: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl StartRequest {
+        pub fn builder() -> builder::StartRequest {
+            Default::default()
+        }
     }
     #[doc = "`StartResponse`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -43,11 +156,25 @@ pub mod types {
             ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
         pub name: ::std::string::String,
         pub session_token: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl StartResponse {
+        pub fn builder() -> builder::StartResponse {
+            Default::default()
+        }
     }
     #[doc = "`StreamRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct StreamRequest {
         pub query: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl StreamRequest {
+        pub fn builder() -> builder::StreamRequest {
+            Default::default()
+        }
     }
     #[doc = "`TriggerRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -64,12 +191,569 @@ pub mod types {
         #[doc = "End-user id recorded on the session; defaults to webhook_<id>."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub visitor: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl TriggerRequest {
+        pub fn builder() -> builder::TriggerRequest {
+            Default::default()
+        }
     }
     #[doc = "`TriggerResponse`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct TriggerResponse {
         pub response: ::std::string::String,
         pub session_id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl TriggerResponse {
+        pub fn builder() -> builder::TriggerResponse {
+            Default::default()
+        }
+    }
+    #[doc = " Types for composing complex structures."]
+    pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct AgentEventData {
+            output: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<crate::types::AgentEventDataType, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AgentEventData {
+            fn default() -> Self {
+                Self {
+                    output: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl AgentEventData {
+            pub fn output<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.output = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for output: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::AgentEventDataType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AgentEventData> for super::AgentEventData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AgentEventData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    output: value.output?,
+                    type_: value.type_?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AgentEventData> for AgentEventData {
+            fn from(value: super::AgentEventData) -> Self {
+                Self {
+                    output: Ok(value.output),
+                    type_: Ok(value.type_),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct StartRequest {
+            platform: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            visitor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for StartRequest {
+            fn default() -> Self {
+                Self {
+                    platform: Ok(Default::default()),
+                    visitor: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl StartRequest {
+            pub fn platform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.platform = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for platform: {e}"));
+                self
+            }
+            pub fn visitor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.visitor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for visitor: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StartRequest> for super::StartRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StartRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    platform: value.platform?,
+                    visitor: value.visitor?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StartRequest> for StartRequest {
+            fn from(value: super::StartRequest) -> Self {
+                Self {
+                    platform: Ok(value.platform),
+                    visitor: Ok(value.visitor),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct StartResponse {
+            agent_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            chatbot_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            memory_enabled: ::std::result::Result<bool, ::std::string::String>,
+            messages: ::std::result::Result<
+                ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            session_token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for StartResponse {
+            fn default() -> Self {
+                Self {
+                    agent_id: Ok(Default::default()),
+                    chatbot_id: Ok(Default::default()),
+                    memory_enabled: Ok(Default::default()),
+                    messages: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    session_token: Err("no value supplied for session_token".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl StartResponse {
+            pub fn agent_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.agent_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
+                self
+            }
+            pub fn chatbot_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chatbot_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for chatbot_id: {e}"));
+                self
+            }
+            pub fn memory_enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.memory_enabled = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for memory_enabled: {e}")
+                });
+                self
+            }
+            pub fn messages<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.messages = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for messages: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn session_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_token = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for session_token: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StartResponse> for super::StartResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StartResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    agent_id: value.agent_id?,
+                    chatbot_id: value.chatbot_id?,
+                    memory_enabled: value.memory_enabled?,
+                    messages: value.messages?,
+                    name: value.name?,
+                    session_token: value.session_token?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StartResponse> for StartResponse {
+            fn from(value: super::StartResponse) -> Self {
+                Self {
+                    agent_id: Ok(value.agent_id),
+                    chatbot_id: Ok(value.chatbot_id),
+                    memory_enabled: Ok(value.memory_enabled),
+                    messages: Ok(value.messages),
+                    name: Ok(value.name),
+                    session_token: Ok(value.session_token),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct StreamRequest {
+            query: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for StreamRequest {
+            fn default() -> Self {
+                Self {
+                    query: Err("no value supplied for query".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl StreamRequest {
+            pub fn query<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.query = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for query: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StreamRequest> for super::StreamRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StreamRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    query: value.query?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StreamRequest> for StreamRequest {
+            fn from(value: super::StreamRequest) -> Self {
+                Self {
+                    query: Ok(value.query),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TriggerRequest {
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            session_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            variables: ::std::result::Result<
+                ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                ::std::string::String,
+            >,
+            visitor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TriggerRequest {
+            fn default() -> Self {
+                Self {
+                    message: Err("no value supplied for message".to_string()),
+                    session_id: Ok(Default::default()),
+                    variables: Ok(Default::default()),
+                    visitor: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl TriggerRequest {
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self
+            }
+            pub fn session_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for session_id: {e}"));
+                self
+            }
+            pub fn variables<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.variables = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for variables: {e}"));
+                self
+            }
+            pub fn visitor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.visitor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for visitor: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TriggerRequest> for super::TriggerRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TriggerRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    message: value.message?,
+                    session_id: value.session_id?,
+                    variables: value.variables?,
+                    visitor: value.visitor?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TriggerRequest> for TriggerRequest {
+            fn from(value: super::TriggerRequest) -> Self {
+                Self {
+                    message: Ok(value.message),
+                    session_id: Ok(value.session_id),
+                    variables: Ok(value.variables),
+                    visitor: Ok(value.visitor),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TriggerResponse {
+            response: ::std::result::Result<::std::string::String, ::std::string::String>,
+            session_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TriggerResponse {
+            fn default() -> Self {
+                Self {
+                    response: Err("no value supplied for response".to_string()),
+                    session_id: Err("no value supplied for session_id".to_string()),
+                    extra: Err("no value supplied for extra".to_string()),
+                }
+            }
+        }
+        impl TriggerResponse {
+            pub fn response<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for response: {e}"));
+                self
+            }
+            pub fn session_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.session_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for session_id: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TriggerResponse> for super::TriggerResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TriggerResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    response: value.response?,
+                    session_id: value.session_id?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TriggerResponse> for TriggerResponse {
+            fn from(value: super::TriggerResponse) -> Self {
+                Self {
+                    response: Ok(value.response),
+                    session_id: Ok(value.session_id),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
     }
     #[doc = " Error types."]
     pub mod error {
@@ -155,165 +839,408 @@ impl ClientInfo<agentwire_runtime::Runtime> for Client {
         &self.inner
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assert_client_hooks()
-    where
-        Client: ClientHooks<agentwire_runtime::Runtime>,
-    {
-    }
-};
-#[allow(clippy::all)]
+impl ClientHooks<agentwire_runtime::Runtime> for &Client {}
 impl Client {
-    #[doc = "Open a streaming session with an agent\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/start`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `body`\n"]
-    pub async fn start_agent<'a>(
-        &'a self,
-        project_key: &'a str,
-        agent_id: &'a str,
-        body: &'a types::StartRequest,
-    ) -> Result<ResponseValue<types::StartResponse>, Error<()>> {
-        let url = format!(
-            "{}/api/sdk/v1/agent/{}/{}/start",
-            self.baseurl,
-            encode_path(&project_key.to_string()),
-            encode_path(&agent_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "start_agent",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    #[doc = "Open a streaming session with an agent\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/start`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `body`\n```ignore\nlet response = client.start_agent()\n    .project_key(project_key)\n    .agent_id(agent_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn start_agent(&self) -> builder::StartAgent<'_> {
+        builder::StartAgent::new(self)
+    }
+    #[doc = "Send a message in a session and receive the agent's events\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/stream`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `session_token`: Token returned by the start operation.\n- `body`\n```ignore\nlet response = client.stream_agent()\n    .project_key(project_key)\n    .agent_id(agent_id)\n    .session_token(session_token)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn stream_agent(&self) -> builder::StreamAgent<'_> {
+        builder::StreamAgent::new(self)
+    }
+    #[doc = "Run an agent to completion in one call\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/trigger`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `body`\n```ignore\nlet response = client.trigger_agent()\n    .project_key(project_key)\n    .agent_id(agent_id)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn trigger_agent(&self) -> builder::TriggerAgent<'_> {
+        builder::TriggerAgent::new(self)
+    }
+}
+#[doc = r" Types for composing operation parameters."]
+#[allow(clippy::all)]
+pub mod builder {
+    use super::types;
+    #[allow(unused_imports)]
+    use super::{
+        encode_path, ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
+        ResponseValue,
+    };
+    #[doc = "Builder for [`Client::start_agent`]\n\n[`Client::start_agent`]: super::Client::start_agent"]
+    #[derive(Debug, Clone)]
+    pub struct StartAgent<'a> {
+        client: &'a super::Client,
+        project_key: Result<::std::string::String, String>,
+        agent_id: Result<::std::string::String, String>,
+        body: Result<types::builder::StartRequest, String>,
+    }
+    impl<'a> StartAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                project_key: Err("project_key was not initialized".to_string()),
+                agent_id: Err("agent_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn project_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.project_key = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for project_key failed".to_string()
+            });
+            self
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for agent_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StartRequest>,
+            <V as std::convert::TryInto<types::StartRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `StartRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::StartRequest) -> types::builder::StartRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                project_key,
+                agent_id,
+                body,
+            } = self;
+            let project_key = project_key.map_err(Error::InvalidRequest)?;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::StartRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/sdk/v1/agent/{}/{}/start",
+                client.baseurl,
+                encode_path(&project_key.to_string()),
+                encode_path(&agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/start`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::StartResponse> {
+            ::std::future::IntoFuture::into_future(self).await
         }
     }
-    #[doc = "Send a message in a session and receive the agent's events\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/stream`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `session_token`: Token returned by the start operation.\n- `body`\n"]
-    pub async fn stream_agent<'a>(
-        &'a self,
-        project_key: &'a str,
-        agent_id: &'a str,
-        session_token: &'a str,
-        body: &'a types::StreamRequest,
-    ) -> Result<ResponseValue<ByteStream>, Error<()>> {
-        let url = format!(
-            "{}/api/sdk/v1/agent/{}/{}/stream",
-            self.baseurl,
-            encode_path(&project_key.to_string()),
-            encode_path(&agent_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .json(&body)
-            .query(&progenitor_client::QueryParam::new(
-                "session_token",
-                &session_token,
+    #[doc = "Builder for [`Client::stream_agent`]\n\n[`Client::stream_agent`]: super::Client::stream_agent"]
+    #[derive(Debug, Clone)]
+    pub struct StreamAgent<'a> {
+        client: &'a super::Client,
+        project_key: Result<::std::string::String, String>,
+        agent_id: Result<::std::string::String, String>,
+        session_token: Result<::std::string::String, String>,
+        body: Result<types::builder::StreamRequest, String>,
+    }
+    impl<'a> StreamAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                project_key: Err("project_key was not initialized".to_string()),
+                agent_id: Err("agent_id was not initialized".to_string()),
+                session_token: Err("session_token was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn project_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.project_key = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for project_key failed".to_string()
+            });
+            self
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for agent_id failed".to_string()
+            });
+            self
+        }
+        pub fn session_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.session_token = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for session_token failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StreamRequest>,
+            <V as std::convert::TryInto<types::StreamRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `StreamRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::StreamRequest) -> types::builder::StreamRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                project_key,
+                agent_id,
+                session_token,
+                body,
+            } = self;
+            let project_key = project_key.map_err(Error::InvalidRequest)?;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let session_token = session_token.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::StreamRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/sdk/v1/agent/{}/{}/stream",
+                client.baseurl,
+                encode_path(&project_key.to_string()),
+                encode_path(&agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .query(&progenitor_client::QueryParam::new(
+                    "session_token",
+                    &session_token,
+                ))
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/stream`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::reqwest::Response> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::trigger_agent`]\n\n[`Client::trigger_agent`]: super::Client::trigger_agent"]
+    #[derive(Debug, Clone)]
+    pub struct TriggerAgent<'a> {
+        client: &'a super::Client,
+        project_key: Result<::std::string::String, String>,
+        agent_id: Result<::std::string::String, String>,
+        body: Result<types::builder::TriggerRequest, String>,
+    }
+    impl<'a> TriggerAgent<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                project_key: Err("project_key was not initialized".to_string()),
+                agent_id: Err("agent_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn project_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.project_key = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for project_key failed".to_string()
+            });
+            self
+        }
+        pub fn agent_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.agent_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for agent_id failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TriggerRequest>,
+            <V as std::convert::TryInto<types::TriggerRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `TriggerRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::TriggerRequest) -> types::builder::TriggerRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                project_key,
+                agent_id,
+                body,
+            } = self;
+            let project_key = project_key.map_err(Error::InvalidRequest)?;
+            let agent_id = agent_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::TriggerRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/sdk/v1/agent/{}/{}/trigger",
+                client.baseurl,
+                encode_path(&project_key.to_string()),
+                encode_path(&agent_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/trigger`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::TriggerResponse> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for StartAgent<'a> {
+        type Output = agentwire_runtime::Result<types::StartResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::START_AGENT,
             ))
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "stream_agent",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => Ok(ResponseValue::stream(response)),
-            _ => Err(Error::UnexpectedResponse(response)),
         }
     }
-    #[doc = "Run an agent to completion in one call\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/trigger`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `body`\n"]
-    pub async fn trigger_agent<'a>(
-        &'a self,
-        project_key: &'a str,
-        agent_id: &'a str,
-        body: &'a types::TriggerRequest,
-    ) -> Result<ResponseValue<types::TriggerResponse>, Error<()>> {
-        let url = format!(
-            "{}/api/sdk/v1/agent/{}/{}/trigger",
-            self.baseurl,
-            encode_path(&project_key.to_string()),
-            encode_path(&agent_id.to_string()),
-        );
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map.append(
-            ::reqwest::header::HeaderName::from_static("api-version"),
-            ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-        );
-        #[allow(unused_mut)]
-        let mut request = self
-            .client
-            .post(url)
-            .header(
-                ::reqwest::header::ACCEPT,
-                ::reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .json(&body)
-            .headers(header_map)
-            .build()?;
-        let info = OperationInfo {
-            operation_id: "trigger_agent",
-        };
-        self.pre(&mut request, &info).await?;
-        let result = self.exec(request, &info).await;
-        self.post(&result, &info).await?;
-        let response = result?;
-        match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
-            _ => Err(Error::UnexpectedResponse(response)),
+    impl<'a> ::std::future::IntoFuture for StreamAgent<'a> {
+        type Output = agentwire_runtime::Result<::reqwest::Response>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.response(
+                &client.client,
+                built,
+                &super::operations::STREAM_AGENT,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for TriggerAgent<'a> {
+        type Output = agentwire_runtime::Result<types::TriggerResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::TRIGGER_AGENT,
+            ))
         }
     }
 }
 #[doc = r" Items consumers will typically use such as the Client."]
 pub mod prelude {
-    #[allow(unused_imports)]
-    pub use super::Client;
+    pub use self::super::Client;
 }
-
-impl ClientHooks<agentwire_runtime::Runtime> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> std::result::Result<(), Error<E>> {
-        self.inner
-            .before_send(request, info.operation_id)
-            .map_err(Error::Custom)
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner
-            .execute(&self.client, request, info.operation_id)
-            .await
-    }
+#[doc = r" What the runtime knows about each operation of this transport."]
+pub mod operations {
+    use agentwire_runtime::Operation;
+    #[doc = "`POST /api/sdk/v1/agent/{project_key}/{agent_id}/start`"]
+    pub static START_AGENT: Operation = Operation::new(
+        "start_agent",
+        "POST",
+        "/api/sdk/v1/agent/{project_key}/{agent_id}/start",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["project_key", "agent_id", "body"],
+    );
+    #[doc = "`POST /api/sdk/v1/agent/{project_key}/{agent_id}/stream`"]
+    pub static STREAM_AGENT: Operation = Operation::new(
+        "stream_agent",
+        "POST",
+        "/api/sdk/v1/agent/{project_key}/{agent_id}/stream",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Stream,
+        &["project_key", "agent_id", "session_token", "body"],
+    );
+    #[doc = "`POST /api/sdk/v1/agent/{project_key}/{agent_id}/trigger`"]
+    pub static TRIGGER_AGENT: Operation = Operation::new(
+        "trigger_agent",
+        "POST",
+        "/api/sdk/v1/agent/{project_key}/{agent_id}/trigger",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["project_key", "agent_id", "body"],
+    );
+    #[doc = r" Every operation, by id."]
+    pub static ALL: [&Operation; 3usize] = [&START_AGENT, &STREAM_AGENT, &TRIGGER_AGENT];
 }

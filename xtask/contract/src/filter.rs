@@ -32,6 +32,10 @@ pub struct Filter {
     /// Upstream operationId → why it is not part of the public contract.
     #[serde(default)]
     pub dropped: BTreeMap<String, String>,
+    /// Upstream schema name → the model's public name (`PostOut` → `Post`).
+    /// Every reference follows.
+    #[serde(default)]
+    pub models: BTreeMap<String, String>,
 }
 
 impl Filter {
@@ -121,18 +125,106 @@ pub fn apply_lenient(upstream: &Value, filter: &Filter) -> Result<Applied, Strin
             .is_some_and(|m| METHODS.iter().any(|k| m.contains_key(*k)))
     });
 
-    let missing: Vec<_> = filter
+    let mut missing: Vec<_> = filter
         .operations
         .keys()
         .chain(filter.dropped.keys())
         .filter(|id| !seen.contains(*id))
         .cloned()
         .collect();
+    missing.extend(rename_models(&mut doc, &filter.models)?);
     Ok(Applied {
         doc,
         unlisted,
         missing,
     })
+}
+
+/// Renames component schemas and every `$ref` to them; returns the names
+/// the document does not have.
+fn rename_models(doc: &mut Value, renames: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+    if renames.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (from, to) in renames {
+            if schemas.contains_key(to) {
+                return Err(format!("model name `{to}` (for `{from}`) is taken"));
+            }
+            match schemas.remove(from) {
+                Some(schema) => {
+                    schemas.insert(to.clone(), schema);
+                }
+                None => missing.push(format!("schema {from}")),
+            }
+        }
+    }
+    rename_refs(doc, renames);
+    // typify names an inline schema after its `title`: one titled like a
+    // renamed model would take the model's name (and its place in the code).
+    let targets: BTreeSet<&str> = renames.values().map(String::as_str).collect();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            if let Some(obj) = schema.as_object_mut() {
+                for (key, sub) in obj.iter_mut() {
+                    if key != "title" {
+                        untitle_inline(sub, &targets);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(paths) = doc.get_mut("paths") {
+        untitle_inline(paths, &targets);
+    }
+    Ok(missing)
+}
+
+fn untitle_inline(value: &mut Value, targets: &BTreeSet<&str>) {
+    match value {
+        Value::Object(map) => {
+            if map
+                .get("title")
+                .and_then(Value::as_str)
+                .is_some_and(|t| targets.contains(t))
+            {
+                map.remove("title");
+            }
+            for v in map.values_mut() {
+                untitle_inline(v, targets);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| untitle_inline(v, targets)),
+        _ => {}
+    }
+}
+
+fn rename_refs(value: &mut Value, renames: &BTreeMap<String, String>) {
+    const PREFIX: &str = "#/components/schemas/";
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "$ref" {
+                    if let Some(target) = v.as_str().and_then(|r| r.strip_prefix(PREFIX)) {
+                        if let Some(to) = renames.get(target) {
+                            *v = Value::String(format!("{PREFIX}{to}"));
+                        }
+                    }
+                } else {
+                    rename_refs(v, renames);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, renames)),
+        _ => {}
+    }
 }
 
 /// Puts back schemas the filter keeps explicitly, after pruning removed them
@@ -210,6 +302,7 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             keep_schemas: vec![],
+            models: BTreeMap::new(),
             dropped: dropped
                 .iter()
                 .map(|a| (a.to_string(), "internal".to_string()))

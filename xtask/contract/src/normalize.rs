@@ -390,6 +390,7 @@ fn normalize_schema(schema: &mut Value, ptr: &str) -> Result<()> {
     const_to_enum(obj); // rule 4
     open_string_enum(obj); // rule 9
     drop_closed_additional_properties(obj); // rule 9
+    open_object(obj); // rule 10
     convert_exclusive_bounds(obj, ptr)?; // rule 5
     schema_examples_to_example(obj); // rule 3
     wrap_ref_with_siblings(obj); // rule 6
@@ -786,6 +787,86 @@ fn open_string_enum(obj: &mut Map<String, Value>) {
 fn drop_closed_additional_properties(obj: &mut Map<String, Value>) {
     if obj.get("additionalProperties") == Some(&Value::Bool(false)) {
         obj.remove("additionalProperties");
+    }
+}
+
+/// Gives each multi-valued string enum held in a property of a component
+/// schema a name of its own (`CreateChatBody.kind` → `CreateChatBodyKind`),
+/// so that the generator can make an open Rust enum of it; a property with one
+/// value (a tag such as `"type": "notify"`) stays a string. Runs after
+/// [`normalize`]: the property becomes a `$ref` (inside `allOf` when it carries
+/// siblings such as `default`, as rule 6 leaves them).
+pub fn name_inline_enums(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut hoisted = Vec::new();
+    let taken: BTreeSet<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (prop, sub) in props.iter_mut() {
+            let Some(obj) = sub.as_object_mut() else { continue };
+            let many = obj
+                .get("x-enum-values")
+                .and_then(Value::as_array)
+                .is_some_and(|v| v.iter().filter(|x| x.is_string()).count() > 1);
+            if !many || obj.contains_key("$ref") {
+                continue;
+            }
+            let new_name = format!("{name}{}", pascal(prop));
+            if taken.contains(&new_name) {
+                continue;
+            }
+            let mut enum_schema = Map::new();
+            for key in ["type", "x-enum-values", "title"] {
+                if let Some(v) = obj.remove(key) {
+                    enum_schema.insert(key.to_owned(), v);
+                }
+            }
+            enum_schema.insert("title".into(), Value::String(new_name.clone()));
+            let reference = serde_json::json!({"$ref": format!("#/components/schemas/{new_name}")});
+            if obj.is_empty() {
+                *sub = reference;
+            } else {
+                obj.insert("allOf".into(), Value::Array(vec![reference]));
+            }
+            hoisted.push((new_name, Value::Object(enum_schema)));
+        }
+    }
+    schemas.extend(hoisted);
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Rule 10: an object with named properties also keeps whatever else the
+/// service sends. typify turns `additionalProperties: {}` into a flattened
+/// `extra` map, so a field added on the server survives decoding and comes
+/// back out of `Serialize`; `true` or an absent keyword would give nothing.
+fn open_object(obj: &mut Map<String, Value>) {
+    if !obj.contains_key("properties") {
+        return;
+    }
+    match obj.get("additionalProperties") {
+        None | Some(Value::Bool(true)) => {
+            obj.insert("additionalProperties".into(), Value::Object(Map::new()));
+        }
+        _ => {}
     }
 }
 
@@ -1445,8 +1526,9 @@ mod tests {
         assert_eq!(out["Anything"], json!({}));
         assert_eq!(out["Nothing"], json!({"not": {}}));
         assert_eq!(out["Bag"]["properties"]["empty"], json!({}));
-        // A boolean is valid 3.0 for additionalProperties and means the same.
-        assert_eq!(out["Bag"]["additionalProperties"], json!(true));
+        // `true` says what rule 10 wants but typify ignores it: an object
+        // with properties gets the empty schema, which typify keeps as `extra`.
+        assert_eq!(out["Bag"]["additionalProperties"], json!({}));
         snapshot!(out);
     }
 
@@ -1498,6 +1580,27 @@ mod tests {
     }
 
     #[test]
+    fn rule10_objects_with_properties_keep_the_rest() {
+        let out = normalized_schemas(json!({
+            "Post": {
+                "type": "object",
+                "properties": {
+                    "author": {"type": "object", "properties": {"id": {"type": "string"}}},
+                    "tags": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "string"}}}}
+                }
+            },
+            "Labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "Bare": {"type": "object"}
+        }));
+        assert_eq!(out["Post"]["additionalProperties"], json!({}));
+        assert_eq!(out["Post"]["properties"]["author"]["additionalProperties"], json!({}));
+        assert_eq!(out["Post"]["properties"]["tags"]["items"]["additionalProperties"], json!({}));
+        // A typed map stays typed; an object without properties is a map already.
+        assert_eq!(out["Labels"]["additionalProperties"], json!({"type": "string"}));
+        assert!(out["Bare"].get("additionalProperties").is_none());
+    }
+
+    #[test]
     fn rule9_open_enums_and_open_objects() {
         let out = normalized_schemas(json!({
             "Status": {"type": "string", "enum": ["queued", "running", "done"], "title": "Status"},
@@ -1526,7 +1629,8 @@ mod tests {
             out["Priority"],
             json!({"type": "integer", "enum": [1, 2, 3]})
         );
-        assert!(out["Settings"].get("additionalProperties").is_none());
+        // Closed objects are opened (rule 9), then keep the rest (rule 10).
+        assert_eq!(out["Settings"]["additionalProperties"], json!({}));
         assert!(out["Settings"]["properties"]["extra"]
             .get("additionalProperties")
             .is_none());

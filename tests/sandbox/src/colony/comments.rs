@@ -32,25 +32,25 @@ const CONTEXT_RELATED: usize = 5;
 /// Every comment, in creation order.
 #[derive(Default)]
 pub(crate) struct Data {
-    pub(crate) comments: HashMap<Uuid, types::CommentOut>,
+    pub(crate) comments: HashMap<Uuid, types::Comment>,
     order: Vec<Uuid>,
 }
 
 impl Data {
-    pub(crate) fn comment(&self, id: &Uuid) -> ColonyResult<&types::CommentOut> {
+    pub(crate) fn comment(&self, id: &Uuid) -> ColonyResult<&types::Comment> {
         self.comments
             .get(id)
             .ok_or_else(|| ColonyError::not_found("comment"))
     }
 
-    pub(crate) fn comment_mut(&mut self, id: &Uuid) -> ColonyResult<&mut types::CommentOut> {
+    pub(crate) fn comment_mut(&mut self, id: &Uuid) -> ColonyResult<&mut types::Comment> {
         self.comments
             .get_mut(id)
             .ok_or_else(|| ColonyError::not_found("comment"))
     }
 
     /// A post's comments, oldest first.
-    pub(crate) fn of_post(&self, post_id: Uuid) -> Vec<&types::CommentOut> {
+    pub(crate) fn of_post(&self, post_id: Uuid) -> Vec<&types::Comment> {
         self.order
             .iter()
             .filter_map(|id| self.comments.get(id))
@@ -101,7 +101,7 @@ async fn create(
     caller: Caller,
     Path(post_id): Path<String>,
     FastJson(body): FastJson<types::CommentCreate>,
-) -> ColonyResult<(StatusCode, Json<types::CommentOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Comment>)> {
     let post_id = id_of(&post_id, "post")?;
     let mut data = shared.colony.lock();
     let post = data.posts.post(&post_id)?.clone();
@@ -121,7 +121,7 @@ async fn create(
     };
     let now = Utc::now();
     let text = body.body.to_string();
-    let comment = types::CommentOut {
+    let comment = types::Comment { extra: Default::default(),
         author,
         body: text.clone(),
         client: body.client.map(|c| c.to_string()),
@@ -231,17 +231,17 @@ async fn list(
         Some(_) => return Err(unprocessable("sort is oldest, newest, best or top")),
     }
     let total = all.len();
-    let items: Vec<types::CommentOut> = all
+    let items: Vec<types::Comment> = all
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|c| types::CommentOut {
+        .map(|c| types::Comment {
             // Lists leave out the markup-free copy.
             safe_text: None,
             ..c.clone()
         })
         .collect();
-    Ok(Json(types::CommentListResponse {
+    Ok(Json(types::CommentListResponse { extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         page: (offset / limit + 1) as i64,
@@ -254,7 +254,7 @@ async fn update(
     caller: Caller,
     Path(comment_id): Path<String>,
     FastJson(body): FastJson<types::CommentUpdate>,
-) -> ColonyResult<Json<types::CommentOut>> {
+) -> ColonyResult<Json<types::Comment>> {
     let id = id_of(&comment_id, "comment")?;
     let mut data = shared.colony.lock();
     let comment = data.comments.comment_mut(&id)?;
@@ -286,7 +286,7 @@ async fn context(
     let colony = data.posts.colonies.iter().find(|c| c.id == post.colony_id);
     let comments = data.comments.of_post(post_id);
     let mine = comments.iter().filter(|c| c.author.id == caller.0).count();
-    let related: Vec<&types::PostOut> = data
+    let related: Vec<&types::Post> = data
         .posts
         .order
         .iter()
@@ -327,7 +327,7 @@ async fn conversation(
     let data = shared.colony.lock();
     data.posts.post(&post_id)?;
     let comments = data.comments.of_post(post_id);
-    let mut children: HashMap<Option<Uuid>, Vec<&types::CommentOut>> = HashMap::new();
+    let mut children: HashMap<Option<Uuid>, Vec<&types::Comment>> = HashMap::new();
     for c in &comments {
         // A reply whose parent vanished is shown at the top level.
         let parent = c
@@ -336,8 +336,8 @@ async fn conversation(
         children.entry(parent).or_default().push(c);
     }
     fn node(
-        comment: &types::CommentOut,
-        children: &HashMap<Option<Uuid>, Vec<&types::CommentOut>>,
+        comment: &types::Comment,
+        children: &HashMap<Option<Uuid>, Vec<&types::Comment>>,
     ) -> Value {
         let mut value = serde_json::to_value(comment).unwrap_or(Value::Null);
         let replies: Vec<Value> = children

@@ -232,9 +232,9 @@ pub(crate) fn admin_of<'a>(
     Ok(g)
 }
 
-fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversationOut> {
+fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversation> {
     let (_, g) = group(&data.messages, &id)?;
-    Ok(types::GroupConversationOut {
+    Ok(types::GroupConversation { extra: Default::default(),
         creator_id: g.creator,
         description: g.description.clone(),
         id,
@@ -244,7 +244,7 @@ fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversatio
             .iter()
             .map(|m| {
                 let u = user_out(data, &m.user);
-                types::GroupMemberSummary {
+                types::GroupMemberSummary { extra: Default::default(),
                     display_name: u.display_name,
                     id: m.user,
                     username: u.username,
@@ -257,9 +257,9 @@ fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversatio
     })
 }
 
-fn group_message(data: &super::Data, m: &Message, viewer: Uuid) -> types::GroupMessageOut {
+fn group_message(data: &super::Data, m: &Message, viewer: Uuid) -> types::GroupMessage {
     let out = render(data, m, viewer);
-    types::GroupMessageOut {
+    types::GroupMessage { extra: Default::default(),
         attachments: out.attachments,
         body: out.body,
         conversation_id: out.conversation_id,
@@ -352,7 +352,7 @@ async fn create(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> ColonyResult<(StatusCode, Json<types::GroupConversationOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::GroupConversation>)> {
     let q = CreateQuery::parse(pairs);
     let title = q.title.ok_or_else(|| missing("title"))?;
     check_title(&title)?;
@@ -362,14 +362,14 @@ async fn create(
 }
 
 async fn templates(_caller: Caller) -> Json<types::GroupTemplatesListOut> {
-    Json(types::GroupTemplatesListOut {
-        pagination: Some(types::PageMeta {
+    Json(types::GroupTemplatesListOut { extra: Default::default(),
+        pagination: Some(types::PageMeta { extra: Default::default(),
             has_more: false,
             total: TEMPLATES.len() as i64,
         }),
         templates: TEMPLATES
             .iter()
-            .map(|t| types::GroupTemplateOut {
+            .map(|t| types::GroupTemplate { extra: Default::default(),
                 description: t.description.into(),
                 slug: t.slug.into(),
                 starter_pinned_message: t.starter.into(),
@@ -384,7 +384,7 @@ async fn from_template(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Query(pairs): Query<Vec<(String, String)>>,
-) -> ColonyResult<(StatusCode, Json<types::GroupConversationOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::GroupConversation>)> {
     let q = CreateQuery::parse(pairs);
     let slug = q.template.ok_or_else(|| missing("template"))?;
     let t = TEMPLATES
@@ -431,7 +431,7 @@ async fn detail(
     caller: Caller,
     Path(id): Path<String>,
     Query(paging): Query<Paging>,
-) -> ColonyResult<Json<types::GroupConversationDetailOut>> {
+) -> ColonyResult<Json<types::GroupConversationDetail>> {
     let (offset, limit) = paging.window()?;
     let id = conv_id(&id)?;
     let mut guard = shared.colony.lock();
@@ -447,13 +447,13 @@ async fn detail(
     // Fetching a page reads it.
     data.messages.mark_read_by(&page, caller.0);
     let (_, g) = group(&data.messages, &id)?;
-    let render_all = |ids: &[Uuid]| -> Vec<types::GroupMessageOut> {
+    let render_all = |ids: &[Uuid]| -> Vec<types::GroupMessage> {
         ids.iter()
             .filter_map(|m| data.messages.messages.get(m))
             .map(|m| group_message(data, m, caller.0))
             .collect()
     };
-    Ok(Json(types::GroupConversationDetailOut {
+    Ok(Json(types::GroupConversationDetail { extra: Default::default(),
         creator_id: Some(g.creator),
         description: g.description.clone(),
         id,
@@ -475,7 +475,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<UpdateQuery>,
-) -> ColonyResult<Json<types::GroupMetadataOut>> {
+) -> ColonyResult<Json<types::GroupMetadata>> {
     let id = conv_id(&id)?;
     if let Some(t) = &q.title {
         check_title(t)?;
@@ -496,7 +496,7 @@ async fn update(
         // An empty description clears it.
         g.description = (!d.is_empty()).then_some(d);
     }
-    Ok(Json(types::GroupMetadataOut {
+    Ok(Json(types::GroupMetadata { extra: Default::default(),
         description: g.description.clone(),
         title: g.title.clone(),
     }))
@@ -527,7 +527,7 @@ async fn respond(
         }
         _ => return Err(ColonyError::not_found("pending invite")),
     }
-    Ok(Json(types::GroupInviteResponseOut {
+    Ok(Json(types::GroupInviteResponseOut { extra: Default::default(),
         invite_status: if accept { "accepted" } else { "declined" }.into(),
     }))
 }
@@ -545,16 +545,16 @@ async fn members(
         .iter()
         .map(|u| {
             let user = user_out(&data, u);
-            types::GroupMemberFull {
+            types::GroupMember { extra: Default::default(),
                 display_name: user.display_name,
                 id: *u,
                 presence_status: None,
-                user_type: user.user_type.0,
+                user_type: user.user_type.to_string(),
                 username: user.username,
             }
         })
         .collect();
-    Ok(Json(types::GroupMembersListOut {
+    Ok(Json(types::GroupMembersListOut { extra: Default::default(),
         creator_id: Some(g.creator),
         description: g.description.clone(),
         members,
@@ -572,7 +572,7 @@ async fn add_member(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<AddQuery>,
-) -> ColonyResult<(StatusCode, Json<types::GroupAddMemberOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::GroupInvite>)> {
     let name = q.username.ok_or_else(|| missing("username"))?;
     let id = conv_id(&id)?;
     let mut data = shared.colony.lock();
@@ -581,7 +581,7 @@ async fn add_member(
     let username = data.user(&user)?.username.clone();
     let g = group_mut(&mut data.messages, &id)?;
     let out = match g.member(user) {
-        Some(m) => types::GroupAddMemberOut {
+        Some(m) => types::GroupInvite { extra: Default::default(),
             added: false,
             already_member: true,
             invite_status: Some(if m.accepted { "accepted" } else { "pending" }.into()),
@@ -595,7 +595,7 @@ async fn add_member(
                 ));
             }
             g.members.push(Member::new(user, false, false));
-            types::GroupAddMemberOut {
+            types::GroupInvite { extra: Default::default(),
                 added: true,
                 already_member: false,
                 invite_status: Some("pending".into()),
@@ -630,7 +630,7 @@ async fn remove_member(
     }
     let g = group_mut(&mut data.messages, &id)?;
     g.members.retain(|m| m.user != target);
-    Ok(Json(types::GroupRemoveMemberOut { removed: true }))
+    Ok(Json(types::GroupRemoveMemberOut { extra: Default::default(), removed: true }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -659,7 +659,7 @@ async fn set_admin(
     if let Some(m) = g.member_mut(target) {
         m.admin = is_admin;
     }
-    Ok(Json(types::GroupSetAdminOut {
+    Ok(Json(types::GroupSetAdminOut { extra: Default::default(),
         is_admin,
         user_id: target,
     }))
@@ -685,7 +685,7 @@ async fn pin(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path((conv, msg)): Path<(String, String)>,
-) -> ColonyResult<Json<types::PinResultOut>> {
+) -> ColonyResult<Json<types::PinResult>> {
     let mut data = shared.colony.lock();
     let (id, msg) = pin_target(&data.messages, &conv, &msg, caller.0)?;
     let g = group_mut(&mut data.messages, &id)?;
@@ -693,7 +693,7 @@ async fn pin(
     if !already {
         g.pinned.push(msg);
     }
-    Ok(Json(types::PinResultOut {
+    Ok(Json(types::PinResult { extra: Default::default(),
         already,
         pinned: true,
     }))
@@ -703,13 +703,13 @@ async fn unpin(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path((conv, msg)): Path<(String, String)>,
-) -> ColonyResult<Json<types::PinResultOut>> {
+) -> ColonyResult<Json<types::PinResult>> {
     let mut data = shared.colony.lock();
     let (id, msg) = pin_target(&data.messages, &conv, &msg, caller.0)?;
     let g = group_mut(&mut data.messages, &id)?;
     let was = g.pinned.contains(&msg);
     g.pinned.retain(|m| *m != msg);
-    Ok(Json(types::PinResultOut {
+    Ok(Json(types::PinResult { extra: Default::default(),
         already: !was,
         pinned: false,
     }))
@@ -743,7 +743,7 @@ async fn mute(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<MuteQuery>,
-) -> ColonyResult<Json<types::MuteStateOut>> {
+) -> ColonyResult<Json<types::MuteState>> {
     let choice = q.duration.or(q.until).unwrap_or_else(|| "forever".into());
     let until = match choice.as_str() {
         "1h" => Some(Utc::now() + Duration::hours(1)),
@@ -754,7 +754,7 @@ async fn mute(
         _ => return Err(validation("duration must be 1h, 8h, 1d, 1w or forever")),
     };
     with_member(&shared, &id, caller.0, |m| m.muted_until = Some(until))?;
-    Ok(Json(types::MuteStateOut {
+    Ok(Json(types::MuteState { extra: Default::default(),
         muted: true,
         muted_until: until,
     }))
@@ -764,9 +764,9 @@ async fn unmute(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ColonyResult<Json<types::MuteStateOut>> {
+) -> ColonyResult<Json<types::MuteState>> {
     with_member(&shared, &id, caller.0, |m| m.muted_until.take())?;
-    Ok(Json(types::MuteStateOut {
+    Ok(Json(types::MuteState { extra: Default::default(),
         muted: false,
         muted_until: None,
     }))
@@ -796,7 +796,7 @@ async fn snooze(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<SnoozeQuery>,
-) -> ColonyResult<Json<types::SnoozeStateOut>> {
+) -> ColonyResult<Json<types::SnoozeState>> {
     let now = Utc::now();
     let until = match q.duration.ok_or_else(|| missing("duration"))?.as_str() {
         "1h" => now + Duration::hours(1),
@@ -811,7 +811,7 @@ async fn snooze(
         }
     };
     with_member(&shared, &id, caller.0, |m| m.snoozed_until = Some(until))?;
-    Ok(Json(types::SnoozeStateOut {
+    Ok(Json(types::SnoozeState { extra: Default::default(),
         cleared: false,
         snoozed_until: Some(until),
     }))
@@ -821,9 +821,9 @@ async fn unsnooze(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ColonyResult<Json<types::SnoozeStateOut>> {
+) -> ColonyResult<Json<types::SnoozeState>> {
     let was = with_member(&shared, &id, caller.0, |m| m.snoozed_until.take())?;
-    Ok(Json(types::SnoozeStateOut {
+    Ok(Json(types::SnoozeState { extra: Default::default(),
         cleared: was.is_some(),
         snoozed_until: None,
     }))
@@ -848,7 +848,7 @@ async fn read_all(
             }
         }
     }
-    Ok(Json(types::MarkAllReadOut { marked }))
+    Ok(Json(types::MarkAllReadOut { extra: Default::default(), marked }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -861,9 +861,9 @@ async fn receipts(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<ReceiptsQuery>,
-) -> ColonyResult<Json<types::ReadReceiptsOverrideOut>> {
+) -> ColonyResult<Json<types::ReadReceipts>> {
     with_member(&shared, &id, caller.0, |m| m.receipts = q.show)?;
-    Ok(Json(types::ReadReceiptsOverrideOut {
+    Ok(Json(types::ReadReceipts { extra: Default::default(),
         effective: q.show.unwrap_or(true),
         override_: q.show,
     }))
@@ -937,7 +937,7 @@ async fn search(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<SearchQuery>,
-) -> ColonyResult<Json<types::GroupSearchOut>> {
+) -> ColonyResult<Json<types::GroupSearch>> {
     let q = query.q.ok_or_else(|| missing("q"))?;
     if !(2..=200).contains(&q.chars().count()) {
         return Err(validation("q must be 2 to 200 characters"));
@@ -958,13 +958,13 @@ async fn search(
         })
         .collect();
     let count = hits.len();
-    let results: Vec<types::GroupSearchHitOut> = hits
+    let results: Vec<types::GroupSearchHit> = hits
         .into_iter()
         .skip(offset)
         .take(limit)
         .map(|(m, ranges)| {
             let out = render(&data, m, caller.0);
-            types::GroupSearchHitOut {
+            types::GroupSearchHit { extra: Default::default(),
                 attachments: out.attachments,
                 body_highlight: Some(highlight(&m.body, &ranges)),
                 body: out.body,
@@ -981,9 +981,9 @@ async fn search(
         })
         .collect();
     let has_more = offset + results.len() < count;
-    Ok(Json(types::GroupSearchOut {
+    Ok(Json(types::GroupSearch { extra: Default::default(),
         count: count as i64,
-        pagination: Some(types::PageMeta {
+        pagination: Some(types::PageMeta { extra: Default::default(),
             has_more,
             total: count as i64,
         }),
@@ -997,7 +997,7 @@ async fn send(
     caller: Caller,
     Path(id): Path<String>,
     FastJson(body): FastJson<MessageIn>,
-) -> ColonyResult<(StatusCode, Json<types::MessageOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Message>)> {
     let id = conv_id(&id)?;
     let mut guard = shared.colony.lock();
     let data = &mut *guard;
@@ -1017,7 +1017,7 @@ async fn transfer_creator(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<TransferQuery>,
-) -> ColonyResult<Json<types::GroupTransferCreatorOut>> {
+) -> ColonyResult<Json<types::CreatorTransfer>> {
     let name = q
         .new_creator_username
         .ok_or_else(|| missing("new_creator_username"))?;
@@ -1039,7 +1039,7 @@ async fn transfer_creator(
     if let Some(m) = g.member_mut(target) {
         m.admin = true;
     }
-    Ok(Json(types::GroupTransferCreatorOut {
+    Ok(Json(types::CreatorTransfer { extra: Default::default(),
         creator_id: target,
         creator_username: username,
     }))

@@ -293,7 +293,7 @@ fn shows_receipts(conv: &Conversation, reader: Uuid) -> bool {
 }
 
 /// A message as `viewer` sees it.
-pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::MessageOut {
+pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Message {
     let conv = data.messages.conversations.get(&m.conversation);
     let visible_reads = || {
         m.reads
@@ -321,7 +321,7 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
     let reactions = m
         .reactions
         .iter()
-        .map(|(user, emoji, at)| types::MessageReactionOut {
+        .map(|(user, emoji, at)| types::MessageReaction { extra: Default::default(),
             created_at: *at,
             emoji: emoji.clone(),
             user_id: *user,
@@ -330,7 +330,7 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
         .collect();
     let reply_to = m.reply_to.and_then(|r| {
         let target = data.messages.messages.get(&r)?;
-        Some(types::MessageReplyContext {
+        Some(types::ReplyPreview { extra: Default::default(),
             body_preview: preview(&target.body),
             deleted: target.deleted,
             id: target.id,
@@ -338,7 +338,7 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
             sender_username: username(data, &target.sender),
         })
     });
-    types::MessageOut {
+    types::Message { extra: Default::default(),
         attachments,
         body: m.body.clone(),
         conversation_id: m.conversation,
@@ -364,15 +364,15 @@ pub(crate) fn read_count(data: &super::Data, m: &Message) -> i64 {
         .count() as i64
 }
 
-pub(crate) fn user_out(data: &super::Data, id: &Uuid) -> types::UserOut {
+pub(crate) fn user_out(data: &super::Data, id: &Uuid) -> types::User {
     // Accounts are never removed; a stand-in keeps rendering total anyway.
     data.user(id)
         .cloned()
         .unwrap_or_else(|_| placeholder_user(*id))
 }
 
-fn placeholder_user(id: Uuid) -> types::UserOut {
-    types::UserOut {
+fn placeholder_user(id: Uuid) -> types::User {
+    types::User { extra: Default::default(),
         avatar_url: String::new(),
         bio: None,
         capabilities: None,
@@ -390,7 +390,7 @@ fn placeholder_user(id: Uuid) -> types::UserOut {
         social_links: None,
         team_role: None,
         trust_level: None,
-        user_type: types::UserType("agent".into()),
+        user_type: types::UserType::Agent,
         username: "deleted".into(),
     }
 }
@@ -494,7 +494,7 @@ async fn send(
     caller: Caller,
     Path(username): Path<String>,
     FastJson(body): FastJson<MessageIn>,
-) -> ColonyResult<(StatusCode, Json<types::MessageOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Message>)> {
     let mut guard = shared.colony.lock();
     let data = &mut *guard;
     let to = data.find_user(&username)?;
@@ -522,7 +522,7 @@ async fn list_conversations(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Query(query): Query<ListQuery>,
-) -> ColonyResult<Json<Vec<types::ConversationOut>>> {
+) -> ColonyResult<Json<Vec<types::Conversation>>> {
     // Nothing is ever archived here, so the flag changes nothing.
     let _ = query.include_archived;
     let (offset, limit) = query.paging.window()?;
@@ -543,7 +543,7 @@ async fn list_conversations(
         .filter_map(|c| {
             let other = c.other(caller.0)?;
             let last = c.order.last().and_then(|m| data.messages.messages.get(m));
-            Some(types::ConversationOut {
+            Some(types::Conversation { extra: Default::default(),
                 id: c.id,
                 is_archived: false,
                 last_message_at: c.last_message_at,
@@ -576,7 +576,7 @@ async fn conversation(
     let other = data.find_user(&username)?;
     let other_user = data.user(&other)?.clone();
     let Some(conv) = data.messages.direct_between(caller.0, other) else {
-        return Ok(Json(types::ConversationDetail {
+        return Ok(Json(types::ConversationDetail { extra: Default::default(),
             id: None,
             messages: Vec::new(),
             other_user,
@@ -598,7 +598,7 @@ async fn conversation(
         .filter_map(|id| data.messages.messages.get(id))
         .map(|m| render(data, m, caller.0))
         .collect();
-    Ok(Json(types::ConversationDetail {
+    Ok(Json(types::ConversationDetail { extra: Default::default(),
         id: Some(conv),
         messages,
         other_user,
@@ -621,8 +621,8 @@ fn default_reason() -> String {
 
 const KNOWN_REASONS: [&str; 3] = ["spam", "harassment", "other"];
 
-fn spam_out(conv: Uuid, flag: Option<&SpamFlag>, report: Option<Uuid>) -> types::DmSpamMarkOut {
-    types::DmSpamMarkOut {
+fn spam_out(conv: Uuid, flag: Option<&SpamFlag>, report: Option<Uuid>) -> types::SpamFlag {
+    types::SpamFlag { extra: Default::default(),
         conversation_id: conv,
         report_id: report,
         spam_reason_code: flag.map(|f| f.reason.clone()),
@@ -681,7 +681,7 @@ async fn unmark_spam(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(username): Path<String>,
-) -> ColonyResult<Json<types::DmSpamMarkOut>> {
+) -> ColonyResult<Json<types::SpamFlag>> {
     let mut data = shared.colony.lock();
     let other = data.find_user(&username)?;
     let conv = data
@@ -706,7 +706,7 @@ async fn unread_count(
         .filter(|c| !data.messages.spam.contains_key(&(caller.0, c.id)))
         .map(|c| unread_in(&data.messages, c, caller.0))
         .sum();
-    Ok(Json(types::UnreadCountOut {
+    Ok(Json(types::UnreadCountOut { extra: Default::default(),
         unread_count: Some(n as i64),
         unread_direct_messages: n as i64,
     }))
@@ -732,11 +732,11 @@ async fn saved(
         })
         .collect();
     let total = starred.len();
-    let messages: Vec<types::SavedMessageEntry> = starred
+    let messages: Vec<types::SavedMessage> = starred
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|(m, c, at)| types::SavedMessageEntry {
+        .map(|(m, c, at)| types::SavedMessage { extra: Default::default(),
             conversation_title: c.group().and_then(|g| g.title.clone()),
             is_group: c.group().is_some(),
             message: render(&data, m, caller.0),
@@ -746,9 +746,9 @@ async fn saved(
         })
         .collect();
     let has_more = offset + messages.len() < total;
-    Ok(Json(types::SavedMessagesOut {
+    Ok(Json(types::SavedMessagesOut { extra: Default::default(),
         messages,
-        pagination: Some(types::PageMeta {
+        pagination: Some(types::PageMeta { extra: Default::default(),
             has_more,
             total: total as i64,
         }),
@@ -760,7 +760,7 @@ async fn edit(
     caller: Caller,
     Path(id): Path<String>,
     FastJson(body): FastJson<types::MessageEdit>,
-) -> ColonyResult<Json<types::MessageOut>> {
+) -> ColonyResult<Json<types::Message>> {
     let id = message_id(&id)?;
     let mut guard = shared.colony.lock();
     let data = &mut *guard;
@@ -804,7 +804,7 @@ async fn edits(
     let data = shared.colony.lock();
     let (m, _) = data.messages.visible(&id, caller.0)?;
     let current_at = m.edited_at.unwrap_or(m.created_at);
-    let mut versions = vec![types::MessageEditVersion {
+    let mut versions = vec![types::MessageVersion { extra: Default::default(),
         at: Some(current_at),
         body: m.body.clone(),
         created_at: current_at,
@@ -814,14 +814,14 @@ async fn edits(
         m.versions
             .iter()
             .rev()
-            .map(|(body, at)| types::MessageEditVersion {
+            .map(|(body, at)| types::MessageVersion { extra: Default::default(),
                 at: Some(*at),
                 body: body.clone(),
                 created_at: *at,
                 is_current: false,
             }),
     );
-    Ok(Json(types::MessageEditHistoryOut {
+    Ok(Json(types::MessageEditHistoryOut { extra: Default::default(),
         message_id: id,
         versions,
     }))
@@ -850,7 +850,7 @@ async fn remove(
     m.body = DELETED_BODY.into();
     m.attachments.clear();
     m.reactions.clear();
-    Ok(Json(types::MessageDeleteOut { deleted: true }))
+    Ok(Json(types::MessageDeleteOut { extra: Default::default(), deleted: true }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -865,7 +865,7 @@ async fn forward(
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ForwardQuery>,
-) -> ColonyResult<(StatusCode, Json<types::MessageOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Message>)> {
     let id = message_id(&id)?;
     let mut guard = shared.colony.lock();
     let data = &mut *guard;
@@ -910,7 +910,7 @@ async fn react(
     caller: Caller,
     Path(id): Path<String>,
     FastJson(body): FastJson<types::MessageReactionCreate>,
-) -> ColonyResult<(StatusCode, Json<types::MessageReactionOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::MessageReaction>)> {
     let id = message_id(&id)?;
     let emoji = body.emoji.to_string();
     if emoji.trim().is_empty() {
@@ -945,7 +945,7 @@ async fn react(
     };
     Ok((
         StatusCode::CREATED,
-        Json(types::MessageReactionOut {
+        Json(types::MessageReaction { extra: Default::default(),
             created_at: at,
             emoji,
             user_id: caller.0,
@@ -970,7 +970,7 @@ async fn unreact(
     let before = m.reactions.len();
     m.reactions
         .retain(|(u, e, _)| !(*u == caller.0 && *e == emoji));
-    Ok(Json(types::ReactionRemoveOut {
+    Ok(Json(types::ReactionRemoveOut { extra: Default::default(),
         removed: m.reactions.len() < before,
     }))
 }
@@ -979,7 +979,7 @@ async fn mark_read(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ColonyResult<Json<types::MarkMessageReadOut>> {
+) -> ColonyResult<Json<types::ReadMark>> {
     let id = message_id(&id)?;
     let mut data = shared.colony.lock();
     data.messages.visible(&id, caller.0)?;
@@ -989,14 +989,14 @@ async fn mark_read(
         .get_mut(&id)
         .ok_or_else(|| ColonyError::not_found("message"))?;
     if m.sender == caller.0 {
-        return Ok(Json(types::MarkMessageReadOut {
+        return Ok(Json(types::ReadMark { extra: Default::default(),
             already: false,
             self_authored: true,
         }));
     }
     let already = m.reads.contains_key(&caller.0);
     m.reads.entry(caller.0).or_insert_with(Utc::now);
-    Ok(Json(types::MarkMessageReadOut {
+    Ok(Json(types::ReadMark { extra: Default::default(),
         already,
         self_authored: false,
     }))
@@ -1006,7 +1006,7 @@ async fn reads(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ColonyResult<Json<types::MessageReadsOut>> {
+) -> ColonyResult<Json<types::MessageReads>> {
     let id = message_id(&id)?;
     let data = shared.colony.lock();
     let (m, c) = data.messages.visible(&id, caller.0)?;
@@ -1017,7 +1017,7 @@ async fn reads(
         .collect();
     let entry = |u: &Uuid, at: Option<DateTime<Utc>>| {
         let user = user_out(&data, u);
-        types::MessageReadEntry {
+        types::MessageReader { extra: Default::default(),
             display_name: user.display_name,
             read_at: at,
             user_id: *u,
@@ -1028,12 +1028,12 @@ async fn reads(
     let (seen, unseen): (Vec<&Uuid>, Vec<&Uuid>) = others
         .iter()
         .partition(|u| m.reads.contains_key(u) && shows_receipts(c, **u));
-    let seen: Vec<types::MessageReadEntry> = seen
+    let seen: Vec<types::MessageReader> = seen
         .into_iter()
         .map(|u| entry(u, m.reads.get(u).copied()))
         .collect();
-    let unseen: Vec<types::MessageReadEntry> = unseen.into_iter().map(|u| entry(u, None)).collect();
-    Ok(Json(types::MessageReadsOut {
+    let unseen: Vec<types::MessageReader> = unseen.into_iter().map(|u| entry(u, None)).collect();
+    Ok(Json(types::MessageReads { extra: Default::default(),
         is_group: c.group().is_some(),
         seen_count: seen.len() as i64,
         total_others: others.len() as i64,
@@ -1061,7 +1061,7 @@ async fn star(
             true
         }
     };
-    Ok(Json(types::StarToggleOut { saved }))
+    Ok(Json(types::StarToggleOut { extra: Default::default(), saved }))
 }
 
 impl ColonyHandle {

@@ -94,7 +94,7 @@ type Recorded = (Vec<u8>, u16, Vec<u8>);
 /// One account.
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
-    pub(crate) user: types::UserOut,
+    pub(crate) user: types::User,
     pub(crate) api_key: String,
     /// Set when two-factor authentication is on.
     pub(crate) two_factor: Option<TwoFactor>,
@@ -162,7 +162,7 @@ impl Data {
         }
         let id = Uuid::new_v4();
         let api_key = format!("col_sandbox_{}", id.simple());
-        let user = types::UserOut {
+        let user = types::User { extra: Default::default(),
             avatar_url: format!("https://thecolony.cc/avatars/{username}.png"),
             bio,
             capabilities,
@@ -180,7 +180,7 @@ impl Data {
             social_links: None,
             team_role: None,
             trust_level: None,
-            user_type: types::UserType("agent".into()),
+            user_type: types::UserType::Agent,
             username: username.to_owned(),
         };
         self.accounts.insert(
@@ -196,7 +196,7 @@ impl Data {
         Ok((id, api_key))
     }
 
-    pub(crate) fn user(&self, id: &Uuid) -> ColonyResult<&types::UserOut> {
+    pub(crate) fn user(&self, id: &Uuid) -> ColonyResult<&types::User> {
         self.accounts
             .get(id)
             .map(|a| &a.user)
@@ -357,7 +357,7 @@ async fn register(
     )?;
     Ok((
         StatusCode::CREATED,
-        Json(types::AgentRegisterResponse {
+        Json(types::AgentRegisterResponse { extra: Default::default(),
             api_key,
             id,
             important: Some("Store the API key now; it is not shown again.".into()),
@@ -410,7 +410,7 @@ async fn token(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.as_bytes())
     );
     data.tokens.insert(token.clone(), (id, epoch));
-    Ok(Json(types::TokenResponse {
+    Ok(Json(types::TokenResponse { extra: Default::default(),
         access_token: token,
         token_type: "bearer".into(),
     }))
@@ -429,7 +429,7 @@ async fn rotate_key(
     let old = std::mem::replace(&mut account.api_key, new_key.clone());
     data.by_key.remove(&old);
     data.by_key.insert(new_key.clone(), caller.0);
-    Ok(Json(types::RotateKeyResponse {
+    Ok(Json(types::RotateKeyResponse { extra: Default::default(),
         api_key: new_key,
         message: Some("The previous key no longer works.".into()),
     }))

@@ -19,7 +19,7 @@ use crate::Shared;
 /// Every notification with its recipient, oldest first.
 #[derive(Default)]
 pub(crate) struct Data {
-    items: Vec<(Uuid, types::NotificationOut)>,
+    items: Vec<(Uuid, types::Notification)>,
 }
 
 /// What a notification is about.
@@ -41,11 +41,11 @@ pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
     let Some(actor) = data.accounts.get(&event.actor).map(|a| &a.user) else {
         return;
     };
-    let item = types::NotificationOut {
-        actor: types::NotificationActor {
+    let item = types::Notification { extra: Default::default(),
+        actor: types::NotificationActor { extra: Default::default(),
             display_name: actor.display_name.clone(),
             id: actor.id,
-            user_type: actor.user_type.0.clone(),
+            user_type: actor.user_type.to_string(),
             username: actor.username.clone(),
         },
         comment_id: event.comment_id,
@@ -85,7 +85,7 @@ async fn list(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Query(query): Query<ListQuery>,
-) -> ColonyResult<Json<Vec<types::NotificationOut>>> {
+) -> ColonyResult<Json<Vec<types::Notification>>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ColonyError::new(

@@ -29,10 +29,10 @@ pub(crate) const SEEDED_COLONIES: [(&str, &str); 4] = [
 
 /// Posts, newest last, and the colonies.
 pub(crate) struct Data {
-    pub(crate) posts: HashMap<Uuid, types::PostOut>,
+    pub(crate) posts: HashMap<Uuid, types::Post>,
     /// Creation order; listings walk it backwards for "new".
     pub(crate) order: Vec<Uuid>,
-    pub(crate) colonies: Vec<types::ColonyOut>,
+    pub(crate) colonies: Vec<types::Colony>,
 }
 
 impl Default for Data {
@@ -50,7 +50,7 @@ impl Default for Data {
     }
 }
 
-fn colony(n: u128, slug: &str, name: &str) -> types::ColonyOut {
+fn colony(n: u128, slug: &str, name: &str) -> types::Colony {
     serde_json::from_value(serde_json::json!({
         "id": Uuid::from_u128(0xc0100000_0000_4000_8000_000000000000 + n),
         "name": slug,
@@ -69,7 +69,7 @@ fn colony(n: u128, slug: &str, name: &str) -> types::ColonyOut {
 
 /// What a new post is made of.
 pub(crate) struct NewPost {
-    pub(crate) author: types::UserOut,
+    pub(crate) author: types::User,
     pub(crate) colony_slug: String,
     pub(crate) title: String,
     pub(crate) body: String,
@@ -79,27 +79,27 @@ pub(crate) struct NewPost {
 }
 
 impl Data {
-    pub(crate) fn colony_by_slug(&self, slug: &str) -> ColonyResult<&types::ColonyOut> {
+    pub(crate) fn colony_by_slug(&self, slug: &str) -> ColonyResult<&types::Colony> {
         self.colonies
             .iter()
             .find(|c| c.name == slug)
             .ok_or_else(|| ColonyError::not_found("colony"))
     }
 
-    pub(crate) fn post(&self, id: &Uuid) -> ColonyResult<&types::PostOut> {
+    pub(crate) fn post(&self, id: &Uuid) -> ColonyResult<&types::Post> {
         self.posts
             .get(id)
             .ok_or_else(|| ColonyError::not_found("post"))
     }
 
-    pub(crate) fn post_mut(&mut self, id: &Uuid) -> ColonyResult<&mut types::PostOut> {
+    pub(crate) fn post_mut(&mut self, id: &Uuid) -> ColonyResult<&mut types::Post> {
         self.posts
             .get_mut(id)
             .ok_or_else(|| ColonyError::not_found("post"))
     }
 
     /// Stores a new post and returns it.
-    pub(crate) fn insert(&mut self, new: NewPost) -> ColonyResult<types::PostOut> {
+    pub(crate) fn insert(&mut self, new: NewPost) -> ColonyResult<types::Post> {
         let NewPost {
             author,
             colony_slug,
@@ -111,7 +111,7 @@ impl Data {
         } = new;
         let colony = self.colony_by_slug(&colony_slug)?.clone();
         let now = Utc::now();
-        let post = types::PostOut {
+        let post = types::Post { extra: Default::default(),
             accepting_submissions: None,
             author,
             body,
@@ -135,7 +135,7 @@ impl Data {
             notarised_at: None,
             og_image_path: None,
             og_image_url: None,
-            post_type: types::PostType(post_type),
+            post_type: types::PostType::from(post_type),
             safe_text: None,
             scheduled_for: None,
             score: 0,
@@ -172,7 +172,7 @@ async fn create(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     FastJson(body): FastJson<types::PostCreate>,
-) -> ColonyResult<(StatusCode, Json<types::PostOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Post>)> {
     let mut data = shared.colony.lock();
     let author = data.user(&caller.0)?.clone();
     let slug = body
@@ -184,7 +184,7 @@ async fn create(
         colony_slug: slug,
         title: body.title.to_string(),
         body: body.body.to_string(),
-        post_type: body.post_type.0,
+        post_type: body.post_type.to_string(),
         metadata: body.metadata,
         tags: body.tags,
     })?;
@@ -196,7 +196,7 @@ async fn one(
     AxumState(shared): AxumState<Arc<Shared>>,
     _caller: Caller,
     Path(id): Path<String>,
-) -> ColonyResult<Json<types::PostOut>> {
+) -> ColonyResult<Json<types::Post>> {
     let data = shared.colony.lock();
     Ok(Json(data.posts.post(&post_id(&id)?)?.clone()))
 }
@@ -240,7 +240,7 @@ async fn list(
         // Newest first straight from the creation order: a page costs its own
         // size, not a scan of every post (benchmarks walk 100 000 of them).
         let order = &data.posts.order;
-        let items: Vec<types::PostOut> = order
+        let items: Vec<types::Post> = order
             .iter()
             .rev()
             .skip(offset)
@@ -248,14 +248,14 @@ async fn list(
             .filter_map(|id| data.posts.posts.get(id).cloned())
             .collect();
         let has_more = offset + items.len() < order.len();
-        return Ok(Json(types::CursorPaginatedListPostOut {
+        return Ok(Json(types::CursorPaginatedListPostOut { extra: Default::default(),
             has_more,
             items,
             next_cursor: None,
             total: order.len() as i64,
         }));
     }
-    let mut matching: Vec<&types::PostOut> = data
+    let mut matching: Vec<&types::Post> = data
         .posts
         .order
         .iter()
@@ -270,7 +270,7 @@ async fn list(
             query
                 .post_type
                 .as_deref()
-                .is_none_or(|t| p.post_type.0 == t)
+                .is_none_or(|t| p.post_type.as_str() == t)
         })
         .filter(|p| {
             query.tag.as_deref().is_none_or(|t| {
@@ -290,14 +290,14 @@ async fn list(
         _ => {}
     }
     let total = matching.len();
-    let items: Vec<types::PostOut> = matching
+    let items: Vec<types::Post> = matching
         .into_iter()
         .skip(offset)
         .take(limit)
         .cloned()
         .collect();
     let has_more = offset + items.len() < total;
-    Ok(Json(types::CursorPaginatedListPostOut {
+    Ok(Json(types::CursorPaginatedListPostOut { extra: Default::default(),
         has_more,
         items,
         next_cursor: None,
@@ -310,7 +310,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     FastJson(body): FastJson<types::PostUpdate>,
-) -> ColonyResult<Json<types::PostOut>> {
+) -> ColonyResult<Json<types::Post>> {
     let mut data = shared.colony.lock();
     let post = data.posts.post_mut(&post_id(&id)?)?;
     if post.author.id != caller.0 {

@@ -91,7 +91,7 @@ fn apply_vote(
     target: Target,
     voter: Uuid,
     value: i64,
-) -> ColonyResult<types::VoteOut> {
+) -> ColonyResult<types::VoteResult> {
     let (author, title, post_id, comment_id) = match target {
         Target::Post(id) => {
             let p = data.posts.post(&id)?;
@@ -156,7 +156,7 @@ fn apply_vote(
             },
         );
     }
-    Ok(types::VoteOut {
+    Ok(types::VoteResult { extra: Default::default(),
         karma_conferred: !own,
         karma_reason: if own { "own_content" } else { "conferred" }.into(),
         new_score,
@@ -168,7 +168,7 @@ async fn vote_post(
     caller: Caller,
     Path(post_id): Path<String>,
     FastJson(body): FastJson<types::VoteCreate>,
-) -> ColonyResult<Json<types::VoteOut>> {
+) -> ColonyResult<Json<types::VoteResult>> {
     let id = id_of(&post_id, "post")?;
     let mut data = shared.colony.lock();
     apply_vote(&mut data, Target::Post(id), caller.0, *body.value).map(Json)
@@ -179,7 +179,7 @@ async fn vote_comment(
     caller: Caller,
     Path(comment_id): Path<String>,
     FastJson(body): FastJson<types::VoteCreate>,
-) -> ColonyResult<Json<types::VoteOut>> {
+) -> ColonyResult<Json<types::VoteResult>> {
     let id = id_of(&comment_id, "comment")?;
     let mut data = shared.colony.lock();
     apply_vote(&mut data, Target::Comment(id), caller.0, *body.value).map(Json)
@@ -225,7 +225,7 @@ async fn toggle_reaction(
         .iter()
         .filter_map(|(key, ch)| {
             let who = data.social.reactions.get(&(target, *key))?;
-            (!who.is_empty()).then(|| types::ReactionCount {
+            (!who.is_empty()).then(|| types::Reaction { extra: Default::default(),
                 count: who.len() as i64,
                 emoji: (*key).to_owned(),
                 emoji_char: (*ch).to_owned(),
@@ -233,7 +233,7 @@ async fn toggle_reaction(
             })
         })
         .collect();
-    Ok(Json(types::ReactionSummary { reactions }))
+    Ok(Json(types::ReactionSummary { extra: Default::default(), reactions }))
 }
 
 // ---- polls ----
@@ -249,8 +249,8 @@ struct Poll {
 /// Reads a poll from its post's metadata: `poll_options` (or `options`) as
 /// objects with `id` and `text`, or as plain strings numbered from 1;
 /// `multiple_choice`; `closes_at`.
-fn poll_of(post: &types::PostOut) -> ColonyResult<Poll> {
-    if post.post_type.0 != "poll" {
+fn poll_of(post: &types::Post) -> ColonyResult<Poll> {
+    if post.post_type.as_str() != "poll" {
         return Err(ColonyError::bad_request(
             "NOT_A_POLL",
             "this post is not a poll",
@@ -316,7 +316,7 @@ fn tally(data: &super::Data, post_id: Uuid, caller: Uuid) -> ColonyResult<types:
         .and_then(|b| b.get(&caller))
         .cloned()
         .unwrap_or_default();
-    Ok(types::PollResults {
+    Ok(types::PollResults { extra: Default::default(),
         closing_soon: false,
         is_closed: closed,
         multiple_choice: multiple,
@@ -324,7 +324,7 @@ fn tally(data: &super::Data, post_id: Uuid, caller: Uuid) -> ColonyResult<types:
             .iter()
             .map(|(id, text)| {
                 let n = count(id);
-                types::PollResultOption {
+                types::PollOption { extra: Default::default(),
                     id: id.clone(),
                     percentage: if total == 0 {
                         0.0
@@ -441,7 +441,7 @@ async fn search(
     let colony = query.colony.or(query.colony_name);
     let data = shared.colony.lock();
     // Newest first is the base order; relevance puts title matches ahead.
-    let mut hits: Vec<&types::PostOut> = data
+    let mut hits: Vec<&types::Post> = data
         .posts
         .order
         .iter()
@@ -450,7 +450,7 @@ async fn search(
         .filter(|p| {
             p.title.to_lowercase().contains(&needle) || p.body.to_lowercase().contains(&needle)
         })
-        .filter(|p| post_type.as_deref().is_none_or(|t| p.post_type.0 == t))
+        .filter(|p| post_type.as_deref().is_none_or(|t| p.post_type.as_str() == t))
         .filter(|p| {
             colony
                 .as_deref()
@@ -461,7 +461,7 @@ async fn search(
             query
                 .author_type
                 .as_deref()
-                .is_none_or(|t| p.author.user_type.0 == t)
+                .is_none_or(|t| p.author.user_type.as_str() == t)
         })
         .collect();
     match query.sort.as_deref().unwrap_or("relevance") {
@@ -477,8 +477,8 @@ async fn search(
         }
     }
     let total = hits.len();
-    let items: Vec<types::PostOut> = hits.into_iter().skip(offset).take(limit).cloned().collect();
-    let mut users: Vec<types::UserOut> = data
+    let items: Vec<types::Post> = hits.into_iter().skip(offset).take(limit).cloned().collect();
+    let mut users: Vec<types::User> = data
         .accounts
         .values()
         .map(|a| &a.user)
@@ -493,7 +493,7 @@ async fn search(
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
     users.truncate(SEARCH_USERS);
-    Ok(Json(types::SearchResults {
+    Ok(Json(types::SearchResults { extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         next_cursor: None,
@@ -516,13 +516,13 @@ async fn colonies(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Query(query): Query<ColoniesQuery>,
-) -> ColonyResult<Json<Vec<types::ColonyOut>>> {
+) -> ColonyResult<Json<Vec<types::Colony>>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(unprocessable("limit must be between 1 and 200"));
     }
     let data = shared.colony.lock();
-    let mut list: Vec<&types::ColonyOut> = data
+    let mut list: Vec<&types::Colony> = data
         .posts
         .colonies
         .iter()

@@ -47,7 +47,7 @@ fn unprocessable(message: &str) -> ColonyError {
 async fn me(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
-) -> ColonyResult<Json<types::UserOut>> {
+) -> ColonyResult<Json<types::User>> {
     let data = shared.colony.lock();
     Ok(Json(data.user(&caller.0)?.clone()))
 }
@@ -56,7 +56,7 @@ async fn update_me(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     FastJson(body): FastJson<types::UserUpdate>,
-) -> ColonyResult<Json<types::UserOut>> {
+) -> ColonyResult<Json<types::User>> {
     let mut data = shared.colony.lock();
     let user = &mut data
         .accounts
@@ -99,7 +99,7 @@ async fn one(
     AxumState(shared): AxumState<Arc<Shared>>,
     _caller: Caller,
     Path(user_id): Path<String>,
-) -> ColonyResult<Json<types::UserOut>> {
+) -> ColonyResult<Json<types::User>> {
     let data = shared.colony.lock();
     let id = data.find_user(&user_id)?;
     Ok(Json(data.user(&id)?.clone()))
@@ -120,7 +120,7 @@ struct DirectoryQuery {
 
 /// Whether a profile's capabilities list `specialty` under `specialties`
 /// or `skills` (any case).
-fn lists_specialty(user: &types::UserOut, specialty: &str) -> bool {
+fn lists_specialty(user: &types::User, specialty: &str) -> bool {
     let Some(caps) = &user.capabilities else {
         return false;
     };
@@ -173,11 +173,11 @@ async fn directory(
         }
     };
     let data = shared.colony.lock();
-    let mut users: Vec<&types::UserOut> = data
+    let mut users: Vec<&types::User> = data
         .accounts
         .values()
         .map(|a| &a.user)
-        .filter(|u| user_type == "all" || u.user_type.0 == user_type)
+        .filter(|u| user_type == "all" || u.user_type.as_str() == user_type)
         .filter(|u| {
             q.is_empty()
                 || u.username.to_lowercase().contains(&q)
@@ -220,7 +220,7 @@ async fn directory(
     }
     let total = users.len();
     let offset = query.offset.unwrap_or(0);
-    let items: Vec<types::DirectoryUserOut> = users
+    let items: Vec<types::DirectoryUser> = users
         .into_iter()
         .skip(offset)
         .take(limit)
@@ -238,7 +238,7 @@ async fn directory(
             serde_json::from_value(entry).ok()
         })
         .collect();
-    Ok(Json(types::PaginatedListDirectoryUserOut {
+    Ok(Json(types::PaginatedListDirectoryUserOut { extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         total: total as i64,
@@ -282,7 +282,7 @@ async fn follow(
     );
     Ok((
         StatusCode::CREATED,
-        Json(types::FollowReceipt {
+        Json(types::FollowReceipt { extra: Default::default(),
             created_at: now,
             follow_id,
             followed_id: target,

@@ -51,8 +51,8 @@ impl File {
         self.content.len() as u64
     }
 
-    fn info(&self, filename: &str) -> types::VaultFileInfo {
-        types::VaultFileInfo {
+    fn info(&self, filename: &str) -> types::VaultFile {
+        types::VaultFile { extra: Default::default(),
             content_size: self.size() as i64,
             created_at: self.created_at,
             filename: filename.to_owned(),
@@ -209,7 +209,7 @@ fn check_preconditions(headers: &HeaderMap, current: Option<&File>) -> ColonyRes
 async fn status(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
-) -> ColonyResult<Json<types::VaultStatusResponse>> {
+) -> ColonyResult<Json<types::VaultStatus>> {
     let data = shared.colony.lock();
     let (quota, used, count) = data
         .vault
@@ -217,7 +217,7 @@ async fn status(
         .get(&caller.0)
         .map(|v| (v.quota, v.used(), v.files.len()))
         .unwrap_or_default();
-    Ok(Json(types::VaultStatusResponse {
+    Ok(Json(types::VaultStatus { extra: Default::default(),
         available_bytes: quota.saturating_sub(used) as i64,
         file_count: count as i64,
         quota_bytes: quota as i64,
@@ -244,7 +244,7 @@ async fn list(
         ));
     }
     let data = shared.colony.lock();
-    let items: Vec<types::VaultFileInfo> = data
+    let items: Vec<types::VaultFile> = data
         .vault
         .vaults
         .get(&caller.0)
@@ -256,7 +256,7 @@ async fn list(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(types::PaginatedListVaultFileInfo {
+    Ok(Json(types::PaginatedListVaultFileInfo { extra: Default::default(),
         has_more: false,
         total: items.len() as i64,
         items,
@@ -275,7 +275,7 @@ async fn one(
         .get(&caller.0)
         .and_then(|v| v.files.get(&filename))
         .ok_or_else(|| ColonyError::not_found("file"))?;
-    Ok(Json(types::VaultFileContent {
+    Ok(Json(types::VaultFileContent { extra: Default::default(),
         content: file.content.clone(),
         content_size: file.size() as i64,
         created_at: file.created_at,
@@ -291,7 +291,7 @@ async fn upload(
     Path(filename): Path<String>,
     headers: HeaderMap,
     FastJson(body): FastJson<types::VaultFileUpload>,
-) -> ColonyResult<Json<types::VaultFileInfo>> {
+) -> ColonyResult<Json<types::VaultFile>> {
     check_name(&filename)?;
     let content = body.content.to_string();
     let size = content.len() as u64;

@@ -113,8 +113,8 @@ struct Hook {
 }
 
 impl Hook {
-    fn out(&self, id: Uuid) -> types::WebhookOut {
-        types::WebhookOut {
+    fn out(&self, id: Uuid) -> types::Webhook {
+        types::Webhook { extra: Default::default(),
             created_at: self.created_at,
             events: self.events.clone(),
             failure_count: self.failure_count,
@@ -252,7 +252,7 @@ pub(crate) fn emit(
 }
 
 /// The `post_created` event for a new post, to every subscriber.
-pub(crate) fn post_created(shared: &Arc<Shared>, data: &mut super::Data, post: &types::PostOut) {
+pub(crate) fn post_created(shared: &Arc<Shared>, data: &mut super::Data, post: &types::Post) {
     let mut fields = Map::new();
     fields.insert("post_id".into(), Value::from(post.id.to_string()));
     fields.insert("author".into(), Value::from(post.author.username.clone()));
@@ -264,7 +264,7 @@ pub(crate) fn post_created(shared: &Arc<Shared>, data: &mut super::Data, post: &
             .map(Value::from)
             .unwrap_or_default(),
     );
-    fields.insert("post_type".into(), Value::from(post.post_type.0.clone()));
+    fields.insert("post_type".into(), Value::from(post.post_type.to_string()));
     emit(shared, data, Audience::Everyone, "post_created", fields);
 }
 
@@ -348,7 +348,7 @@ async fn create(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     FastJson(body): FastJson<types::WebhookCreate>,
-) -> ColonyResult<(StatusCode, Json<types::WebhookOut>)> {
+) -> ColonyResult<(StatusCode, Json<types::Webhook>)> {
     check_url(body.url.as_str())?;
     let events = check_events(&body.events)?;
     let hook = Hook {
@@ -373,7 +373,7 @@ async fn create(
 async fn list(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
-) -> ColonyResult<Json<Vec<types::WebhookOut>>> {
+) -> ColonyResult<Json<Vec<types::Webhook>>> {
     let data = shared.colony.lock();
     let hooks = &data.webhooks;
     Ok(Json(
@@ -393,7 +393,7 @@ async fn update(
     caller: Caller,
     Path(id): Path<String>,
     FastJson(body): FastJson<types::WebhookUpdate>,
-) -> ColonyResult<Json<types::WebhookOut>> {
+) -> ColonyResult<Json<types::Webhook>> {
     let id = hook_id(&id)?;
     if let Some(url) = &body.url {
         check_url(url.as_str())?;

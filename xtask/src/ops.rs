@@ -1,0 +1,399 @@
+//! Rewrites progenitor's builder-style output so that every operation goes
+//! through agentwire's runtime once.
+//!
+//! progenitor gives each operation a builder whose `send` builds the
+//! `reqwest::Request`, runs it through `ClientHooks` and decodes the answer.
+//! agentwire wants the runtime to own everything after the request is built
+//! (retries, breaker, cache, reading the body once, decoding, errors), so each
+//! `send` is split:
+//!
+//! - `build_request(self)` keeps progenitor's statements up to the built
+//!   request (argument checks, URL, query, headers, body);
+//! - `IntoFuture` hands that request to `agentwire_runtime::Runtime` with a
+//!   static [`Operation`](agentwire_runtime::Operation) description (id,
+//!   method, path template, documented success statuses, kind of answer,
+//!   parameter names) read off the rest of progenitor's `send`;
+//! - `send(self)` awaits the same future, for those who like oxide's spelling.
+//!
+//! The descriptions are also collected in `operations::ALL`, which the tests
+//! walk to call every kept operation.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, ToTokens};
+use syn::{Expr, FnArg, ImplItem, Item, Pat, ReturnType, Stmt, Type};
+
+/// What a successful answer of an operation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reply {
+    Json,
+    Empty,
+    Stream,
+    Upgrade,
+}
+
+impl Reply {
+    fn tokens(self) -> TokenStream {
+        match self {
+            Reply::Json => quote!(agentwire_runtime::Reply::Json),
+            Reply::Empty => quote!(agentwire_runtime::Reply::Empty),
+            Reply::Stream => quote!(agentwire_runtime::Reply::Stream),
+            Reply::Upgrade => quote!(agentwire_runtime::Reply::Upgrade),
+        }
+    }
+}
+
+/// One operation, as read off its builder.
+struct Op {
+    id: String,
+    method: String,
+    path: String,
+    success: Vec<(u16, u16)>,
+    reply: Reply,
+    params: Vec<String>,
+    /// The decoded type of a JSON answer.
+    output: Type,
+}
+
+/// Rewrites the generated file in place and appends the `operations` module.
+pub fn rewrite(file: &mut syn::File) -> Result<usize, String> {
+    let mut ops = Vec::new();
+    for item in &mut file.items {
+        let Item::Mod(module) = item else { continue };
+        if module.ident != "builder" {
+            continue;
+        }
+        let Some((_, items)) = module.content.as_mut() else {
+            continue;
+        };
+        let mut extra = Vec::new();
+        let structs = struct_fields(items);
+        for item in items.iter_mut() {
+            let Item::Impl(block) = item else { continue };
+            if block.trait_.is_some() {
+                continue;
+            }
+            let Some(pos) = block
+                .items
+                .iter()
+                .position(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "send"))
+            else {
+                continue;
+            };
+            let ImplItem::Fn(send) = block.items.remove(pos) else {
+                unreachable!("position found a fn")
+            };
+            let name = match &*block.self_ty {
+                Type::Path(p) => p
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let params = structs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default();
+            let (op, build, send_new) = split_send(send, params)?;
+            let op_ident = const_ident(&op.id);
+            let self_ty = &block.self_ty;
+            let (impl_generics, _, where_clause) = block.generics.split_for_impl();
+            let output = match op.reply {
+                Reply::Json => op.output.to_token_stream(),
+                Reply::Empty => quote!(()),
+                Reply::Stream | Reply::Upgrade => quote!(::reqwest::Response),
+            };
+            let call = match op.reply {
+                Reply::Json => quote!(json),
+                Reply::Empty => quote!(empty),
+                Reply::Stream | Reply::Upgrade => quote!(response),
+            };
+            block.items.insert(pos, build);
+            block.items.insert(pos + 1, send_new);
+            extra.push(syn::parse_quote! {
+                impl #impl_generics ::std::future::IntoFuture for #self_ty #where_clause {
+                    type Output = agentwire_runtime::Result<#output>;
+                    type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+                    fn into_future(self) -> Self::IntoFuture {
+                        let client = self.client;
+                        let built = self.build_request();
+                        ::std::boxed::Box::pin(client.inner.#call(
+                            &client.client,
+                            built,
+                            &super::operations::#op_ident,
+                        ))
+                    }
+                }
+            });
+            ops.push(op);
+        }
+        items.extend(extra);
+    }
+    if ops.is_empty() {
+        return Err("no operation builder found in progenitor's output".into());
+    }
+    ops.sort_by(|a, b| a.id.cmp(&b.id));
+    let count = ops.len();
+    file.items.push(operations_module(&ops));
+    Ok(count)
+}
+
+/// The field names of every builder struct: the operation's parameters.
+fn struct_fields(items: &[Item]) -> Vec<(String, Vec<String>)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Struct(s) => Some((
+                s.ident.to_string(),
+                s.fields
+                    .iter()
+                    .filter_map(|f| f.ident.as_ref().map(ToString::to_string))
+                    .filter(|n| n != "client")
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn const_ident(id: &str) -> syn::Ident {
+    syn::Ident::new(&id.to_ascii_uppercase(), Span::call_site())
+}
+
+/// Splits progenitor's `send` into `build_request` and a `send` that awaits
+/// the runtime's future, and reads the operation's description off it.
+fn split_send(
+    send: syn::ImplItemFn,
+    params: Vec<String>,
+) -> Result<(Op, ImplItem, ImplItem), String> {
+    let doc = send
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .map(|a| a.to_token_stream().to_string())
+        .collect::<String>();
+    let (method, path) = method_and_path(&doc)
+        .ok_or_else(|| format!("no method and path in the doc of a builder's send: {doc}"))?;
+    if !matches!(send.sig.inputs.first(), Some(FnArg::Receiver(_))) {
+        return Err("a builder's send does not take self".into());
+    }
+    let output = success_type(&send.sig.output)
+        .ok_or_else(|| format!("unexpected return type of send for {path}"))?;
+
+    let stmts = send.block.stmts;
+    let info_at = stmts
+        .iter()
+        .position(|s| stmt_binds(s, "info"))
+        .ok_or_else(|| format!("no `let info` in send for {path}"))?;
+    let id = operation_id(&stmts[info_at])
+        .ok_or_else(|| format!("no operation_id in send for {path}"))?;
+    let arms = stmts[info_at..]
+        .iter()
+        .find_map(status_match)
+        .ok_or_else(|| format!("no status match in send of {id}"))?;
+    let mut success = Vec::new();
+    let mut reply = None;
+    for arm in &arms.arms {
+        let body = arm.body.to_token_stream().to_string();
+        let kind = if body.starts_with("Err") {
+            continue;
+        } else if body.contains("ResponseValue :: from_response") {
+            Reply::Json
+        } else if body.contains("ResponseValue :: empty") {
+            Reply::Empty
+        } else if body.contains("ResponseValue :: stream") {
+            Reply::Stream
+        } else if body.contains("ResponseValue :: upgrade") {
+            Reply::Upgrade
+        } else {
+            return Err(format!("unknown success arm in {id}: {body}"));
+        };
+        if reply.is_some_and(|r| r != kind) {
+            return Err(format!("{id} has success answers of two kinds"));
+        }
+        reply = Some(kind);
+        success.extend(status_ranges(&arm.pat).ok_or_else(|| {
+            format!(
+                "unexpected status pattern in {id}: {}",
+                arm.pat.to_token_stream()
+            )
+        })?);
+    }
+    let reply = reply.ok_or_else(|| format!("{id} has no success answer"))?;
+
+    let kept = &stmts[..info_at];
+    let build: ImplItem = syn::parse_quote! {
+        /// Checks the arguments and builds the HTTP request, without sending it.
+        fn build_request(
+            self,
+        ) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            #(#kept)*
+            Ok(request)
+        }
+    };
+    let attrs = &send.attrs;
+    let out = match reply {
+        Reply::Json => output.to_token_stream(),
+        Reply::Empty => quote!(()),
+        Reply::Stream | Reply::Upgrade => quote!(::reqwest::Response),
+    };
+    let send_new: ImplItem = syn::parse_quote! {
+        #(#attrs)*
+        ///
+        /// Same as awaiting the builder itself.
+        pub async fn send(self) -> agentwire_runtime::Result<#out> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    };
+    let op = Op {
+        id,
+        method,
+        path,
+        success,
+        reply,
+        params,
+        output,
+    };
+    Ok((op, build, send_new))
+}
+
+/// "Sends a `POST` request to `/a/{b}`" → ("POST", "/a/{b}").
+fn method_and_path(doc: &str) -> Option<(String, String)> {
+    let rest = doc.split("Sends a `").nth(1)?;
+    let (method, rest) = rest.split_once('`')?;
+    let rest = rest.split_once('`')?.1;
+    let (path, _) = rest.split_once('`')?;
+    Some((method.to_owned(), path.to_owned()))
+}
+
+/// `Result<ResponseValue<T>, Error<E>>` → `T`.
+fn success_type(output: &ReturnType) -> Option<Type> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let inner = first_generic(ty)?;
+    first_generic(&inner)
+}
+
+fn first_generic(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    })
+}
+
+fn stmt_binds(stmt: &Stmt, name: &str) -> bool {
+    let Stmt::Local(local) = stmt else {
+        return false;
+    };
+    matches!(&local.pat, Pat::Ident(p) if p.ident == name)
+}
+
+fn operation_id(stmt: &Stmt) -> Option<String> {
+    let Stmt::Local(local) = stmt else {
+        return None;
+    };
+    let Expr::Struct(init) = &*local.init.as_ref()?.expr else {
+        return None;
+    };
+    init.fields.iter().find_map(|f| match &f.expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    })
+}
+
+fn status_match(stmt: &Stmt) -> Option<syn::ExprMatch> {
+    match stmt {
+        Stmt::Expr(Expr::Match(m), _) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+/// `200u16` → [(200, 200)]; `200u16..=299u16` → [(200, 299)]; `a | b` → both.
+fn status_ranges(pat: &Pat) -> Option<Vec<(u16, u16)>> {
+    match pat {
+        Pat::Lit(l) => {
+            let n = lit_u16(&l.lit)?;
+            Some(vec![(n, n)])
+        }
+        Pat::Range(r) => {
+            let lo = lit_u16(&expr_lit(r.start.as_deref()?)?)?;
+            let hi = lit_u16(&expr_lit(r.end.as_deref()?)?)?;
+            let hi = match r.limits {
+                syn::RangeLimits::Closed(_) => hi,
+                syn::RangeLimits::HalfOpen(_) => hi.checked_sub(1)?,
+            };
+            Some(vec![(lo, hi)])
+        }
+        Pat::Or(o) => {
+            let mut all = Vec::new();
+            for case in &o.cases {
+                all.extend(status_ranges(case)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+fn expr_lit(e: &Expr) -> Option<syn::Lit> {
+    match e {
+        Expr::Lit(l) => Some(l.lit.clone()),
+        _ => None,
+    }
+}
+
+fn lit_u16(lit: &syn::Lit) -> Option<u16> {
+    match lit {
+        syn::Lit::Int(i) => i.base10_parse().ok(),
+        _ => None,
+    }
+}
+
+fn operations_module(ops: &[Op]) -> Item {
+    let consts = ops.iter().map(|op| {
+        let ident = const_ident(&op.id);
+        let id = &op.id;
+        let method = &op.method;
+        let path = &op.path;
+        let reply = op.reply.tokens();
+        let success = op.success.iter().map(|(lo, hi)| quote!((#lo, #hi)));
+        let params = &op.params;
+        let doc = format!("`{method} {path}`");
+        quote! {
+            #[doc = #doc]
+            pub static #ident: Operation = Operation::new(
+                #id,
+                #method,
+                #path,
+                &[#(#success),*],
+                #reply,
+                &[#(#params),*],
+            );
+        }
+    });
+    let all = ops.iter().map(|op| {
+        let ident = const_ident(&op.id);
+        quote!(&#ident)
+    });
+    let count = ops.len();
+    syn::parse_quote! {
+        /// What the runtime knows about each operation of this transport.
+        pub mod operations {
+            use agentwire_runtime::Operation;
+            #(#consts)*
+            /// Every operation, by id.
+            pub static ALL: [&Operation; #count] = [#(#all),*];
+        }
+    }
+}
