@@ -83,7 +83,12 @@ mod pager;
 #[cfg(feature = "promptev")]
 pub mod promptev;
 #[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
+mod shape;
+#[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
 mod tls;
+
+#[cfg(any(feature = "colony", feature = "mycel", feature = "promptev"))]
+pub use shape::{BoxFuture, ItemStream, Page, Raw};
 
 pub use secrecy::{ExposeSecret, SecretString};
 
