@@ -13,13 +13,40 @@ fn generated_types_accept_unknown_fields_and_values() {
     let ev: AgentEventData =
         serde_json::from_value(json!({"type": "tool_result", "output": "x", "tool": "jira"}))
             .unwrap();
-    assert_eq!(ev.type_, "tool_result");
+    assert_eq!(ev.type_, AgentEventKind::Other("tool_result".into()));
+    assert_eq!(ev.extra["tool"], "jira", "unknown fields are kept");
     let s: StartResponse = serde_json::from_value(json!({
         "session_token": "st_1", "name": "Echo", "agent_id": "a", "brand_new_field": {"nested": true}
     }))
     .unwrap();
     assert_eq!(s.session_token, "st_1");
     assert!(!s.memory_enabled, "defaults apply to absent fields");
+    // What came in goes back out, the unknown field included.
+    let back = serde_json::to_value(&s).unwrap();
+    assert_eq!(back["brand_new_field"], json!({"nested": true}));
+}
+
+#[tokio::test]
+async fn fields_the_contract_does_not_know_survive_at_every_depth() {
+    let app = Router::new().route(
+        "/api/sdk/v1/agent/{key}/{agent}/start",
+        post(|| async {
+            Json(json!({
+                "session_token": "st_1", "name": "Echo", "agent_id": "a",
+                "theme": {"color": "teal", "font": {"size": 12}},
+                "messages": [{"role": "user", "content": "hi", "attachments": [{"id": 7}]}]
+            }))
+        }),
+    );
+    let base = agentwire_tests::serve(app).await;
+    let client = Client::builder("pv_sk_fake_fwdcompat_1")
+        .base_url(base)
+        .build()
+        .unwrap();
+    let session = client.start_agent("a").await.unwrap();
+    assert_eq!(session.raw["theme"]["font"]["size"], 12);
+    assert_eq!(session.raw["messages"][0]["attachments"][0]["id"], 7);
+    assert_eq!(session.messages[0]["attachments"][0]["id"], 7);
 }
 
 #[tokio::test]

@@ -98,7 +98,7 @@ pub fn generate_service(root: &Path, service: &str) -> Result<Vec<Output>, Strin
 
     let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor's output for {service} does not parse: {e}"))?;
-    ops::rewrite(&mut file).map_err(|e| format!("{service}: {e}"))?;
+    ops::rewrite(&mut file, &contract).map_err(|e| format!("{service}: {e}"))?;
     add_to_types(&mut file, &open_enums)?;
     let formatted = rustfmt(&quote::quote!(#file).to_string())?;
     let lib = format!(
@@ -187,6 +187,10 @@ fn generated_manifest(f: &filter::Filter, lib: &str) -> String {
          \n\
          [lib]\n\
          doctest = false\n\
+         \n\
+         [features]\n\
+         # Example calls of every operation, for agentwire's own tests.\n\
+         conformance = []\n\
          \n\
          [dependencies]\n{deps}\n",
         service = f.service,

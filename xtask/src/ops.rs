@@ -52,10 +52,13 @@ struct Op {
     params: Vec<String>,
     /// The decoded type of a JSON answer.
     output: Type,
+    /// What a conformance call sets: the required parameters and the body.
+    args: Vec<(String, Type)>,
 }
 
-/// Rewrites the generated file in place and appends the `operations` module.
-pub fn rewrite(file: &mut syn::File) -> Result<usize, String> {
+/// Rewrites the generated file in place and appends the `operations` and
+/// `conformance` modules; `contract` gives the example arguments.
+pub fn rewrite(file: &mut syn::File, contract: &serde_json::Value) -> Result<usize, String> {
     let mut ops = Vec::new();
     for item in &mut file.items {
         let Item::Mod(module) = item else { continue };
@@ -91,12 +94,18 @@ pub fn rewrite(file: &mut syn::File) -> Result<usize, String> {
                     .unwrap_or_default(),
                 _ => String::new(),
             };
-            let params = structs
+            let fields = structs
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, f)| f.clone())
                 .unwrap_or_default();
-            let (op, build, send_new) = split_send(send, params)?;
+            let required = required_fields(block);
+            let params = fields.iter().map(|(n, _)| n.clone()).collect();
+            let (mut op, build, send_new) = split_send(send, params)?;
+            op.args = fields
+                .into_iter()
+                .filter(|(n, _)| n == "body" || required.contains(n))
+                .collect();
             let op_ident = const_ident(&op.id);
             let self_ty = &block.self_ty;
             let (impl_generics, _, where_clause) = block.generics.split_for_impl();
@@ -137,11 +146,13 @@ pub fn rewrite(file: &mut syn::File) -> Result<usize, String> {
     ops.sort_by(|a, b| a.id.cmp(&b.id));
     let count = ops.len();
     file.items.push(operations_module(&ops));
+    file.items.push(conformance_module(&ops, contract)?);
     Ok(count)
 }
 
-/// The field names of every builder struct: the operation's parameters.
-fn struct_fields(items: &[Item]) -> Vec<(String, Vec<String>)> {
+/// The fields of every builder struct: the operation's parameters, each
+/// with the type its `Result<T, String>` holds.
+fn struct_fields(items: &[Item]) -> Vec<(String, Vec<(String, Type)>)> {
     items
         .iter()
         .filter_map(|i| match i {
@@ -149,11 +160,38 @@ fn struct_fields(items: &[Item]) -> Vec<(String, Vec<String>)> {
                 s.ident.to_string(),
                 s.fields
                     .iter()
-                    .filter_map(|f| f.ident.as_ref().map(ToString::to_string))
-                    .filter(|n| n != "client")
+                    .filter_map(|f| {
+                        let name = f.ident.as_ref()?.to_string();
+                        let ty = first_generic(&f.ty)?;
+                        (name != "client").then_some((name, ty))
+                    })
                     .collect(),
             )),
             _ => None,
+        })
+        .collect()
+}
+
+/// The fields `new` leaves unset (`Err(..)`): the required parameters.
+fn required_fields(block: &syn::ItemImpl) -> Vec<String> {
+    let Some(new) = block.items.iter().find_map(|i| match i {
+        ImplItem::Fn(f) if f.sig.ident == "new" => Some(f),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let Some(Stmt::Expr(Expr::Struct(init), _)) = new.block.stmts.last() else {
+        return Vec::new();
+    };
+    init.fields
+        .iter()
+        .filter_map(|f| {
+            let syn::Member::Named(name) = &f.member else {
+                return None;
+            };
+            let unset =
+                matches!(&f.expr, Expr::Call(c) if c.func.to_token_stream().to_string() == "Err");
+            unset.then(|| name.to_string())
         })
         .collect()
 }
@@ -255,6 +293,7 @@ fn split_send(
         reply,
         params,
         output,
+        args: Vec::new(),
     };
     Ok((op, build, send_new))
 }
@@ -396,4 +435,149 @@ fn operations_module(ops: &[Op]) -> Item {
             pub static ALL: [&Operation; #count] = [#(#all),*];
         }
     }
+}
+
+/// `postId` → `post_id`, `type` → `type_`: progenitor's names for parameters.
+fn rust_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            if prev_lower {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            prev_lower = false;
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        } else {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            prev_lower = false;
+        }
+    }
+    let out = out.trim_matches('_').to_owned();
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+        "type", "unsafe", "use", "where", "while",
+    ];
+    if KEYWORDS.contains(&out.as_str()) {
+        format!("{out}_")
+    } else {
+        out
+    }
+}
+
+/// The contract's operation with this id.
+fn contract_operation<'a>(
+    contract: &'a serde_json::Value,
+    id: &str,
+) -> Option<&'a serde_json::Value> {
+    contract
+        .get("paths")?
+        .as_object()?
+        .values()
+        .filter_map(serde_json::Value::as_object)
+        .flat_map(|item| item.values())
+        .find(|op| op.get("operationId").and_then(serde_json::Value::as_str) == Some(id))
+}
+
+/// An example argument for `field` of the operation, as JSON text.
+fn example_arg(
+    contract: &serde_json::Value,
+    op: &serde_json::Value,
+    field: &str,
+) -> Option<String> {
+    use agentwire_contract::example::{example, Fill};
+    let schema = if field == "body" {
+        let content = op.pointer("/requestBody/content")?.as_object()?;
+        content.values().next()?.get("schema")?.clone()
+    } else {
+        op.get("parameters")?
+            .as_array()?
+            .iter()
+            .find(|p| {
+                p.get("name")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|n| rust_name(n) == field)
+            })?
+            .get("schema")?
+            .clone()
+    };
+    Some(example(contract, &schema, Fill::Required).to_string())
+}
+
+/// `#[cfg(feature = "conformance")]` calls of every operation with example
+/// arguments, for the test that reaches each kept operation.
+fn conformance_module(ops: &[Op], contract: &serde_json::Value) -> Result<Item, String> {
+    let mut fns = Vec::new();
+    let mut arms = Vec::new();
+    for op in ops {
+        let contract_op = contract_operation(contract, &op.id)
+            .ok_or_else(|| format!("operation {} is not in the contract", op.id))?;
+        let fn_ident = syn::Ident::new(&format!("call_{}", op.id), Span::call_site());
+        let method = syn::Ident::new(&op.id, Span::call_site());
+        let mut setters = Vec::new();
+        for (field, ty) in &op.args {
+            let json = example_arg(contract, contract_op, field)
+                .ok_or_else(|| format!("{}: no schema for its argument `{field}`", op.id))?;
+            // A body is set as the contract's type, not its builder.
+            let ty = if field == "body" {
+                let text = ty.to_token_stream().to_string().replace("builder :: ", "");
+                syn::parse_str::<Type>(&text).map_err(|e| format!("{}: {e}", op.id))?
+            } else {
+                ty.clone()
+            };
+            let setter = syn::Ident::new(field, Span::call_site());
+            setters.push(quote! {
+                .#setter(arg::<#ty>(#field, #json)?)
+            });
+        }
+        let id = &op.id;
+        fns.push(quote! {
+            async fn #fn_ident(client: &super::Client) -> agentwire_runtime::Result<()> {
+                client.#method() #(#setters)* .await.map(drop)
+            }
+        });
+        arms.push(quote!(#id => #fn_ident(client).await,));
+    }
+    Ok(syn::parse_quote! {
+        /// Calls of every operation with example arguments made from the
+        /// contract (required parameters and body only), for the tests that
+        /// check each kept operation is reachable and its answer decodes.
+        #[cfg(feature = "conformance")]
+        #[doc(hidden)]
+        pub mod conformance {
+            #[allow(unused_imports)]
+            use super::types;
+
+            #[allow(dead_code)]
+            fn arg<T: ::serde::de::DeserializeOwned>(
+                name: &'static str,
+                json: &str,
+            ) -> agentwire_runtime::Result<T> {
+                ::serde_json::from_str(json).map_err(|e| agentwire_runtime::Error::InvalidArgument {
+                    name,
+                    message: e.to_string(),
+                })
+            }
+
+            #(#fns)*
+
+            /// Calls operation `id` once; `None` when there is no such operation.
+            pub async fn call(
+                client: &super::Client,
+                id: &str,
+            ) -> ::std::option::Option<agentwire_runtime::Result<()>> {
+                Some(match id {
+                    #(#arms)*
+                    _ => return None,
+                })
+            }
+        }
+    })
 }

@@ -32,7 +32,8 @@
 //! errors, hooks and tracing output.
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -40,8 +41,7 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    capture_body, Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig,
-    Runtime,
+    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -49,13 +49,23 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use crate::config::{self, CommonOptions};
+use crate::BoxFuture;
+
+/// Every type of the Promptev contract (requests, answers, enums).
+pub mod types {
+    pub use agentwire_promptev_transport::types::*;
+}
+/// The builders of the contract's operations, as [`Client`] derefs to them.
+pub use agentwire_promptev_transport::builder;
+/// What the stream's events are about: the contract's open enum (values
+/// Promptev adds later arrive as `Other` instead of failing).
+pub use agentwire_promptev_transport::types::AgentEventDataType as AgentEventKind;
 
 /// Where Promptev's API lives.
 pub const DEFAULT_BASE_URL: &str = "https://api.promptev.ai";
 /// Default per-request timeout (and read timeout of streams).
 pub const DEFAULT_TIMEOUT: Duration = config::DEFAULT_TIMEOUT;
 const SERVICE: &str = "promptev";
-const STREAM_OPERATION: &str = "stream_agent";
 
 /// The retry policy of Promptev's own SDK: 2 retries on 502/503/504, 0.5 s
 /// doubling (a `Retry-After` from the service wins, up to a minute). Promptev's
@@ -142,7 +152,6 @@ impl ClientBuilder {
             // idempotency key, so its POSTs are retried only when the
             // connection could not be made (nothing was sent).
             .idempotency(Idempotency::KeyedOnly)
-            .streaming_operations(&[STREAM_OPERATION])
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
@@ -170,6 +179,18 @@ impl fmt::Debug for Client {
             .field("base_url", &self.base_url)
             .field("project_key", &"[REDACTED]")
             .finish_non_exhaustive()
+    }
+}
+
+/// The contract's operations as builders, by their filter names (the
+/// project key still has to be set on them; the methods below set it).
+/// Credentials, retries, hooks, rate-limit tracking and [`Error`] apply to
+/// them as to every call.
+impl Deref for Client {
+    type Target = transport::Client;
+
+    fn deref(&self) -> &transport::Client {
+        &self.transport
     }
 }
 
@@ -221,6 +242,7 @@ impl Client {
                 session_id: None,
                 variables: None,
                 visitor: None,
+                extra: Map::new(),
             },
         }
     }
@@ -230,7 +252,11 @@ impl Client {
         StartAgent {
             client: self,
             agent_id: agent_id.into(),
-            body: transport::types::StartRequest::default(),
+            body: transport::types::StartRequest {
+                platform: None,
+                visitor: None,
+                extra: Map::new(),
+            },
         }
     }
 
@@ -248,20 +274,19 @@ impl Client {
         let token = session_token.into();
         let body = transport::types::StreamRequest {
             query: query.into(),
+            extra: Map::new(),
         };
         let opened = async move {
             config::non_empty("agent_id", &agent_id)?;
             config::non_empty("session_token", &token)?;
-            let response = client
-                .runtime
-                .finish(
-                    client
-                        .transport
-                        .stream_agent(client.key(), &agent_id, &token, &body)
-                        .await,
-                )
-                .await?;
-            Ok::<_, Error>(response.into_inner())
+            client
+                .transport
+                .stream_agent()
+                .project_key(client.key())
+                .agent_id(agent_id)
+                .session_token(token)
+                .body(body)
+                .await
         };
         AgentStream::open(Box::pin(opened), self.runtime.redactor().clone())
     }
@@ -309,8 +334,6 @@ fn incomplete_stream() -> Error {
     stream_decode_error("the event stream ended before a done or error event", "")
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
 /// A pending `trigger_agent` call; set options, then `.await` it.
 #[must_use = "a request does nothing until awaited"]
 pub struct TriggerAgent<'a> {
@@ -356,16 +379,15 @@ impl<'a> IntoFuture for TriggerAgent<'a> {
         Box::pin(async move {
             let c = self.client;
             config::non_empty("agent_id", &self.agent_id)?;
-            let (result, raw) = capture_body(c.transport.trigger_agent(
-                c.key(),
-                &self.agent_id,
-                &self.body,
-            ))
-            .await;
-            let value = c.runtime.finish(result).await?.into_inner();
-            let raw = raw_json(raw.as_deref(), || {
-                serde_json::to_value(&value).unwrap_or(Value::Null)
-            });
+            let value = c
+                .transport
+                .trigger_agent()
+                .project_key(c.key())
+                .agent_id(self.agent_id)
+                .body(self.body)
+                .await?;
+            // Unknown fields are kept in `extra`, so this is all that came.
+            let raw = crate::Raw::raw(&value);
             Ok(AgentResult {
                 response: value.response,
                 session_id: value.session_id,
@@ -405,12 +427,14 @@ impl<'a> IntoFuture for StartAgent<'a> {
         Box::pin(async move {
             let c = self.client;
             config::non_empty("agent_id", &self.agent_id)?;
-            let (result, raw) =
-                capture_body(c.transport.start_agent(c.key(), &self.agent_id, &self.body)).await;
-            let value = c.runtime.finish(result).await?.into_inner();
-            let raw = raw_json(raw.as_deref(), || {
-                serde_json::to_value(&value).unwrap_or(Value::Null)
-            });
+            let value = c
+                .transport
+                .start_agent()
+                .project_key(c.key())
+                .agent_id(self.agent_id.as_str())
+                .body(self.body)
+                .await?;
+            let raw = crate::Raw::raw(&value);
             Ok(AgentSession {
                 session_token: value.session_token,
                 // Older deployments name it chatbot_id; fall back to what we asked for.
@@ -422,11 +446,6 @@ impl<'a> IntoFuture for StartAgent<'a> {
             })
         })
     }
-}
-
-fn raw_json(raw: Option<&[u8]>, fallback: impl FnOnce() -> Value) -> Value {
-    raw.and_then(|b| serde_json::from_slice(b).ok())
-        .unwrap_or_else(fallback)
 }
 
 /// The final reply of [`Client::trigger_agent`].
@@ -472,63 +491,6 @@ impl fmt::Debug for AgentSession {
     }
 }
 
-/// What an event of the agent stream is about. Open: event types Promptev adds
-/// later arrive as [`AgentEventKind::Other`] instead of failing.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AgentEventKind {
-    /// The agent's reasoning.
-    Thoughts,
-    /// Tool execution status ("Searching Jira…").
-    Processing,
-    /// The agent asks permission to run a tool.
-    ApprovalRequired,
-    /// The final answer; the stream ends after it.
-    Done,
-    /// The run failed; the stream ends after it.
-    Error,
-    /// A type this version does not know.
-    Other(String),
-}
-
-impl AgentEventKind {
-    /// The wire name (`"approval_required"`).
-    pub fn as_str(&self) -> &str {
-        match self {
-            AgentEventKind::Thoughts => "thoughts",
-            AgentEventKind::Processing => "processing",
-            AgentEventKind::ApprovalRequired => "approval_required",
-            AgentEventKind::Done => "done",
-            AgentEventKind::Error => "error",
-            AgentEventKind::Other(s) => s,
-        }
-    }
-
-    /// Whether the stream ends after this event.
-    pub fn is_terminal(&self) -> bool {
-        matches!(self, AgentEventKind::Done | AgentEventKind::Error)
-    }
-}
-
-impl From<&str> for AgentEventKind {
-    fn from(s: &str) -> Self {
-        match s {
-            "thoughts" => AgentEventKind::Thoughts,
-            "processing" => AgentEventKind::Processing,
-            "approval_required" => AgentEventKind::ApprovalRequired,
-            "done" => AgentEventKind::Done,
-            "error" => AgentEventKind::Error,
-            other => AgentEventKind::Other(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for AgentEventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// One event of an agent stream.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -542,6 +504,11 @@ pub struct AgentEvent {
 }
 
 impl AgentEvent {
+    /// Whether the stream ends after this event (`done` or `error`).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.kind, AgentEventKind::Done | AgentEventKind::Error)
+    }
+
     /// Parses the `data` of one server-sent event.
     pub fn from_data(data: &str) -> Result<AgentEvent> {
         let raw: Value = serde_json::from_str(data)
@@ -565,7 +532,7 @@ type EventSource = Pin<
 >;
 
 enum StreamState {
-    Opening(BoxFuture<'static, Result<transport::ByteStream>>),
+    Opening(BoxFuture<'static, Result<reqwest::Response>>),
     Reading(EventSource),
     Finished,
 }
@@ -588,7 +555,7 @@ impl fmt::Debug for AgentStream {
 }
 
 impl AgentStream {
-    fn open(fut: BoxFuture<'static, Result<transport::ByteStream>>, redactor: Redactor) -> Self {
+    fn open(fut: BoxFuture<'static, Result<reqwest::Response>>, redactor: Redactor) -> Self {
         AgentStream {
             state: StreamState::Opening(fut),
             redactor,
@@ -609,9 +576,9 @@ impl Stream for AgentStream {
                         self.state = StreamState::Finished;
                         return Poll::Ready(Some(Err(e)));
                     }
-                    Poll::Ready(Ok(bytes)) => {
+                    Poll::Ready(Ok(response)) => {
                         self.state =
-                            StreamState::Reading(Box::pin(sse::events(bytes.into_inner())));
+                            StreamState::Reading(Box::pin(sse::events(response.bytes_stream())));
                     }
                 },
                 StreamState::Reading(events) => match events.as_mut().poll_next(cx) {
@@ -633,7 +600,7 @@ impl Stream for AgentStream {
                             continue;
                         }
                         let parsed = AgentEvent::from_data(&event.data);
-                        if matches!(&parsed, Ok(ev) if ev.kind.is_terminal()) {
+                        if matches!(&parsed, Ok(ev) if ev.is_terminal()) {
                             self.state = StreamState::Finished;
                         }
                         return Poll::Ready(Some(parsed));

@@ -1,11 +1,16 @@
 //! The request path shared by every agentwire service.
 //!
 //! Each generated transport routes every operation through [`Runtime`]: the
-//! transport builds the `reqwest::Request`, the runtime sends it. In one place,
-//! for all services, it owns:
+//! operation's builder makes the `reqwest::Request` and hands it, with a static
+//! [`Operation`] describing it, to [`Runtime::json`] / [`Runtime::empty`] /
+//! [`Runtime::response`] (module `call`); requests built by hand (uploads,
+//! downloads, the WebSocket handshake) enter at [`Runtime::execute`]. Both go
+//! through the same loop once, and the body is read once. In one place, for all
+//! services, it owns:
 //!
 //! | concern | module |
 //! |---|---|
+//! | one operation: status against the contract, decoding | `call` |
 //! | credentials per service | [`auth`] |
 //! | retries, backoff, `Retry-After`, idempotency keys | [`retry`], [`Idempotency`] |
 //! | per-attempt timeout, overall deadline | [`RuntimeBuilder::timeout`], [`RuntimeBuilder::deadline`] |
@@ -26,8 +31,8 @@
 
 pub mod auth;
 mod cache;
-pub mod circuit;
 mod call;
+pub mod circuit;
 pub mod error;
 pub mod hooks;
 pub mod rate_limit;
@@ -43,7 +48,6 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderValue, Method};
-use progenitor_client::ResponseValue;
 use tracing::Instrument;
 
 pub use crate::auth::{AuthStrategy, BearerToken, NoAuth, PathKey, TokenExchange};
@@ -555,7 +559,6 @@ impl Runtime {
         if let (Some(cache), Some(key)) = (&inner.cache, &cache_key) {
             if let Some(hit) = cache.get(key) {
                 tracing::debug!("served from cache");
-                let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(hit.body.clone()));
                 let info = self.request_info(&request, operation, 1);
                 self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
                 return Ok(Answer::Buffered(hit));
@@ -856,12 +859,7 @@ impl Runtime {
     /// Cache and raw-body bookkeeping on the final response, then the
     /// response handed to the transport. An error answer is handed on with
     /// its body capped, for whoever reads it.
-    fn settle(
-        &self,
-        reply: Answer,
-        method: &Method,
-        cache_key: Option<String>,
-    ) -> Answer {
+    fn settle(&self, reply: Answer, method: &Method, cache_key: Option<String>) -> Answer {
         let status = reply.status();
         if let Some(cache) = &self.inner.cache {
             if !is_safe(method) && status.is_success() {
@@ -875,7 +873,6 @@ impl Runtime {
             Answer::Streamed(response) => Answer::Streamed(response),
             Answer::Buffered(whole) => {
                 if status.is_success() {
-                    let _ = RAW_BODY.try_with(|cell| *cell.borrow_mut() = Some(whole.body.clone()));
                     if let (Some(cache), Some(key)) = (&self.inner.cache, cache_key) {
                         cache.put(key, whole.clone());
                     }
@@ -939,36 +936,6 @@ impl Runtime {
         }
     }
 
-    /// Turns what a transport call returned into agentwire's result: the typed
-    /// value, or the [`Error`] variant for the failure.
-    pub async fn finish<T, E: serde::Serialize>(
-        &self,
-        result: std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>,
-    ) -> Result<ResponseValue<T>> {
-        use progenitor_client::Error as P;
-        let service = self.inner.service;
-        let redactor = &self.inner.redactor;
-        match result {
-            Ok(v) => Ok(v),
-            Err(P::Custom(msg)) | Err(P::InvalidRequest(msg)) => Err(Error::Config(redactor.redact(&msg).into_owned())),
-            Err(P::CommunicationError(e))
-            | Err(P::InvalidUpgrade(e))
-            | Err(P::ResponseBodyError(e)) => Err(Error::network(service, e, redactor)),
-            Err(P::InvalidResponsePayload(body, e)) => {
-                Err(Error::decode(service, None, e.to_string(), &body, redactor))
-            }
-            Err(P::ErrorResponse(rv)) => {
-                let status = rv.status().as_u16();
-                let headers = rv.headers().clone();
-                let body = serde_json::to_vec(&rv.into_inner()).unwrap_or_default();
-                Err(Error::from_status(
-                    service, status, &headers, &body, redactor,
-                ))
-            }
-            Err(P::UnexpectedResponse(response)) => Err(self.error_from_response(response).await),
-        }
-    }
-
     /// Maps an unsuccessful (or undocumented) response to an [`Error`],
     /// reading its body (at most [`RuntimeBuilder::max_body_bytes`] of it).
     pub async fn error_from_response(&self, response: reqwest::Response) -> Error {
@@ -993,24 +960,6 @@ impl Runtime {
         }
         Error::from_status(service, status.as_u16(), &headers, &body, redactor)
     }
-}
-
-tokio::task_local! {
-    static RAW_BODY: std::cell::RefCell<Option<bytes::Bytes>>;
-}
-
-/// Runs `fut` (one transport call) and also returns the raw body of its final
-/// successful response, so facades can offer the JSON exactly as the service
-/// sent it — including fields the contract does not know yet — without
-/// parsing twice. Streaming operations capture nothing.
-pub async fn capture_body<F: std::future::Future>(fut: F) -> (F::Output, Option<bytes::Bytes>) {
-    RAW_BODY
-        .scope(std::cell::RefCell::new(None), async move {
-            let out = fut.await;
-            let raw = RAW_BODY.with(|cell| cell.borrow_mut().take());
-            (out, raw)
-        })
-        .await
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -24459,3 +24459,802 @@ pub mod operations {
         &VOTE_POST,
     ];
 }
+#[doc = r" Calls of every operation with example arguments made from the"]
+#[doc = r" contract (required parameters and body only), for the tests that"]
+#[doc = r" check each kept operation is reachable and its answer decodes."]
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
+pub mod conformance {
+    #[allow(unused_imports)]
+    use super::types;
+    #[allow(dead_code)]
+    fn arg<T: ::serde::de::DeserializeOwned>(
+        name: &'static str,
+        json: &str,
+    ) -> agentwire_runtime::Result<T> {
+        ::serde_json::from_str(json).map_err(|e| agentwire_runtime::Error::InvalidArgument {
+            name,
+            message: e.to_string(),
+        })
+    }
+    async fn call_add_group_member(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .add_group_member()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .username(arg::<types::AddGroupMemberUsername>(
+                "username",
+                "\"example\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_add_message_reaction(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .add_message_reaction()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::MessageReactionCreate>(
+                "body",
+                "{\"emoji\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_create_comment(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .create_comment()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::CommentCreate>(
+                "body",
+                "{\"body\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_create_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .create_group()
+            .members(arg::<::std::vec::Vec<::std::string::String>>(
+                "members",
+                "[\"example\"]",
+            )?)
+            .title(arg::<types::CreateGroupTitle>("title", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_create_group_from_template(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .create_group_from_template()
+            .members(arg::<::std::vec::Vec<::std::string::String>>(
+                "members",
+                "[\"example\"]",
+            )?)
+            .template(arg::<::std::string::String>("template", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_create_post(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .create_post()
+            .body(arg::<types::PostCreate>(
+                "body",
+                "{\"body\":\"example\",\"title\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_create_webhook(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client . create_webhook () . body (arg :: < types :: WebhookCreate > ("body" , "{\"events\":[\"post_created\"],\"secret\":\"exampleeeeeeeeee\",\"url\":\"example\"}") ?) . await . map (drop)
+    }
+    async fn call_delete_attachment(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .delete_attachment()
+            .attachment_id(arg::<::uuid::Uuid>(
+                "attachment_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_delete_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .delete_message()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_delete_post(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .delete_post()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_delete_webhook(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .delete_webhook()
+            .webhook_id(arg::<::uuid::Uuid>(
+                "webhook_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_directory(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.directory().await.map(drop)
+    }
+    async fn call_edit_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .edit_message()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::MessageEdit>("body", "{\"body\":\"example\"}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_follow(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .follow()
+            .user_id(arg::<types::FollowUserId>("user_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_forward_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .forward_message()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .recipient_username(arg::<types::ForwardMessageRecipientUsername>(
+                "recipient_username",
+                "\"example\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_colonies(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_colonies().await.map(drop)
+    }
+    async fn call_get_comments(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_comments()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_conversation(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_conversation()
+            .username(arg::<::std::string::String>("username", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_me(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_me().await.map(drop)
+    }
+    async fn call_get_notifications(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_notifications().await.map(drop)
+    }
+    async fn call_get_poll(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_poll()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_post(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_post()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_post_context(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_post_context()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_post_conversation(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_post_conversation()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_posts(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_posts().await.map(drop)
+    }
+    async fn call_get_token(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_token()
+            .body(arg::<types::TokenRequest>(
+                "body",
+                "{\"api_key\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_unread_count(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_unread_count().await.map(drop)
+    }
+    async fn call_get_user(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_user()
+            .user_id(arg::<types::GetUserUserId>("user_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_webhooks(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.get_webhooks().await.map(drop)
+    }
+    async fn call_join_colony(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .join_colony()
+            .colony_id(arg::<::uuid::Uuid>(
+                "colony_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_leave_colony(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .leave_colony()
+            .colony_id(arg::<::uuid::Uuid>(
+                "colony_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_list_conversations(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.list_conversations().await.map(drop)
+    }
+    async fn call_list_group_members(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .list_group_members()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_list_group_templates(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.list_group_templates().await.map(drop)
+    }
+    async fn call_list_message_edits(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .list_message_edits()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_list_message_reads(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .list_message_reads()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_list_saved_messages(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.list_saved_messages().await.map(drop)
+    }
+    async fn call_mark_all_notifications_read(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client.mark_all_notifications_read().await.map(drop)
+    }
+    async fn call_mark_group_read(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .mark_group_read()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_mark_message_read(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .mark_message_read()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_mark_notification_read(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .mark_notification_read()
+            .notification_id(arg::<::uuid::Uuid>(
+                "notification_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_mute_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .mute_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_pin_group_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .pin_group_message()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .msg_id(arg::<::uuid::Uuid>(
+                "msg_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_register(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .register()
+            .body(arg::<types::AgentRegister>(
+                "body",
+                "{\"display_name\":\"example\",\"username\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_remove_group_member(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .remove_group_member()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .user_id(arg::<::std::string::String>("user_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_remove_message_reaction(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .remove_message_reaction()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .emoji(arg::<::std::string::String>("emoji", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_respond_to_group_invite(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .respond_to_group_invite()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .accept(arg::<bool>("accept", "false")?)
+            .await
+            .map(drop)
+    }
+    async fn call_rotate_key(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.rotate_key().await.map(drop)
+    }
+    async fn call_search(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .search()
+            .q(arg::<types::SearchQ>("q", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_search_group_messages(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .search_group_messages()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .q(arg::<types::SearchGroupMessagesQ>("q", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_send_group_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .send_group_message()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::MessageCreate>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_send_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .send_message()
+            .username(arg::<::std::string::String>("username", "\"example\"")?)
+            .body(arg::<types::MessageCreate>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_set_group_admin(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .set_group_admin()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .user_id(arg::<::std::string::String>("user_id", "\"example\"")?)
+            .is_admin(arg::<bool>("is_admin", "false")?)
+            .await
+            .map(drop)
+    }
+    async fn call_set_group_read_receipts(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .set_group_read_receipts()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_snooze_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .snooze_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .duration(arg::<::std::string::String>("duration", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_toggle_message_star(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .toggle_message_star()
+            .message_id(arg::<::uuid::Uuid>(
+                "message_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_toggle_reaction(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .toggle_reaction()
+            .body(arg::<types::ReactionToggle>(
+                "body",
+                "{\"emoji\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_transfer_group_creator(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .transfer_group_creator()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .new_creator_username(arg::<types::TransferGroupCreatorNewCreatorUsername>(
+                "new_creator_username",
+                "\"example\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_unfollow(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .unfollow()
+            .user_id(arg::<types::UnfollowUserId>("user_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_unmark_conversation_spam(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .unmark_conversation_spam()
+            .username(arg::<::std::string::String>("username", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_unmute_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .unmute_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_unpin_group_message(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .unpin_group_message()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .msg_id(arg::<::uuid::Uuid>(
+                "msg_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_unsnooze_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .unsnooze_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_update_comment(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .update_comment()
+            .comment_id(arg::<::uuid::Uuid>(
+                "comment_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::CommentUpdate>(
+                "body",
+                "{\"body\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_update_group(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .update_group()
+            .conv_id(arg::<::uuid::Uuid>(
+                "conv_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_update_post(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .update_post()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::PostUpdate>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_update_profile(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .update_profile()
+            .body(arg::<types::UserUpdate>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_update_webhook(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .update_webhook()
+            .webhook_id(arg::<::uuid::Uuid>(
+                "webhook_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::WebhookUpdate>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_vault_delete_file(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vault_delete_file()
+            .filename(arg::<::std::string::String>("filename", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_vault_get_file(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vault_get_file()
+            .filename(arg::<::std::string::String>("filename", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_vault_list_files(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.vault_list_files().await.map(drop)
+    }
+    async fn call_vault_status(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.vault_status().await.map(drop)
+    }
+    async fn call_vault_upload_file(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vault_upload_file()
+            .filename(arg::<::std::string::String>("filename", "\"example\"")?)
+            .body(arg::<types::VaultFileUpload>(
+                "body",
+                "{\"content\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_vote_comment(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vote_comment()
+            .comment_id(arg::<::uuid::Uuid>(
+                "comment_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::VoteCreate>("body", "{\"value\":1}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_vote_poll(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vote_poll()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::PollVoteCreate>(
+                "body",
+                "{\"option_ids\":[\"example\"]}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_vote_post(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .vote_post()
+            .post_id(arg::<::uuid::Uuid>(
+                "post_id",
+                "\"00000000-0000-4000-8000-000000000001\"",
+            )?)
+            .body(arg::<types::VoteCreate>("body", "{\"value\":1}")?)
+            .await
+            .map(drop)
+    }
+    #[doc = r" Calls operation `id` once; `None` when there is no such operation."]
+    pub async fn call(
+        client: &super::Client,
+        id: &str,
+    ) -> ::std::option::Option<agentwire_runtime::Result<()>> {
+        Some(match id {
+            "add_group_member" => call_add_group_member(client).await,
+            "add_message_reaction" => call_add_message_reaction(client).await,
+            "create_comment" => call_create_comment(client).await,
+            "create_group" => call_create_group(client).await,
+            "create_group_from_template" => call_create_group_from_template(client).await,
+            "create_post" => call_create_post(client).await,
+            "create_webhook" => call_create_webhook(client).await,
+            "delete_attachment" => call_delete_attachment(client).await,
+            "delete_message" => call_delete_message(client).await,
+            "delete_post" => call_delete_post(client).await,
+            "delete_webhook" => call_delete_webhook(client).await,
+            "directory" => call_directory(client).await,
+            "edit_message" => call_edit_message(client).await,
+            "follow" => call_follow(client).await,
+            "forward_message" => call_forward_message(client).await,
+            "get_colonies" => call_get_colonies(client).await,
+            "get_comments" => call_get_comments(client).await,
+            "get_conversation" => call_get_conversation(client).await,
+            "get_group" => call_get_group(client).await,
+            "get_me" => call_get_me(client).await,
+            "get_notifications" => call_get_notifications(client).await,
+            "get_poll" => call_get_poll(client).await,
+            "get_post" => call_get_post(client).await,
+            "get_post_context" => call_get_post_context(client).await,
+            "get_post_conversation" => call_get_post_conversation(client).await,
+            "get_posts" => call_get_posts(client).await,
+            "get_token" => call_get_token(client).await,
+            "get_unread_count" => call_get_unread_count(client).await,
+            "get_user" => call_get_user(client).await,
+            "get_webhooks" => call_get_webhooks(client).await,
+            "join_colony" => call_join_colony(client).await,
+            "leave_colony" => call_leave_colony(client).await,
+            "list_conversations" => call_list_conversations(client).await,
+            "list_group_members" => call_list_group_members(client).await,
+            "list_group_templates" => call_list_group_templates(client).await,
+            "list_message_edits" => call_list_message_edits(client).await,
+            "list_message_reads" => call_list_message_reads(client).await,
+            "list_saved_messages" => call_list_saved_messages(client).await,
+            "mark_all_notifications_read" => call_mark_all_notifications_read(client).await,
+            "mark_group_read" => call_mark_group_read(client).await,
+            "mark_message_read" => call_mark_message_read(client).await,
+            "mark_notification_read" => call_mark_notification_read(client).await,
+            "mute_group" => call_mute_group(client).await,
+            "pin_group_message" => call_pin_group_message(client).await,
+            "register" => call_register(client).await,
+            "remove_group_member" => call_remove_group_member(client).await,
+            "remove_message_reaction" => call_remove_message_reaction(client).await,
+            "respond_to_group_invite" => call_respond_to_group_invite(client).await,
+            "rotate_key" => call_rotate_key(client).await,
+            "search" => call_search(client).await,
+            "search_group_messages" => call_search_group_messages(client).await,
+            "send_group_message" => call_send_group_message(client).await,
+            "send_message" => call_send_message(client).await,
+            "set_group_admin" => call_set_group_admin(client).await,
+            "set_group_read_receipts" => call_set_group_read_receipts(client).await,
+            "snooze_group" => call_snooze_group(client).await,
+            "toggle_message_star" => call_toggle_message_star(client).await,
+            "toggle_reaction" => call_toggle_reaction(client).await,
+            "transfer_group_creator" => call_transfer_group_creator(client).await,
+            "unfollow" => call_unfollow(client).await,
+            "unmark_conversation_spam" => call_unmark_conversation_spam(client).await,
+            "unmute_group" => call_unmute_group(client).await,
+            "unpin_group_message" => call_unpin_group_message(client).await,
+            "unsnooze_group" => call_unsnooze_group(client).await,
+            "update_comment" => call_update_comment(client).await,
+            "update_group" => call_update_group(client).await,
+            "update_post" => call_update_post(client).await,
+            "update_profile" => call_update_profile(client).await,
+            "update_webhook" => call_update_webhook(client).await,
+            "vault_delete_file" => call_vault_delete_file(client).await,
+            "vault_get_file" => call_vault_get_file(client).await,
+            "vault_list_files" => call_vault_list_files(client).await,
+            "vault_status" => call_vault_status(client).await,
+            "vault_upload_file" => call_vault_upload_file(client).await,
+            "vote_comment" => call_vote_comment(client).await,
+            "vote_poll" => call_vote_poll(client).await,
+            "vote_post" => call_vote_post(client).await,
+            _ => return None,
+        })
+    }
+}

@@ -7964,3 +7964,468 @@ pub mod operations {
         &USERS_CREATE_EXTERNAL,
     ];
 }
+#[doc = r" Calls of every operation with example arguments made from the"]
+#[doc = r" contract (required parameters and body only), for the tests that"]
+#[doc = r" check each kept operation is reachable and its answer decodes."]
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
+pub mod conformance {
+    #[allow(unused_imports)]
+    use super::types;
+    #[allow(dead_code)]
+    fn arg<T: ::serde::de::DeserializeOwned>(
+        name: &'static str,
+        json: &str,
+    ) -> agentwire_runtime::Result<T> {
+        ::serde_json::from_str(json).map_err(|e| agentwire_runtime::Error::InvalidArgument {
+            name,
+            message: e.to_string(),
+        })
+    }
+    async fn call_agents_create(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .agents_create()
+            .body(arg::<types::CreateAgentRequest>(
+                "body",
+                "{\"name\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_agents_list(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.agents_list().await.map(drop)
+    }
+    async fn call_auth_complete_register(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .auth_complete_register()
+            .body(arg::<types::CompleteRegisterRequest>(
+                "body",
+                "{\"invite_code\":\"example\",\"temp_token\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_auth_login(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .auth_login()
+            .body(arg::<types::LoginRequest>(
+                "body",
+                "{\"identifier\":\"example\",\"password\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_auth_send_otp(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .auth_send_otp()
+            .body(arg::<types::SendOtpRequest>(
+                "body",
+                "{\"email\":\"example\",\"invite_code\":\"example\",\"password\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_auth_verify_otp(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .auth_verify_otp()
+            .body(arg::<types::VerifyOtpRequest>(
+                "body",
+                "{\"email\":\"example\",\"token\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_add_member(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_add_member()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::ChatMemberAddBody>(
+                "body",
+                "{\"user_id\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_approve_join(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_approve_join()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .request_id(arg::<::std::string::String>("request_id", "\"example\"")?)
+            .body(arg::<types::ChatJoinRequestActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_create(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_create()
+            .body(arg::<types::CreateChatBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_get(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_get()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_join_target(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_join_target()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_list(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.chats_list().await.map(drop)
+    }
+    async fn call_chats_list_join_requests(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_list_join_requests()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_reject_join(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_reject_join()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .request_id(arg::<::std::string::String>("request_id", "\"example\"")?)
+            .body(arg::<types::ChatJoinRequestActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_request_join(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_request_join()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::ChatJoinRequestBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_set_member_mute(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_set_member_mute()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::MuteChatBody>(
+                "body",
+                "{\"muted\":false,\"user_id\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_tasks_create(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_tasks_create()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::CreateChatTaskBody>(
+                "body",
+                "{\"description\":\"example\",\"subject\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_tasks_delete(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_tasks_delete()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .task_id(arg::<::std::string::String>("task_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_tasks_get(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_tasks_get()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .task_id(arg::<::std::string::String>("task_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_tasks_list(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_tasks_list()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_tasks_update(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_tasks_update()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .task_id(arg::<::std::string::String>("task_id", "\"example\"")?)
+            .body(arg::<types::UpdateChatTaskBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_delete(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_delete()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_events_create(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_events_create()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::CreateChatWorkflowEventBody>(
+                "body",
+                "{\"kind\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_events_delete(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_events_delete()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .event_id(arg::<::std::string::String>("event_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_events_get(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_events_get()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .event_id(arg::<::std::string::String>("event_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_events_list(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_events_list()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_events_update(
+        client: &super::Client,
+    ) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_events_update()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .event_id(arg::<::std::string::String>("event_id", "\"example\"")?)
+            .body(arg::<types::UpdateChatWorkflowEventBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_get(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_get()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_chats_workflow_set(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chats_workflow_set()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::SetChatWorkflowBody>(
+                "body",
+                "{\"kind\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_me_whoami(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.me_whoami().await.map(drop)
+    }
+    async fn call_messages_list(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .messages_list()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_messages_mark_read(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .messages_mark_read()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_messages_read(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .messages_read()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_messages_send(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .messages_send()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::SendMessageBody>(
+                "body",
+                "{\"content\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_messages_unread(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .messages_unread()
+            .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_notifications_drain(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.notifications_drain().await.map(drop)
+    }
+    async fn call_notifications_wait(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.notifications_wait().await.map(drop)
+    }
+    async fn call_relationships_approve(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_approve()
+            .relationship_id(arg::<::std::string::String>(
+                "relationship_id",
+                "\"example\"",
+            )?)
+            .body(arg::<types::RelationshipActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_relationships_downgrade(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_downgrade()
+            .relationship_id(arg::<::std::string::String>(
+                "relationship_id",
+                "\"example\"",
+            )?)
+            .body(arg::<types::RelationshipActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_relationships_list(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client.relationships_list().await.map(drop)
+    }
+    async fn call_relationships_reject(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_reject()
+            .relationship_id(arg::<::std::string::String>(
+                "relationship_id",
+                "\"example\"",
+            )?)
+            .body(arg::<types::RelationshipActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_relationships_request(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_request()
+            .body(arg::<types::RelationshipRequestBody>(
+                "body",
+                "{\"target_user_id\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_relationships_revoke(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_revoke()
+            .relationship_id(arg::<::std::string::String>(
+                "relationship_id",
+                "\"example\"",
+            )?)
+            .body(arg::<types::RelationshipActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_relationships_upgrade(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .relationships_upgrade()
+            .relationship_id(arg::<::std::string::String>(
+                "relationship_id",
+                "\"example\"",
+            )?)
+            .body(arg::<types::RelationshipActionBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_threads_create(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .threads_create()
+            .body(arg::<types::CreateThreadRequest>(
+                "body",
+                "{\"agent_user_id\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_users_create_external(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .users_create_external()
+            .body(arg::<types::CreateExternalUserRequest>(
+                "body",
+                "{\"display_name\":\"example\",\"user_id\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    #[doc = r" Calls operation `id` once; `None` when there is no such operation."]
+    pub async fn call(
+        client: &super::Client,
+        id: &str,
+    ) -> ::std::option::Option<agentwire_runtime::Result<()>> {
+        Some(match id {
+            "agents_create" => call_agents_create(client).await,
+            "agents_list" => call_agents_list(client).await,
+            "auth_complete_register" => call_auth_complete_register(client).await,
+            "auth_login" => call_auth_login(client).await,
+            "auth_send_otp" => call_auth_send_otp(client).await,
+            "auth_verify_otp" => call_auth_verify_otp(client).await,
+            "chats_add_member" => call_chats_add_member(client).await,
+            "chats_approve_join" => call_chats_approve_join(client).await,
+            "chats_create" => call_chats_create(client).await,
+            "chats_get" => call_chats_get(client).await,
+            "chats_join_target" => call_chats_join_target(client).await,
+            "chats_list" => call_chats_list(client).await,
+            "chats_list_join_requests" => call_chats_list_join_requests(client).await,
+            "chats_reject_join" => call_chats_reject_join(client).await,
+            "chats_request_join" => call_chats_request_join(client).await,
+            "chats_set_member_mute" => call_chats_set_member_mute(client).await,
+            "chats_tasks_create" => call_chats_tasks_create(client).await,
+            "chats_tasks_delete" => call_chats_tasks_delete(client).await,
+            "chats_tasks_get" => call_chats_tasks_get(client).await,
+            "chats_tasks_list" => call_chats_tasks_list(client).await,
+            "chats_tasks_update" => call_chats_tasks_update(client).await,
+            "chats_workflow_delete" => call_chats_workflow_delete(client).await,
+            "chats_workflow_events_create" => call_chats_workflow_events_create(client).await,
+            "chats_workflow_events_delete" => call_chats_workflow_events_delete(client).await,
+            "chats_workflow_events_get" => call_chats_workflow_events_get(client).await,
+            "chats_workflow_events_list" => call_chats_workflow_events_list(client).await,
+            "chats_workflow_events_update" => call_chats_workflow_events_update(client).await,
+            "chats_workflow_get" => call_chats_workflow_get(client).await,
+            "chats_workflow_set" => call_chats_workflow_set(client).await,
+            "me_whoami" => call_me_whoami(client).await,
+            "messages_list" => call_messages_list(client).await,
+            "messages_mark_read" => call_messages_mark_read(client).await,
+            "messages_read" => call_messages_read(client).await,
+            "messages_send" => call_messages_send(client).await,
+            "messages_unread" => call_messages_unread(client).await,
+            "notifications_drain" => call_notifications_drain(client).await,
+            "notifications_wait" => call_notifications_wait(client).await,
+            "relationships_approve" => call_relationships_approve(client).await,
+            "relationships_downgrade" => call_relationships_downgrade(client).await,
+            "relationships_list" => call_relationships_list(client).await,
+            "relationships_reject" => call_relationships_reject(client).await,
+            "relationships_request" => call_relationships_request(client).await,
+            "relationships_revoke" => call_relationships_revoke(client).await,
+            "relationships_upgrade" => call_relationships_upgrade(client).await,
+            "threads_create" => call_threads_create(client).await,
+            "users_create_external" => call_users_create_external(client).await,
+            _ => return None,
+        })
+    }
+}

@@ -1244,3 +1244,71 @@ pub mod operations {
     #[doc = r" Every operation, by id."]
     pub static ALL: [&Operation; 3usize] = [&START_AGENT, &STREAM_AGENT, &TRIGGER_AGENT];
 }
+#[doc = r" Calls of every operation with example arguments made from the"]
+#[doc = r" contract (required parameters and body only), for the tests that"]
+#[doc = r" check each kept operation is reachable and its answer decodes."]
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
+pub mod conformance {
+    #[allow(unused_imports)]
+    use super::types;
+    #[allow(dead_code)]
+    fn arg<T: ::serde::de::DeserializeOwned>(
+        name: &'static str,
+        json: &str,
+    ) -> agentwire_runtime::Result<T> {
+        ::serde_json::from_str(json).map_err(|e| agentwire_runtime::Error::InvalidArgument {
+            name,
+            message: e.to_string(),
+        })
+    }
+    async fn call_start_agent(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .start_agent()
+            .project_key(arg::<::std::string::String>("project_key", "\"example\"")?)
+            .agent_id(arg::<::std::string::String>("agent_id", "\"example\"")?)
+            .body(arg::<types::StartRequest>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_stream_agent(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .stream_agent()
+            .project_key(arg::<::std::string::String>("project_key", "\"example\"")?)
+            .agent_id(arg::<::std::string::String>("agent_id", "\"example\"")?)
+            .session_token(arg::<::std::string::String>(
+                "session_token",
+                "\"example\"",
+            )?)
+            .body(arg::<types::StreamRequest>(
+                "body",
+                "{\"query\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    async fn call_trigger_agent(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .trigger_agent()
+            .project_key(arg::<::std::string::String>("project_key", "\"example\"")?)
+            .agent_id(arg::<::std::string::String>("agent_id", "\"example\"")?)
+            .body(arg::<types::TriggerRequest>(
+                "body",
+                "{\"message\":\"example\"}",
+            )?)
+            .await
+            .map(drop)
+    }
+    #[doc = r" Calls operation `id` once; `None` when there is no such operation."]
+    pub async fn call(
+        client: &super::Client,
+        id: &str,
+    ) -> ::std::option::Option<agentwire_runtime::Result<()>> {
+        Some(match id {
+            "start_agent" => call_start_agent(client).await,
+            "stream_agent" => call_stream_agent(client).await,
+            "trigger_agent" => call_trigger_agent(client).await,
+            _ => return None,
+        })
+    }
+}

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod colony;
+mod contract;
 mod fastapi;
 mod faults;
 mod mycel;
@@ -81,6 +82,7 @@ pub struct SandboxBuilder {
     event_delay: Duration,
     bind: SocketAddr,
     tls: bool,
+    contract_answers: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -90,6 +92,7 @@ impl Default for SandboxBuilder {
             event_delay: DEFAULT_EVENT_DELAY,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: false,
+            contract_answers: false,
         }
     }
 }
@@ -123,6 +126,16 @@ impl SandboxBuilder {
         self
     }
 
+    /// Answers every operation of the contracts (`openapi/*.json`) with a
+    /// value made from its response schema — its first documented success,
+    /// every property filled — instead of the stateful handlers (default
+    /// false). Without it, only operations that have no handler are answered
+    /// that way. For tests that check each kept operation's answer decodes.
+    pub fn contract_answers(mut self, yes: bool) -> Self {
+        self.contract_answers = yes;
+        self
+    }
+
     /// Binds the listener and starts serving on the current Tokio runtime;
     /// returns once connections are accepted.
     pub async fn start(self) -> std::io::Result<Sandbox> {
@@ -140,7 +153,10 @@ impl SandboxBuilder {
             colony: colony::State::default(),
             mycel: mycel::State::default(),
         });
-        let router = router(shared.clone());
+        let mut router = router(shared.clone());
+        if self.contract_answers {
+            router = router.layer(axum::middleware::from_fn(answer_from_contract));
+        }
         let (acceptor, ca_certificate_pem) = match tls {
             Some(t) => (Some(t.acceptor), Some(t.ca_pem)),
             None => (None, None),
@@ -269,12 +285,31 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Not Found")
+/// An operation of a contract without a handler gets a value of its response
+/// schema; anything else is FastAPI's 404.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> Response<Body> {
+    contract::answer(&method, uri.path())
+        .unwrap_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Not Found").into_response())
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response<Body> {
+    contract::answer(&method, uri.path()).unwrap_or_else(|| {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response()
+    })
+}
+
+/// With [`SandboxBuilder::contract_answers`]: every contract operation is
+/// answered from its schema before any handler sees it.
+async fn answer_from_contract(
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    if !request.uri().path().starts_with("/_sandbox/") {
+        if let Some(answer) = contract::answer(request.method(), request.uri().path()) {
+            return answer;
+        }
+    }
+    next.run(request).await
 }
 
 async fn health() -> Json<serde_json::Value> {

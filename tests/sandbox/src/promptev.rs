@@ -334,7 +334,8 @@ async fn trigger(
         session.user_turns(),
     );
     session.turns.push(Turn::new("assistant", response.clone()));
-    Ok(Json(TriggerResponse { extra: Default::default(),
+    Ok(Json(TriggerResponse {
+        extra: Default::default(),
         response,
         session_id,
     }))
@@ -358,7 +359,8 @@ async fn start(
     };
     let messages = session.turns.iter().map(Turn::to_json).collect();
     inner.sessions.insert(token.clone(), session);
-    let response = StartResponse { extra: Default::default(),
+    let response = StartResponse {
+        extra: Default::default(),
         agent_id: Some(agent_id),
         chatbot_id: None,
         memory_enabled: agent.memory_enabled,
@@ -440,7 +442,8 @@ async fn stream(
     if query.contains("[error]") {
         chunks.push(event("error", "Agent failed: simulated error"));
     } else {
-        let done = AgentEventData { extra: Default::default(),
+        let done = AgentEventData {
+            extra: Default::default(),
             output: answer.clone(),
             type_: "done".into(),
         };
@@ -471,7 +474,8 @@ async fn stream(
 }
 
 fn event(kind: &str, output: impl Into<String>) -> String {
-    encode_event(&AgentEventData { extra: Default::default(),
+    encode_event(&AgentEventData {
+        extra: Default::default(),
         output: output.into(),
         type_: kind.into(),
     })

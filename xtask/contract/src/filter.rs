@@ -142,7 +142,10 @@ pub fn apply_lenient(upstream: &Value, filter: &Filter) -> Result<Applied, Strin
 
 /// Renames component schemas and every `$ref` to them; returns the names
 /// the document does not have.
-fn rename_models(doc: &mut Value, renames: &BTreeMap<String, String>) -> Result<Vec<String>, String> {
+fn rename_models(
+    doc: &mut Value,
+    renames: &BTreeMap<String, String>,
+) -> Result<Vec<String>, String> {
     if renames.is_empty() {
         return Ok(Vec::new());
     }

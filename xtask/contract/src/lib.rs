@@ -2,9 +2,11 @@
 //!
 //! upstream document --[`filter`]--> public operations --[`normalize`]--> OpenAPI 3.0.3
 //! that progenitor reads. [`surface`] extracts the reviewable public surface of a
-//! normalized document and [`drift`] compares two of them.
+//! normalized document and [`drift`] compares two of them; [`example`] makes a
+//! value for one of its schemas (the sandbox's answers, the conformance calls).
 
 pub mod drift;
+pub mod example;
 pub mod filter;
 pub mod normalize;
 pub mod surface;

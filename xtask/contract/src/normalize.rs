@@ -810,7 +810,9 @@ pub fn name_inline_enums(doc: &mut Value) {
             continue;
         };
         for (prop, sub) in props.iter_mut() {
-            let Some(obj) = sub.as_object_mut() else { continue };
+            let Some(obj) = sub.as_object_mut() else {
+                continue;
+            };
             let many = obj
                 .get("x-enum-values")
                 .and_then(Value::as_array)
@@ -1593,10 +1595,19 @@ mod tests {
             "Bare": {"type": "object"}
         }));
         assert_eq!(out["Post"]["additionalProperties"], json!({}));
-        assert_eq!(out["Post"]["properties"]["author"]["additionalProperties"], json!({}));
-        assert_eq!(out["Post"]["properties"]["tags"]["items"]["additionalProperties"], json!({}));
+        assert_eq!(
+            out["Post"]["properties"]["author"]["additionalProperties"],
+            json!({})
+        );
+        assert_eq!(
+            out["Post"]["properties"]["tags"]["items"]["additionalProperties"],
+            json!({})
+        );
         // A typed map stays typed; an object without properties is a map already.
-        assert_eq!(out["Labels"]["additionalProperties"], json!({"type": "string"}));
+        assert_eq!(
+            out["Labels"]["additionalProperties"],
+            json!({"type": "string"})
+        );
         assert!(out["Bare"].get("additionalProperties").is_none());
     }
 

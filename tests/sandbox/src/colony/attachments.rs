@@ -44,7 +44,8 @@ pub(crate) struct Stored {
 impl Stored {
     /// The attachment as listed on a message.
     pub(crate) fn describe(&self) -> types::Attachment {
-        types::Attachment { extra: Default::default(),
+        types::Attachment {
+            extra: Default::default(),
             full_url: url(self.id, "full"),
             height: self.height,
             id: self.id,

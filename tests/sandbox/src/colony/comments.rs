@@ -121,7 +121,8 @@ async fn create(
     };
     let now = Utc::now();
     let text = body.body.to_string();
-    let comment = types::Comment { extra: Default::default(),
+    let comment = types::Comment {
+        extra: Default::default(),
         author,
         body: text.clone(),
         client: body.client.map(|c| c.to_string()),
@@ -241,7 +242,8 @@ async fn list(
             ..c.clone()
         })
         .collect();
-    Ok(Json(types::CommentListResponse { extra: Default::default(),
+    Ok(Json(types::CommentListResponse {
+        extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         page: (offset / limit + 1) as i64,

@@ -234,7 +234,8 @@ pub(crate) fn admin_of<'a>(
 
 fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversation> {
     let (_, g) = group(&data.messages, &id)?;
-    Ok(types::GroupConversation { extra: Default::default(),
+    Ok(types::GroupConversation {
+        extra: Default::default(),
         creator_id: g.creator,
         description: g.description.clone(),
         id,
@@ -244,7 +245,8 @@ fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversatio
             .iter()
             .map(|m| {
                 let u = user_out(data, &m.user);
-                types::GroupMemberSummary { extra: Default::default(),
+                types::GroupMemberSummary {
+                    extra: Default::default(),
                     display_name: u.display_name,
                     id: m.user,
                     username: u.username,
@@ -259,7 +261,8 @@ fn summary(data: &super::Data, id: Uuid) -> ColonyResult<types::GroupConversatio
 
 fn group_message(data: &super::Data, m: &Message, viewer: Uuid) -> types::GroupMessage {
     let out = render(data, m, viewer);
-    types::GroupMessage { extra: Default::default(),
+    types::GroupMessage {
+        extra: Default::default(),
         attachments: out.attachments,
         body: out.body,
         conversation_id: out.conversation_id,
@@ -362,14 +365,17 @@ async fn create(
 }
 
 async fn templates(_caller: Caller) -> Json<types::GroupTemplatesListOut> {
-    Json(types::GroupTemplatesListOut { extra: Default::default(),
-        pagination: Some(types::PageMeta { extra: Default::default(),
+    Json(types::GroupTemplatesListOut {
+        extra: Default::default(),
+        pagination: Some(types::PageMeta {
+            extra: Default::default(),
             has_more: false,
             total: TEMPLATES.len() as i64,
         }),
         templates: TEMPLATES
             .iter()
-            .map(|t| types::GroupTemplate { extra: Default::default(),
+            .map(|t| types::GroupTemplate {
+                extra: Default::default(),
                 description: t.description.into(),
                 slug: t.slug.into(),
                 starter_pinned_message: t.starter.into(),
@@ -453,7 +459,8 @@ async fn detail(
             .map(|m| group_message(data, m, caller.0))
             .collect()
     };
-    Ok(Json(types::GroupConversationDetail { extra: Default::default(),
+    Ok(Json(types::GroupConversationDetail {
+        extra: Default::default(),
         creator_id: Some(g.creator),
         description: g.description.clone(),
         id,
@@ -496,7 +503,8 @@ async fn update(
         // An empty description clears it.
         g.description = (!d.is_empty()).then_some(d);
     }
-    Ok(Json(types::GroupMetadata { extra: Default::default(),
+    Ok(Json(types::GroupMetadata {
+        extra: Default::default(),
         description: g.description.clone(),
         title: g.title.clone(),
     }))
@@ -527,7 +535,8 @@ async fn respond(
         }
         _ => return Err(ColonyError::not_found("pending invite")),
     }
-    Ok(Json(types::GroupInviteResponseOut { extra: Default::default(),
+    Ok(Json(types::GroupInviteResponseOut {
+        extra: Default::default(),
         invite_status: if accept { "accepted" } else { "declined" }.into(),
     }))
 }
@@ -545,7 +554,8 @@ async fn members(
         .iter()
         .map(|u| {
             let user = user_out(&data, u);
-            types::GroupMember { extra: Default::default(),
+            types::GroupMember {
+                extra: Default::default(),
                 display_name: user.display_name,
                 id: *u,
                 presence_status: None,
@@ -554,7 +564,8 @@ async fn members(
             }
         })
         .collect();
-    Ok(Json(types::GroupMembersListOut { extra: Default::default(),
+    Ok(Json(types::GroupMembersListOut {
+        extra: Default::default(),
         creator_id: Some(g.creator),
         description: g.description.clone(),
         members,
@@ -581,7 +592,8 @@ async fn add_member(
     let username = data.user(&user)?.username.clone();
     let g = group_mut(&mut data.messages, &id)?;
     let out = match g.member(user) {
-        Some(m) => types::GroupInvite { extra: Default::default(),
+        Some(m) => types::GroupInvite {
+            extra: Default::default(),
             added: false,
             already_member: true,
             invite_status: Some(if m.accepted { "accepted" } else { "pending" }.into()),
@@ -595,7 +607,8 @@ async fn add_member(
                 ));
             }
             g.members.push(Member::new(user, false, false));
-            types::GroupInvite { extra: Default::default(),
+            types::GroupInvite {
+                extra: Default::default(),
                 added: true,
                 already_member: false,
                 invite_status: Some("pending".into()),
@@ -630,7 +643,10 @@ async fn remove_member(
     }
     let g = group_mut(&mut data.messages, &id)?;
     g.members.retain(|m| m.user != target);
-    Ok(Json(types::GroupRemoveMemberOut { extra: Default::default(), removed: true }))
+    Ok(Json(types::GroupRemoveMemberOut {
+        extra: Default::default(),
+        removed: true,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -659,7 +675,8 @@ async fn set_admin(
     if let Some(m) = g.member_mut(target) {
         m.admin = is_admin;
     }
-    Ok(Json(types::GroupSetAdminOut { extra: Default::default(),
+    Ok(Json(types::GroupSetAdminOut {
+        extra: Default::default(),
         is_admin,
         user_id: target,
     }))
@@ -693,7 +710,8 @@ async fn pin(
     if !already {
         g.pinned.push(msg);
     }
-    Ok(Json(types::PinResult { extra: Default::default(),
+    Ok(Json(types::PinResult {
+        extra: Default::default(),
         already,
         pinned: true,
     }))
@@ -709,7 +727,8 @@ async fn unpin(
     let g = group_mut(&mut data.messages, &id)?;
     let was = g.pinned.contains(&msg);
     g.pinned.retain(|m| *m != msg);
-    Ok(Json(types::PinResult { extra: Default::default(),
+    Ok(Json(types::PinResult {
+        extra: Default::default(),
         already: !was,
         pinned: false,
     }))
@@ -754,7 +773,8 @@ async fn mute(
         _ => return Err(validation("duration must be 1h, 8h, 1d, 1w or forever")),
     };
     with_member(&shared, &id, caller.0, |m| m.muted_until = Some(until))?;
-    Ok(Json(types::MuteState { extra: Default::default(),
+    Ok(Json(types::MuteState {
+        extra: Default::default(),
         muted: true,
         muted_until: until,
     }))
@@ -766,7 +786,8 @@ async fn unmute(
     Path(id): Path<String>,
 ) -> ColonyResult<Json<types::MuteState>> {
     with_member(&shared, &id, caller.0, |m| m.muted_until.take())?;
-    Ok(Json(types::MuteState { extra: Default::default(),
+    Ok(Json(types::MuteState {
+        extra: Default::default(),
         muted: false,
         muted_until: None,
     }))
@@ -811,7 +832,8 @@ async fn snooze(
         }
     };
     with_member(&shared, &id, caller.0, |m| m.snoozed_until = Some(until))?;
-    Ok(Json(types::SnoozeState { extra: Default::default(),
+    Ok(Json(types::SnoozeState {
+        extra: Default::default(),
         cleared: false,
         snoozed_until: Some(until),
     }))
@@ -823,7 +845,8 @@ async fn unsnooze(
     Path(id): Path<String>,
 ) -> ColonyResult<Json<types::SnoozeState>> {
     let was = with_member(&shared, &id, caller.0, |m| m.snoozed_until.take())?;
-    Ok(Json(types::SnoozeState { extra: Default::default(),
+    Ok(Json(types::SnoozeState {
+        extra: Default::default(),
         cleared: was.is_some(),
         snoozed_until: None,
     }))
@@ -848,7 +871,10 @@ async fn read_all(
             }
         }
     }
-    Ok(Json(types::MarkAllReadOut { extra: Default::default(), marked }))
+    Ok(Json(types::MarkAllReadOut {
+        extra: Default::default(),
+        marked,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -863,7 +889,8 @@ async fn receipts(
     Query(q): Query<ReceiptsQuery>,
 ) -> ColonyResult<Json<types::ReadReceipts>> {
     with_member(&shared, &id, caller.0, |m| m.receipts = q.show)?;
-    Ok(Json(types::ReadReceipts { extra: Default::default(),
+    Ok(Json(types::ReadReceipts {
+        extra: Default::default(),
         effective: q.show.unwrap_or(true),
         override_: q.show,
     }))
@@ -964,7 +991,8 @@ async fn search(
         .take(limit)
         .map(|(m, ranges)| {
             let out = render(&data, m, caller.0);
-            types::GroupSearchHit { extra: Default::default(),
+            types::GroupSearchHit {
+                extra: Default::default(),
                 attachments: out.attachments,
                 body_highlight: Some(highlight(&m.body, &ranges)),
                 body: out.body,
@@ -981,9 +1009,11 @@ async fn search(
         })
         .collect();
     let has_more = offset + results.len() < count;
-    Ok(Json(types::GroupSearch { extra: Default::default(),
+    Ok(Json(types::GroupSearch {
+        extra: Default::default(),
         count: count as i64,
-        pagination: Some(types::PageMeta { extra: Default::default(),
+        pagination: Some(types::PageMeta {
+            extra: Default::default(),
             has_more,
             total: count as i64,
         }),
@@ -1039,7 +1069,8 @@ async fn transfer_creator(
     if let Some(m) = g.member_mut(target) {
         m.admin = true;
     }
-    Ok(Json(types::CreatorTransfer { extra: Default::default(),
+    Ok(Json(types::CreatorTransfer {
+        extra: Default::default(),
         creator_id: target,
         creator_username: username,
     }))

@@ -321,7 +321,8 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
     let reactions = m
         .reactions
         .iter()
-        .map(|(user, emoji, at)| types::MessageReaction { extra: Default::default(),
+        .map(|(user, emoji, at)| types::MessageReaction {
+            extra: Default::default(),
             created_at: *at,
             emoji: emoji.clone(),
             user_id: *user,
@@ -330,7 +331,8 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
         .collect();
     let reply_to = m.reply_to.and_then(|r| {
         let target = data.messages.messages.get(&r)?;
-        Some(types::ReplyPreview { extra: Default::default(),
+        Some(types::ReplyPreview {
+            extra: Default::default(),
             body_preview: preview(&target.body),
             deleted: target.deleted,
             id: target.id,
@@ -338,7 +340,8 @@ pub(crate) fn render(data: &super::Data, m: &Message, viewer: Uuid) -> types::Me
             sender_username: username(data, &target.sender),
         })
     });
-    types::Message { extra: Default::default(),
+    types::Message {
+        extra: Default::default(),
         attachments,
         body: m.body.clone(),
         conversation_id: m.conversation,
@@ -372,7 +375,8 @@ pub(crate) fn user_out(data: &super::Data, id: &Uuid) -> types::User {
 }
 
 fn placeholder_user(id: Uuid) -> types::User {
-    types::User { extra: Default::default(),
+    types::User {
+        extra: Default::default(),
         avatar_url: String::new(),
         bio: None,
         capabilities: None,
@@ -543,7 +547,8 @@ async fn list_conversations(
         .filter_map(|c| {
             let other = c.other(caller.0)?;
             let last = c.order.last().and_then(|m| data.messages.messages.get(m));
-            Some(types::Conversation { extra: Default::default(),
+            Some(types::Conversation {
+                extra: Default::default(),
                 id: c.id,
                 is_archived: false,
                 last_message_at: c.last_message_at,
@@ -576,7 +581,8 @@ async fn conversation(
     let other = data.find_user(&username)?;
     let other_user = data.user(&other)?.clone();
     let Some(conv) = data.messages.direct_between(caller.0, other) else {
-        return Ok(Json(types::ConversationDetail { extra: Default::default(),
+        return Ok(Json(types::ConversationDetail {
+            extra: Default::default(),
             id: None,
             messages: Vec::new(),
             other_user,
@@ -598,7 +604,8 @@ async fn conversation(
         .filter_map(|id| data.messages.messages.get(id))
         .map(|m| render(data, m, caller.0))
         .collect();
-    Ok(Json(types::ConversationDetail { extra: Default::default(),
+    Ok(Json(types::ConversationDetail {
+        extra: Default::default(),
         id: Some(conv),
         messages,
         other_user,
@@ -622,7 +629,8 @@ fn default_reason() -> String {
 const KNOWN_REASONS: [&str; 3] = ["spam", "harassment", "other"];
 
 fn spam_out(conv: Uuid, flag: Option<&SpamFlag>, report: Option<Uuid>) -> types::SpamFlag {
-    types::SpamFlag { extra: Default::default(),
+    types::SpamFlag {
+        extra: Default::default(),
         conversation_id: conv,
         report_id: report,
         spam_reason_code: flag.map(|f| f.reason.clone()),
@@ -706,7 +714,8 @@ async fn unread_count(
         .filter(|c| !data.messages.spam.contains_key(&(caller.0, c.id)))
         .map(|c| unread_in(&data.messages, c, caller.0))
         .sum();
-    Ok(Json(types::UnreadCountOut { extra: Default::default(),
+    Ok(Json(types::UnreadCountOut {
+        extra: Default::default(),
         unread_count: Some(n as i64),
         unread_direct_messages: n as i64,
     }))
@@ -736,7 +745,8 @@ async fn saved(
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|(m, c, at)| types::SavedMessage { extra: Default::default(),
+        .map(|(m, c, at)| types::SavedMessage {
+            extra: Default::default(),
             conversation_title: c.group().and_then(|g| g.title.clone()),
             is_group: c.group().is_some(),
             message: render(&data, m, caller.0),
@@ -746,9 +756,11 @@ async fn saved(
         })
         .collect();
     let has_more = offset + messages.len() < total;
-    Ok(Json(types::SavedMessagesOut { extra: Default::default(),
+    Ok(Json(types::SavedMessagesOut {
+        extra: Default::default(),
         messages,
-        pagination: Some(types::PageMeta { extra: Default::default(),
+        pagination: Some(types::PageMeta {
+            extra: Default::default(),
             has_more,
             total: total as i64,
         }),
@@ -804,7 +816,8 @@ async fn edits(
     let data = shared.colony.lock();
     let (m, _) = data.messages.visible(&id, caller.0)?;
     let current_at = m.edited_at.unwrap_or(m.created_at);
-    let mut versions = vec![types::MessageVersion { extra: Default::default(),
+    let mut versions = vec![types::MessageVersion {
+        extra: Default::default(),
         at: Some(current_at),
         body: m.body.clone(),
         created_at: current_at,
@@ -814,14 +827,16 @@ async fn edits(
         m.versions
             .iter()
             .rev()
-            .map(|(body, at)| types::MessageVersion { extra: Default::default(),
+            .map(|(body, at)| types::MessageVersion {
+                extra: Default::default(),
                 at: Some(*at),
                 body: body.clone(),
                 created_at: *at,
                 is_current: false,
             }),
     );
-    Ok(Json(types::MessageEditHistoryOut { extra: Default::default(),
+    Ok(Json(types::MessageEditHistoryOut {
+        extra: Default::default(),
         message_id: id,
         versions,
     }))
@@ -850,7 +865,10 @@ async fn remove(
     m.body = DELETED_BODY.into();
     m.attachments.clear();
     m.reactions.clear();
-    Ok(Json(types::MessageDeleteOut { extra: Default::default(), deleted: true }))
+    Ok(Json(types::MessageDeleteOut {
+        extra: Default::default(),
+        deleted: true,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -945,7 +963,8 @@ async fn react(
     };
     Ok((
         StatusCode::CREATED,
-        Json(types::MessageReaction { extra: Default::default(),
+        Json(types::MessageReaction {
+            extra: Default::default(),
             created_at: at,
             emoji,
             user_id: caller.0,
@@ -970,7 +989,8 @@ async fn unreact(
     let before = m.reactions.len();
     m.reactions
         .retain(|(u, e, _)| !(*u == caller.0 && *e == emoji));
-    Ok(Json(types::ReactionRemoveOut { extra: Default::default(),
+    Ok(Json(types::ReactionRemoveOut {
+        extra: Default::default(),
         removed: m.reactions.len() < before,
     }))
 }
@@ -989,14 +1009,16 @@ async fn mark_read(
         .get_mut(&id)
         .ok_or_else(|| ColonyError::not_found("message"))?;
     if m.sender == caller.0 {
-        return Ok(Json(types::ReadMark { extra: Default::default(),
+        return Ok(Json(types::ReadMark {
+            extra: Default::default(),
             already: false,
             self_authored: true,
         }));
     }
     let already = m.reads.contains_key(&caller.0);
     m.reads.entry(caller.0).or_insert_with(Utc::now);
-    Ok(Json(types::ReadMark { extra: Default::default(),
+    Ok(Json(types::ReadMark {
+        extra: Default::default(),
         already,
         self_authored: false,
     }))
@@ -1017,7 +1039,8 @@ async fn reads(
         .collect();
     let entry = |u: &Uuid, at: Option<DateTime<Utc>>| {
         let user = user_out(&data, u);
-        types::MessageReader { extra: Default::default(),
+        types::MessageReader {
+            extra: Default::default(),
             display_name: user.display_name,
             read_at: at,
             user_id: *u,
@@ -1033,7 +1056,8 @@ async fn reads(
         .map(|u| entry(u, m.reads.get(u).copied()))
         .collect();
     let unseen: Vec<types::MessageReader> = unseen.into_iter().map(|u| entry(u, None)).collect();
-    Ok(Json(types::MessageReads { extra: Default::default(),
+    Ok(Json(types::MessageReads {
+        extra: Default::default(),
         is_group: c.group().is_some(),
         seen_count: seen.len() as i64,
         total_others: others.len() as i64,
@@ -1061,7 +1085,10 @@ async fn star(
             true
         }
     };
-    Ok(Json(types::StarToggleOut { extra: Default::default(), saved }))
+    Ok(Json(types::StarToggleOut {
+        extra: Default::default(),
+        saved,
+    }))
 }
 
 impl ColonyHandle {

@@ -162,7 +162,8 @@ impl Data {
         }
         let id = Uuid::new_v4();
         let api_key = format!("col_sandbox_{}", id.simple());
-        let user = types::User { extra: Default::default(),
+        let user = types::User {
+            extra: Default::default(),
             avatar_url: format!("https://thecolony.cc/avatars/{username}.png"),
             bio,
             capabilities,
@@ -357,7 +358,8 @@ async fn register(
     )?;
     Ok((
         StatusCode::CREATED,
-        Json(types::AgentRegisterResponse { extra: Default::default(),
+        Json(types::AgentRegisterResponse {
+            extra: Default::default(),
             api_key,
             id,
             important: Some("Store the API key now; it is not shown again.".into()),
@@ -410,7 +412,8 @@ async fn token(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.as_bytes())
     );
     data.tokens.insert(token.clone(), (id, epoch));
-    Ok(Json(types::TokenResponse { extra: Default::default(),
+    Ok(Json(types::TokenResponse {
+        extra: Default::default(),
         access_token: token,
         token_type: "bearer".into(),
     }))
@@ -429,7 +432,8 @@ async fn rotate_key(
     let old = std::mem::replace(&mut account.api_key, new_key.clone());
     data.by_key.remove(&old);
     data.by_key.insert(new_key.clone(), caller.0);
-    Ok(Json(types::RotateKeyResponse { extra: Default::default(),
+    Ok(Json(types::RotateKeyResponse {
+        extra: Default::default(),
         api_key: new_key,
         message: Some("The previous key no longer works.".into()),
     }))

@@ -41,8 +41,10 @@ pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
     let Some(actor) = data.accounts.get(&event.actor).map(|a| &a.user) else {
         return;
     };
-    let item = types::Notification { extra: Default::default(),
-        actor: types::NotificationActor { extra: Default::default(),
+    let item = types::Notification {
+        extra: Default::default(),
+        actor: types::NotificationActor {
+            extra: Default::default(),
             display_name: actor.display_name.clone(),
             id: actor.id,
             user_type: actor.user_type.to_string(),

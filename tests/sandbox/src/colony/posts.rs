@@ -111,7 +111,8 @@ impl Data {
         } = new;
         let colony = self.colony_by_slug(&colony_slug)?.clone();
         let now = Utc::now();
-        let post = types::Post { extra: Default::default(),
+        let post = types::Post {
+            extra: Default::default(),
             accepting_submissions: None,
             author,
             body,
@@ -248,7 +249,8 @@ async fn list(
             .filter_map(|id| data.posts.posts.get(id).cloned())
             .collect();
         let has_more = offset + items.len() < order.len();
-        return Ok(Json(types::CursorPaginatedListPostOut { extra: Default::default(),
+        return Ok(Json(types::CursorPaginatedListPostOut {
+            extra: Default::default(),
             has_more,
             items,
             next_cursor: None,
@@ -297,7 +299,8 @@ async fn list(
         .cloned()
         .collect();
     let has_more = offset + items.len() < total;
-    Ok(Json(types::CursorPaginatedListPostOut { extra: Default::default(),
+    Ok(Json(types::CursorPaginatedListPostOut {
+        extra: Default::default(),
         has_more,
         items,
         next_cursor: None,

@@ -156,7 +156,8 @@ fn apply_vote(
             },
         );
     }
-    Ok(types::VoteResult { extra: Default::default(),
+    Ok(types::VoteResult {
+        extra: Default::default(),
         karma_conferred: !own,
         karma_reason: if own { "own_content" } else { "conferred" }.into(),
         new_score,
@@ -225,7 +226,8 @@ async fn toggle_reaction(
         .iter()
         .filter_map(|(key, ch)| {
             let who = data.social.reactions.get(&(target, *key))?;
-            (!who.is_empty()).then(|| types::Reaction { extra: Default::default(),
+            (!who.is_empty()).then(|| types::Reaction {
+                extra: Default::default(),
                 count: who.len() as i64,
                 emoji: (*key).to_owned(),
                 emoji_char: (*ch).to_owned(),
@@ -233,7 +235,10 @@ async fn toggle_reaction(
             })
         })
         .collect();
-    Ok(Json(types::ReactionSummary { extra: Default::default(), reactions }))
+    Ok(Json(types::ReactionSummary {
+        extra: Default::default(),
+        reactions,
+    }))
 }
 
 // ---- polls ----
@@ -316,7 +321,8 @@ fn tally(data: &super::Data, post_id: Uuid, caller: Uuid) -> ColonyResult<types:
         .and_then(|b| b.get(&caller))
         .cloned()
         .unwrap_or_default();
-    Ok(types::PollResults { extra: Default::default(),
+    Ok(types::PollResults {
+        extra: Default::default(),
         closing_soon: false,
         is_closed: closed,
         multiple_choice: multiple,
@@ -324,7 +330,8 @@ fn tally(data: &super::Data, post_id: Uuid, caller: Uuid) -> ColonyResult<types:
             .iter()
             .map(|(id, text)| {
                 let n = count(id);
-                types::PollOption { extra: Default::default(),
+                types::PollOption {
+                    extra: Default::default(),
                     id: id.clone(),
                     percentage: if total == 0 {
                         0.0
@@ -450,7 +457,11 @@ async fn search(
         .filter(|p| {
             p.title.to_lowercase().contains(&needle) || p.body.to_lowercase().contains(&needle)
         })
-        .filter(|p| post_type.as_deref().is_none_or(|t| p.post_type.as_str() == t))
+        .filter(|p| {
+            post_type
+                .as_deref()
+                .is_none_or(|t| p.post_type.as_str() == t)
+        })
         .filter(|p| {
             colony
                 .as_deref()
@@ -493,7 +504,8 @@ async fn search(
         .collect();
     users.sort_by(|a, b| a.username.cmp(&b.username));
     users.truncate(SEARCH_USERS);
-    Ok(Json(types::SearchResults { extra: Default::default(),
+    Ok(Json(types::SearchResults {
+        extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         next_cursor: None,

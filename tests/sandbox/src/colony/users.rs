@@ -238,7 +238,8 @@ async fn directory(
             serde_json::from_value(entry).ok()
         })
         .collect();
-    Ok(Json(types::PaginatedListDirectoryUserOut { extra: Default::default(),
+    Ok(Json(types::PaginatedListDirectoryUserOut {
+        extra: Default::default(),
         has_more: offset + items.len() < total,
         items,
         total: total as i64,
@@ -282,7 +283,8 @@ async fn follow(
     );
     Ok((
         StatusCode::CREATED,
-        Json(types::FollowReceipt { extra: Default::default(),
+        Json(types::FollowReceipt {
+            extra: Default::default(),
             created_at: now,
             follow_id,
             followed_id: target,

@@ -52,7 +52,8 @@ impl File {
     }
 
     fn info(&self, filename: &str) -> types::VaultFile {
-        types::VaultFile { extra: Default::default(),
+        types::VaultFile {
+            extra: Default::default(),
             content_size: self.size() as i64,
             created_at: self.created_at,
             filename: filename.to_owned(),
@@ -217,7 +218,8 @@ async fn status(
         .get(&caller.0)
         .map(|v| (v.quota, v.used(), v.files.len()))
         .unwrap_or_default();
-    Ok(Json(types::VaultStatus { extra: Default::default(),
+    Ok(Json(types::VaultStatus {
+        extra: Default::default(),
         available_bytes: quota.saturating_sub(used) as i64,
         file_count: count as i64,
         quota_bytes: quota as i64,
@@ -256,7 +258,8 @@ async fn list(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(types::PaginatedListVaultFileInfo { extra: Default::default(),
+    Ok(Json(types::PaginatedListVaultFileInfo {
+        extra: Default::default(),
         has_more: false,
         total: items.len() as i64,
         items,
@@ -275,7 +278,8 @@ async fn one(
         .get(&caller.0)
         .and_then(|v| v.files.get(&filename))
         .ok_or_else(|| ColonyError::not_found("file"))?;
-    Ok(Json(types::VaultFileContent { extra: Default::default(),
+    Ok(Json(types::VaultFileContent {
+        extra: Default::default(),
         content: file.content.clone(),
         content_size: file.size() as i64,
         created_at: file.created_at,

@@ -114,7 +114,8 @@ struct Hook {
 
 impl Hook {
     fn out(&self, id: Uuid) -> types::Webhook {
-        types::Webhook { extra: Default::default(),
+        types::Webhook {
+            extra: Default::default(),
             created_at: self.created_at,
             events: self.events.clone(),
             failure_count: self.failure_count,

@@ -1,0 +1,134 @@
+//! Every operation the filters keep is reachable through the facade: each is
+//! called over HTTP with example arguments made from the contract, against a
+//! sandbox answering from the contract's response schemas, and its answer
+//! must decode into the generated type. An operation added to a filter is
+//! called here without anyone writing a line for it; one the facade cannot
+//! reach, or whose documented answer does not decode, fails the test.
+
+use agentwire_sandbox::Sandbox;
+
+/// The operation ids of a committed contract.
+fn contract_operations(contract: &str) -> Vec<String> {
+    let doc: serde_json::Value = serde_json::from_str(contract).expect("contract is JSON");
+    let mut ids: Vec<String> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flat_map(|m| m.values()))
+        .filter_map(|op| {
+            op.get("operationId")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn contract_sandbox() -> Sandbox {
+    Sandbox::builder()
+        .contract_answers(true)
+        .start()
+        .await
+        .expect("sandbox")
+}
+
+/// Calls each operation through `call`; returns the failures, one line each.
+async fn call_all<F, Fut>(ids: &[&'static str], call: F) -> Vec<String>
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = Option<agentwire::Result<()>>>,
+{
+    let mut failures = Vec::new();
+    for id in ids {
+        match call(id).await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => failures.push(format!("{id}: {e}")),
+            None => failures.push(format!("{id}: no conformance call")),
+        }
+    }
+    failures
+}
+
+#[cfg(feature = "colony")]
+#[tokio::test]
+async fn every_colony_operation_is_reachable_and_decodes() {
+    use agentwire_colony_transport::{conformance, operations};
+    let sb = contract_sandbox().await;
+    let client = agentwire::colony::Client::builder("col_conformance_key")
+        .base_url(sb.base_url())
+        .no_token_cache()
+        .build()
+        .unwrap();
+    let ids: Vec<&'static str> = operations::ALL.iter().map(|op| op.id).collect();
+    assert_eq!(
+        ids,
+        contract_operations(include_str!("../openapi/colony.json")),
+        "the transport has exactly the contract's operations"
+    );
+    let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[cfg(feature = "mycel")]
+#[tokio::test]
+async fn every_mycel_operation_is_reachable_and_decodes() {
+    use agentwire_mycel_transport::{conformance, operations};
+    let sb = contract_sandbox().await;
+    let client = agentwire::mycel::Client::builder(sb.base_url())
+        .token("mycel_conformance_token")
+        .build()
+        .unwrap();
+    let ids: Vec<&'static str> = operations::ALL.iter().map(|op| op.id).collect();
+    assert_eq!(
+        ids,
+        contract_operations(include_str!("../openapi/mycel.json")),
+        "the transport has exactly the contract's operations"
+    );
+    let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[cfg(feature = "promptev")]
+#[tokio::test]
+async fn every_promptev_operation_is_reachable_and_decodes() {
+    use agentwire_promptev_transport::{conformance, operations};
+    let sb = contract_sandbox().await;
+    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+        .base_url(sb.base_url())
+        .build()
+        .unwrap();
+    let ids: Vec<&'static str> = operations::ALL.iter().map(|op| op.id).collect();
+    assert_eq!(
+        ids,
+        contract_operations(include_str!("../openapi/promptev.json")),
+        "the transport has exactly the contract's operations"
+    );
+    let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Without `contract_answers`, operations that have a stateful handler are
+/// answered by it and the others from the contract: none is a route the
+/// sandbox does not know.
+#[cfg(feature = "promptev")]
+#[tokio::test]
+async fn the_stateful_sandbox_knows_every_route() {
+    use agentwire_promptev_transport::{conformance, operations};
+    let sb = Sandbox::start().await.expect("sandbox");
+    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+        .base_url(sb.base_url())
+        .build()
+        .unwrap();
+    for op in operations::ALL.iter() {
+        match conformance::call(&client, op.id).await {
+            Some(Ok(())) => {}
+            Some(Err(agentwire::Error::NotFound(e))) if e.message == "Not Found" => {
+                panic!("{}: the sandbox has no route for it", op.id)
+            }
+            Some(Err(e)) if e.status() == Some(405) => panic!("{}: method not allowed", op.id),
+            Some(Err(_)) => {} // a handler refused the example arguments: it exists
+            None => panic!("{}: no conformance call", op.id),
+        }
+    }
+}
