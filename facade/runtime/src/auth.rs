@@ -319,11 +319,9 @@ impl Settled {
             Settled::Token(h) => Ok(h),
             Settled::Refused(r) => Err(AuthFailure::Response(r.to_response())),
             Settled::Unreachable(e) => Err(shared_transport_error(e).await),
-            Settled::TooLarge(status, limit) => Err(AuthFailure::Response(crate::failing_body(
-                status,
-                http::HeaderMap::new(),
-                limit,
-            ))),
+            Settled::TooLarge(status, limit) => Err(AuthFailure::Response(
+                crate::body::failing_body(status, http::HeaderMap::new(), limit),
+            )),
         }
     }
 }
@@ -604,7 +602,7 @@ impl TokenExchange {
                 }
                 Err(RoundError::TooLarge(status, limit)) => {
                     rounds.last = Some(Settled::TooLarge(status, limit));
-                    return Err(AuthFailure::Response(crate::failing_body(
+                    return Err(AuthFailure::Response(crate::body::failing_body(
                         status,
                         http::HeaderMap::new(),
                         limit,

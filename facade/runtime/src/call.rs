@@ -13,8 +13,10 @@ use std::pin::Pin;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::body::{read_capped, Unread};
 use crate::error::Error;
-use crate::{read_capped, Answer, Result, Runtime, Unread};
+use crate::send::Answer;
+use crate::{Result, Runtime};
 
 /// A boxed future, `Send`, as the operation builders return from
 /// `IntoFuture`.

@@ -1,0 +1,601 @@
+//! The request loop: one call from the built request to the final answer —
+//! breaker, default headers, cache, credentials, idempotency key, per-attempt
+//! timeout and deadline, hooks, retries with backoff, rate-limit bookkeeping,
+//! all inside one tracing span.
+
+use std::time::{Duration, Instant};
+
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue, Method};
+use tracing::Instrument;
+
+use crate::auth::AuthFailure;
+use crate::body::{cap_body, read_capped, read_whole, rebuild, Unread, Whole};
+use crate::cache::CachedResponse;
+use crate::circuit::CircuitBreaker;
+use crate::error::Error;
+use crate::hooks::{RequestInfo, ResponseInfo};
+use crate::rate_limit::RateLimitInfo;
+use crate::{retry, Idempotency, Result, Runtime, IDEMPOTENCY_KEY};
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// The methods The Colony deduplicates on an `Idempotency-Key`.
+fn is_keyed_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// A fresh `Idempotency-Key`, formatted without an intermediate `String`.
+fn fresh_idempotency_key() -> Option<HeaderValue> {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).ok()
+}
+
+/// Marks a response to a write that carried an `Idempotency-Key` of the
+/// runtime's own making and was sent more than once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResentWithOwnKey;
+
+/// Whether `response` answers a write that the runtime gave its own
+/// `Idempotency-Key` and sent more than once (see
+/// [`Idempotency::AddKeyToWrites`]).
+///
+/// On such a response, `Idempotent-Replay: true` may only mean that the
+/// service replayed the answer to agentwire's own earlier attempt, whose
+/// answer was lost on the way — not that the caller had made the request
+/// before. Facades that report replays to the caller check this first.
+pub fn resent_with_own_key(response: &reqwest::Response) -> bool {
+    response.extensions().get::<ResentWithOwnKey>().is_some()
+}
+
+/// A final response: read whole inside the attempt (everything but streams
+/// and error answers), or still streaming.
+pub(crate) enum Answer {
+    Buffered(CachedResponse),
+    Streamed(reqwest::Response),
+}
+
+impl Answer {
+    pub(crate) fn status(&self) -> http::StatusCode {
+        match self {
+            Answer::Buffered(whole) => whole.status,
+            Answer::Streamed(response) => response.status(),
+        }
+    }
+
+    pub(crate) fn mark_resent(&mut self) {
+        match self {
+            Answer::Buffered(whole) => whole.resent = true,
+            Answer::Streamed(response) => {
+                response.extensions_mut().insert(ResentWithOwnKey);
+            }
+        }
+    }
+
+    /// The answer as a `reqwest::Response`, for code that reads it itself.
+    pub(crate) fn into_response(self) -> reqwest::Response {
+        match self {
+            Answer::Buffered(whole) => rebuild(whole),
+            Answer::Streamed(response) => response,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct AttemptPolicy {
+    /// The retry budget is not spent yet.
+    retries_left: bool,
+    /// Sending the request twice cannot do its work twice: the method is
+    /// idempotent or the caller gave it a key the service deduplicates on.
+    /// (A key of the runtime's own counts only once credentials are on.)
+    replay_safe: bool,
+    may_refresh: bool,
+    /// Read the whole body inside the attempt, so that a connection that
+    /// breaks mid-body is retried like one that broke before the head.
+    buffer_body: bool,
+}
+
+/// What one attempt leads to.
+enum Outcome {
+    /// This is the operation's result.
+    Final(reqwest::Result<Answer>),
+    /// Worth another attempt after `delay`; `last` is returned if no further
+    /// attempt can be made.
+    Again {
+        delay: Duration,
+        last: reqwest::Result<reqwest::Response>,
+        auth_refresh: bool,
+    },
+}
+
+impl Runtime {
+    /// Sends one request built by hand (a multipart upload, a raw download,
+    /// a WebSocket handshake): the same path as a generated operation —
+    /// breaker, credentials, idempotency key, timeout, hooks, retries,
+    /// rate-limit bookkeeping and cache, inside one tracing span named
+    /// `agentwire.operation` — and returns the final response whatever its
+    /// status ([`Runtime::error_from_response`] maps a failed one).
+    ///
+    /// The URL never enters the span: for Promptev it contains the key.
+    pub async fn execute(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> Result<reqwest::Response> {
+        let streaming = self.inner.streaming.contains(operation);
+        Ok(self
+            .traced(client, request, operation, streaming)
+            .await?
+            .into_response())
+    }
+
+    /// One operation inside its tracing span.
+    pub(crate) async fn traced(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        operation: &'static str,
+        streaming: bool,
+    ) -> Result<Answer> {
+        let span = tracing::info_span!(
+            "agentwire.operation",
+            service = self.inner.service,
+            operation,
+            method = %request.method(),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .execute_inner(client, request, operation, streaming)
+            .instrument(span.clone())
+            .await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Ok(r) = &result {
+            span.record("status", r.status().as_u16());
+        }
+        result
+    }
+
+    async fn execute_inner(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+        operation: &'static str,
+        streaming: bool,
+    ) -> Result<Answer> {
+        let inner = &*self.inner;
+        if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
+            return Err(Error::CircuitOpen {
+                service: inner.service,
+                failures,
+            });
+        }
+        let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
+        let method = request.method().clone();
+        self.add_default_headers(request.headers_mut());
+
+        let cache_key = match (&inner.cache, &method) {
+            (Some(_), &Method::GET) if !streaming => Some(request.url().as_str().to_owned()),
+            _ => None,
+        };
+        if let (Some(cache), Some(key)) = (&inner.cache, &cache_key) {
+            if let Some(hit) = cache.get(key) {
+                tracing::debug!("served from cache");
+                let info = self.request_info(&request, operation, 1);
+                self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
+                return Ok(Answer::Buffered(hit));
+            }
+        }
+
+        let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
+        // Made now, attached by `attempt` once it knows the request carries
+        // credentials: the same key on every attempt.
+        let own_key = match inner.idempotency {
+            Idempotency::AddKeyToWrites if !caller_key && is_keyed_write(&method) => {
+                fresh_idempotency_key()
+            }
+            _ => None,
+        };
+        let replay_safe = is_idempotent(&method) || caller_key;
+
+        // A body that cannot be cloned (a stream) gets exactly one attempt.
+        let template = request.try_clone();
+        let mut this = request;
+        let mut attempt: u32 = 1;
+        let mut refreshed_auth = false;
+        let mut sent_with_own_key: u32 = 0;
+        loop {
+            tracing::Span::current().record("attempts", attempt);
+            if !streaming {
+                // The runtime's per-attempt timeout (else the request's own),
+                // shortened to the time the deadline leaves.
+                let per_attempt = inner.timeout.or_else(|| this.timeout().copied());
+                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let limit = match (per_attempt, left) {
+                    (Some(t), Some(l)) => Some(t.min(l)),
+                    (t, l) => t.or(l),
+                };
+                if limit.is_some() {
+                    *this.timeout_mut() = limit;
+                }
+            }
+            let policy = AttemptPolicy {
+                retries_left: attempt <= inner.retry.max_retries,
+                replay_safe,
+                may_refresh: !refreshed_auth,
+                buffer_body: !streaming,
+            };
+            let (outcome, own_key_sent) = self
+                .attempt(client, this, operation, attempt, policy, own_key.as_ref())
+                .await;
+            sent_with_own_key += u32::from(own_key_sent);
+            let resent = sent_with_own_key > 1;
+            match outcome {
+                Outcome::Final(result) => {
+                    return self.conclude(result, &method, cache_key, resent);
+                }
+                Outcome::Again {
+                    delay,
+                    last,
+                    auth_refresh,
+                } => {
+                    let next = template.as_ref().and_then(reqwest::Request::try_clone);
+                    let wait = if auth_refresh { Duration::ZERO } else { delay };
+                    // No further attempt without a copy of the request, nor
+                    // one that could only start once the deadline has passed.
+                    let past_deadline = deadline.is_some_and(|d| {
+                        Instant::now()
+                            .checked_add(wait)
+                            .is_none_or(|wake| wake >= d)
+                    });
+                    let Some(next) = next.filter(|_| !past_deadline) else {
+                        if past_deadline {
+                            tracing::debug!("deadline reached: returning the last outcome");
+                        }
+                        return self.conclude(last.map(Answer::Streamed), &method, None, resent);
+                    };
+                    drop(last);
+                    if auth_refresh {
+                        // Not a retry in RetryConfig's sense: the one refresh
+                        // on 401 happens whatever the policy says.
+                        refreshed_auth = true;
+                    } else {
+                        attempt += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                    this = next;
+                }
+            }
+        }
+    }
+
+    /// Adds the default headers the request does not carry yet. Cloning a
+    /// `HeaderName` or `HeaderValue` bumps a reference count at most.
+    fn add_default_headers(&self, headers: &mut HeaderMap) {
+        let defaults = &self.inner.default_headers;
+        if defaults.is_empty() {
+            return;
+        }
+        for name in defaults.keys() {
+            if headers.contains_key(name) {
+                continue;
+            }
+            for value in defaults.get_all(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The operation's result: breaker bookkeeping, then [`Runtime::settle`].
+    fn conclude(
+        &self,
+        result: reqwest::Result<Answer>,
+        method: &Method,
+        cache_key: Option<String>,
+        resent_with_own_key: bool,
+    ) -> Result<Answer> {
+        match result {
+            Ok(reply) => {
+                self.record_circuit(!reply.status().is_server_error());
+                let mut answer = self.settle(reply, method, cache_key);
+                if resent_with_own_key {
+                    answer.mark_resent();
+                }
+                Ok(answer)
+            }
+            Err(e) => {
+                self.record_circuit(false);
+                Err(Error::network(
+                    self.inner.service,
+                    e.without_url(),
+                    &self.inner.redactor,
+                ))
+            }
+        }
+    }
+
+    /// One HTTP attempt and the decision about what to do next; also says
+    /// whether the runtime's own idempotency key went out with it.
+    async fn attempt(
+        &self,
+        client: &reqwest::Client,
+        mut request: reqwest::Request,
+        operation: &'static str,
+        attempt: u32,
+        policy: AttemptPolicy,
+        own_key: Option<&HeaderValue>,
+    ) -> (Outcome, bool) {
+        let inner = &*self.inner;
+        match inner
+            .auth
+            .authorize(self.auth_context(client), &mut request)
+            .await
+        {
+            Ok(()) => {}
+            Err(AuthFailure::Response(r)) => {
+                tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
+                return (Outcome::Final(Ok(Answer::Streamed(r))), false);
+            }
+            Err(AuthFailure::Transport(e)) => return (Outcome::Final(Err(e)), false),
+        }
+        // The service deduplicates per account: a key on a request without
+        // credentials would do nothing, so it is not sent and does not make
+        // the write retryable.
+        let own_key_sent = match own_key {
+            Some(key) if request.headers().contains_key(AUTHORIZATION) => {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, key.clone());
+                true
+            }
+            _ => false,
+        };
+        let may_retry = policy.retries_left && (policy.replay_safe || own_key_sent);
+        let info = self.request_info(&request, operation, attempt);
+        if let Some(info) = &info {
+            for hook in &inner.on_request {
+                hook(info);
+            }
+        }
+        // The credential that was sent, to tell the auth strategy which token
+        // failed (a cheap, reference-counted copy).
+        let sent_auth = policy
+            .may_refresh
+            .then(|| request.headers().get(AUTHORIZATION).cloned())
+            .flatten();
+        let sent_at = Instant::now();
+        let result = client.execute(request).await;
+        let elapsed = sent_at.elapsed();
+
+        let outcome = match result {
+            Ok(response) => {
+                let status = response.status();
+                tracing::debug!(
+                    attempt,
+                    status = status.as_u16(),
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "response"
+                );
+                if let Some(rl) = RateLimitInfo::from_headers(response.headers()) {
+                    *inner.rate_limit.lock().unwrap_or_else(|p| p.into_inner()) = Some(rl);
+                }
+                self.emit_response(info, Some(status.as_u16()), elapsed, false);
+
+                if status == http::StatusCode::UNAUTHORIZED
+                    && policy.may_refresh
+                    && inner.auth.invalidate(sent_auth.as_ref())
+                {
+                    tracing::debug!("401: refreshing credentials and retrying once");
+                    return (
+                        Outcome::Again {
+                            delay: Duration::ZERO,
+                            last: Ok(response),
+                            auth_refresh: true,
+                        },
+                        own_key_sent,
+                    );
+                }
+                if may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
+                    match inner
+                        .retry
+                        .delay(attempt, retry::retry_after(response.headers()))
+                    {
+                        Some(delay) => {
+                            tracing::debug!(
+                                attempt,
+                                status = status.as_u16(),
+                                delay_ms = delay.as_millis() as u64,
+                                "retrying"
+                            );
+                            return (
+                                Outcome::Again {
+                                    delay,
+                                    last: Ok(response),
+                                    auth_refresh: false,
+                                },
+                                own_key_sent,
+                            );
+                        }
+                        None => tracing::debug!(
+                            status = status.as_u16(),
+                            "Retry-After above max_retry_after: not retrying"
+                        ),
+                    }
+                }
+                if !policy.buffer_body || !status.is_success() {
+                    return (Outcome::Final(Ok(Answer::Streamed(response))), own_key_sent);
+                }
+                match read_whole(response, inner.max_body_bytes).await {
+                    Ok(Whole::Read(whole)) => {
+                        // Before anything can decode, print or hand on the
+                        // body: secrets it carries are masked from now on.
+                        if let Some((_, fields)) =
+                            inner.secret_fields.iter().find(|(op, _)| *op == operation)
+                        {
+                            inner.redactor.add_fields_of(&whole.body, fields);
+                        }
+                        Outcome::Final(Ok(Answer::Buffered(whole)))
+                    }
+                    // Not retried: the same request gets the same body.
+                    Ok(Whole::TooLarge(failing)) => Outcome::Final(Ok(Answer::Streamed(failing))),
+                    Err(e) => self.after_failure(e, attempt, may_retry, policy.retries_left),
+                }
+            }
+            Err(e) => {
+                self.emit_response(info, None, elapsed, false);
+                self.after_failure(e, attempt, may_retry, policy.retries_left)
+            }
+        };
+        (outcome, own_key_sent)
+    }
+
+    /// No complete response: retry when allowed, else this is the result. A
+    /// request whose connection could not even be made was not sent, so it
+    /// may be retried even when sending it twice would not be safe.
+    fn after_failure(
+        &self,
+        e: reqwest::Error,
+        attempt: u32,
+        may_retry: bool,
+        retries_left: bool,
+    ) -> Outcome {
+        tracing::debug!(
+            attempt,
+            timeout = e.is_timeout(),
+            connect = e.is_connect(),
+            body = e.is_body() || e.is_decode(),
+            "no complete response"
+        );
+        let allowed = may_retry || (retries_left && e.is_connect());
+        if allowed && self.inner.retry.retry_network_errors {
+            if let Some(delay) = self.inner.retry.delay(attempt, None) {
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
+                return Outcome::Again {
+                    delay,
+                    last: Err(e),
+                    auth_refresh: false,
+                };
+            }
+        }
+        Outcome::Final(Err(e))
+    }
+
+    /// Cache and raw-body bookkeeping on the final response, then the
+    /// response handed to the transport. An error answer is handed on with
+    /// its body capped, for whoever reads it.
+    fn settle(&self, reply: Answer, method: &Method, cache_key: Option<String>) -> Answer {
+        let status = reply.status();
+        if let Some(cache) = &self.inner.cache {
+            if !is_safe(method) && status.is_success() {
+                cache.clear();
+            }
+        }
+        match reply {
+            Answer::Streamed(response) if !status.is_success() => {
+                Answer::Streamed(cap_body(response, self.inner.max_body_bytes))
+            }
+            Answer::Streamed(response) => Answer::Streamed(response),
+            Answer::Buffered(whole) => {
+                if status.is_success() {
+                    if let (Some(cache), Some(key)) = (&self.inner.cache, cache_key) {
+                        cache.put(key, whole.clone());
+                    }
+                }
+                Answer::Buffered(whole)
+            }
+        }
+    }
+
+    fn record_circuit(&self, success: bool) {
+        if let Some(c) = &self.inner.circuit {
+            c.record(success);
+        }
+    }
+
+    /// What hooks are told about a request; `None` when there are no hooks,
+    /// so the hot path does not format and redact a URL nobody reads.
+    fn request_info(
+        &self,
+        request: &reqwest::Request,
+        operation: &'static str,
+        attempt: u32,
+    ) -> Option<RequestInfo> {
+        if self.inner.on_request.is_empty() && self.inner.on_response.is_empty() {
+            return None;
+        }
+        Some(RequestInfo {
+            service: self.inner.service,
+            operation,
+            method: request.method().clone(),
+            url: self
+                .inner
+                .redactor
+                .redact(request.url().as_str())
+                .into_owned(),
+            attempt,
+        })
+    }
+
+    fn emit_response(
+        &self,
+        request: Option<RequestInfo>,
+        status: Option<u16>,
+        elapsed: Duration,
+        from_cache: bool,
+    ) {
+        let Some(request) = request else {
+            return;
+        };
+        if self.inner.on_response.is_empty() {
+            return;
+        }
+        let info = ResponseInfo {
+            request,
+            status,
+            elapsed,
+            from_cache,
+        };
+        for hook in &self.inner.on_response {
+            hook(&info);
+        }
+    }
+
+    /// Maps an unsuccessful (or undocumented) response to an [`Error`],
+    /// reading its body (at most [`RuntimeBuilder::max_body_bytes`] of it).
+    pub async fn error_from_response(&self, response: reqwest::Response) -> Error {
+        let service = self.inner.service;
+        let redactor = &self.inner.redactor;
+        let limit = self.inner.max_body_bytes;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match read_capped(response, limit).await {
+            Ok(b) => b,
+            Err(Unread::TooLarge) => return Error::BodyTooLarge { service, limit },
+            Err(Unread::Failed(e)) => return Error::network(service, e, redactor),
+        };
+        if status.is_success() {
+            return Error::decode(
+                service,
+                Some(status.as_u16()),
+                format!("status {status} is not the one the contract documents"),
+                &body,
+                redactor,
+            );
+        }
+        Error::from_status(service, status.as_u16(), &headers, &body, redactor)
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
