@@ -74,7 +74,9 @@ where
             };
             let page = match handle.await {
                 Ok(page) => page,
-                Err(e) => Err(Error::Config(format!("page request did not complete: {e}"))),
+                Err(e) => Err(Error::Interrupted {
+                    message: format!("the page request {e}"),
+                }),
             };
             match page {
                 Err(e) => {
@@ -103,5 +105,31 @@ impl<T, F> State<T, F> {
             .remaining
             .map_or(u64::MAX, |r| r.saturating_sub(self.buffer.len() as u64));
         u64::from(self.page_size).min(left.max(1)) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_task_that_panics_ends_the_stream_with_interrupted() {
+        let stream = paginate(2, None, |offset, _limit| async move {
+            if offset > 0 {
+                panic!("the fetch blew up");
+            }
+            Ok(Fetched {
+                items: vec![1, 2],
+                has_more: true,
+            })
+        });
+        let got: Vec<Result<u32>> = Box::pin(stream).collect().await;
+        assert_eq!(got.len(), 3, "two items, then the failure");
+        match &got[2] {
+            Err(Error::Interrupted { message }) => assert!(message.contains("panicked"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

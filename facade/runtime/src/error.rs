@@ -212,9 +212,20 @@ pub enum Error {
         /// The event as parsed JSON.
         raw: Value,
     },
-    /// The client is misconfigured: bad base URL, missing credentials, invalid header.
+    /// The client is misconfigured: bad base URL, missing credentials, invalid
+    /// header, conflicting settings. Nothing else: a request that cannot be
+    /// encoded is [`Error::InvalidArgument`], a background request that did
+    /// not finish is [`Error::Interrupted`].
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A request the SDK ran in the background for the caller (the next page
+    /// of a stream, fetched ahead) ended without an outcome: its task
+    /// panicked, or was cancelled because the Tokio runtime is shutting down.
+    #[error("a background request did not complete: {message}")]
+    Interrupted {
+        /// What the task reported.
+        message: String,
+    },
     /// An argument was rejected before sending: an empty id, a malformed UUID,
     /// a value longer than the contract allows.
     #[error("invalid argument `{name}`: {message}")]
