@@ -10,6 +10,7 @@ use agentwire_contract::{drift, filter, normalize, surface};
 
 mod enums;
 mod ops;
+pub mod public_api;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
 

@@ -4,6 +4,7 @@
 //! cargo xtask regen [service…]             upstream → filter → normalize → openapi/<s>.json → generated/<s>/
 //! cargo xtask check                        fail (naming each stale file) if committed output is not current
 //! cargo xtask drift <service> <new.json>   how the public contract would change; exit 1 on a breaking change
+//! cargo xtask public-api [--check] [crate…] write (or check) <crate>/public-api.txt from rustdoc JSON
 //! ```
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use xtask::{check, drift_report, regen_all, workspace_root, SERVICES};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  cargo xtask regen [service…]\n  cargo xtask check\n  cargo xtask drift <service> <new-upstream.json>\n\nservices: {}",
+        "usage:\n  cargo xtask regen [service…]\n  cargo xtask check\n  cargo xtask drift <service> <new-upstream.json>\n  cargo xtask public-api [--check] [crate…]\n\nservices: {}",
         SERVICES.join(", ")
     );
     ExitCode::from(2)
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
             }
             _ => return usage(),
         },
+        "public-api" => public_api(&root, rest),
         _ => return usage(),
     };
     match result {
@@ -84,4 +86,49 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes, or with `--check` compares, the public-API snapshots.
+fn public_api(root: &std::path::Path, args: &[String]) -> Result<ExitCode, String> {
+    let check = args.iter().any(|a| a == "--check");
+    let only: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let mut stale = 0;
+    for (package, dir, features) in xtask::public_api::CRATES {
+        if !only.is_empty() && !only.contains(package) {
+            continue;
+        }
+        let listing = xtask::public_api::render(root, package, features)?;
+        let path = root.join(xtask::public_api::snapshot_path(dir));
+        if check {
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            if committed != listing {
+                stale += 1;
+                let diff = similar::TextDiff::from_lines(&committed, &listing);
+                eprintln!(
+                    "stale: {}\n{}",
+                    path.display(),
+                    diff.unified_diff()
+                        .context_radius(0)
+                        .header("committed", "current")
+                );
+            }
+        } else {
+            std::fs::write(&path, &listing)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            println!(
+                "wrote {} ({} lines)",
+                path.display(),
+                listing.lines().count()
+            );
+        }
+    }
+    if stale > 0 {
+        eprintln!("{stale} public API snapshot(s) changed; run `cargo xtask public-api` and review the diff");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

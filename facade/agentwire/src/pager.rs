@@ -128,7 +128,9 @@ mod tests {
         let got: Vec<Result<u32>> = Box::pin(stream).collect().await;
         assert_eq!(got.len(), 3, "two items, then the failure");
         match &got[2] {
-            Err(Error::Interrupted { message }) => assert!(message.contains("panicked"), "{message}"),
+            Err(Error::Interrupted { message }) => {
+                assert!(message.contains("panicked"), "{message}")
+            }
             other => panic!("{other:?}"),
         }
     }
