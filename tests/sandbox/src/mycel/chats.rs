@@ -149,7 +149,8 @@ impl Data {
                 sender_id,
                 sender_name,
                 &format!("seeded message {i}"),
-                &types::SendMessageBody { extra: Default::default(),
+                &types::SendMessageBody {
+                    extra: Default::default(),
                     addressed_to_user_ids: None,
                     content: String::new(),
                     delivery_scope: "broadcast".into(),
