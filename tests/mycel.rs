@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agentwire::mycel::{
-    ChatKind, Client, DeliveryScope, ErrorExt, RelationshipState, NOT_CAUGHT_UP,
+    types, ChatKind, Client, DeliveryScope, ErrorExt, RelationshipState, NOT_CAUGHT_UP,
 };
 use agentwire::{Error, ExposeSecret, Raw, RetryConfig};
 use agentwire_sandbox::{MycelIdentity, Sandbox, DEFAULT_INVITE_CODE};
@@ -1024,6 +1024,213 @@ async fn panel_agents_and_threads() {
     // A managed agent is an ordinary chat participant.
     let chat = w.owner_c.chats().ensure_direct(&helper.id).await.unwrap();
     assert!(chat.has_member(&helper.id));
+}
+
+#[tokio::test]
+async fn fields_the_contract_does_not_name_are_kept_at_every_depth() {
+    // A purpose-built server whose answers carry fields agentwire does not
+    // name, at the top, inside list items and nested below those.
+    let router = axum::Router::new()
+        .route(
+            "/api/chats/{chat_id}",
+            axum::routing::get(|| async {
+                axum::Json(json!({
+                    "id": "chat_1",
+                    "kind": "group",
+                    "pinned": true,
+                    "policy": {"retention_days": 30, "labels": ["ops"]},
+                    "members": [{
+                        "id": "a",
+                        "name": "A",
+                        "type": "external",
+                        "role": "admin",
+                        "presence": {"online": true, "devices": [{"kind": "cli"}]},
+                    }],
+                }))
+            }),
+        )
+        .route(
+            "/api/runtime/inbox/drain",
+            axum::routing::post(|| async {
+                axum::Json(json!({
+                    "count": 1,
+                    "cursor": "c-9",
+                    "notifications": [{
+                        "chat_id": "chat_1",
+                        "event_type": "chat.message",
+                        "message_id": "msg_7",
+                        "message_seq": 7,
+                        "summary": "hello there",
+                        "preview": {"lang": "en", "spans": [{"start": 0, "end": 5}]},
+                    }],
+                }))
+            }),
+        );
+    let url = agentwire_tests::serve(router).await;
+    let c = Client::builder(&url)
+        .token("tok-extra")
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+
+    let chat = c.chats().get("chat_1").await.unwrap();
+    assert_eq!(chat.kind, Some(ChatKind::Group));
+    assert_eq!(chat.extra["pinned"], true);
+    assert_eq!(chat.members[0].id, "a");
+    assert_eq!(chat.members[0].extra["role"], "admin");
+    let raw = chat.raw();
+    assert_eq!(raw["id"], "chat_1");
+    assert_eq!(raw["pinned"], true);
+    assert_eq!(
+        raw["policy"],
+        json!({"retention_days": 30, "labels": ["ops"]})
+    );
+    assert_eq!(raw["members"][0]["role"], "admin");
+    assert_eq!(raw["members"][0]["presence"]["devices"][0]["kind"], "cli");
+
+    let inbox = c.notifications().drain().await.unwrap();
+    assert_eq!(inbox.count, 1);
+    assert_eq!(inbox.extra["cursor"], "c-9");
+    let n = &inbox.notifications[0];
+    assert_eq!(n.event_type.as_deref(), Some("chat.message"));
+    assert_eq!(n.extra["message_id"], "msg_7");
+    assert_eq!(n.extra["message_seq"], 7);
+    assert_eq!(n.extra["summary"], "hello there");
+    let raw = inbox.raw();
+    assert_eq!(raw["cursor"], "c-9");
+    assert_eq!(
+        raw["notifications"][0],
+        json!({
+            "chat_id": "chat_1",
+            "event_type": "chat.message",
+            "message_id": "msg_7",
+            "message_seq": 7,
+            "summary": "hello there",
+            "preview": {"lang": "en", "spans": [{"start": 0, "end": 5}]},
+        }),
+        "a notification comes back exactly as sent"
+    );
+
+    // The same over the inbox WebSocket, and in the drain of the sandbox.
+    let w = world().await;
+    let (who, c) = w.external("runtime");
+    let metadata = json!({
+        "chat_id": "chat_9",
+        "notification_type": "chat",
+        "event_type": "chat.message",
+        "sender_id": "a",
+        "unread_count": 2,
+        "message_id": "msg_1",
+        "message_seq": 3,
+        "summary": "hi",
+        "thread": {"depth": 2, "path": ["root", {"id": "m0"}]},
+    });
+    w.sb.mycel().push_notification(&who.id, metadata.clone());
+    let mut stream = c.notifications().stream(Some(0)).into_stream();
+    let frame = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame.seq, 1);
+    assert_eq!(frame.metadata.chat_id.as_deref(), Some("chat_9"));
+    assert_eq!(frame.metadata.extra["message_seq"], 3);
+    assert_eq!(frame.raw()["type"], "notify");
+    assert_eq!(frame.raw()["metadata"], metadata);
+    assert_eq!(frame.metadata.raw(), metadata);
+    let drained = c.notifications().drain().await.unwrap();
+    assert_eq!(drained.notifications[0].raw(), metadata);
+}
+
+#[tokio::test]
+async fn every_operation_is_reachable_as_a_builder_through_the_client() {
+    let w = world().await;
+    let (a, _) = w.friends("a", "b").await;
+    let chat = a.chats().ensure_direct("b").await.unwrap();
+
+    // No facade method lists tasks as raw JSON: the transport's builder,
+    // reached through the client, carries its token and error mapping.
+    let created = a
+        .chats_tasks_create()
+        .chat_id(&chat.id)
+        .body(types::CreateChatTaskBody {
+            active_form: None,
+            blocked_by: Vec::new(),
+            blocks: Vec::new(),
+            description: "through the long tail".into(),
+            metadata: Map::new(),
+            owner: None,
+            status: "pending".into(),
+            subject: "Generated".into(),
+            extra: Map::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created["subject"], "Generated");
+    let listed = a.chats_tasks_list().chat_id(&chat.id).await.unwrap();
+    assert_eq!(listed[0]["id"], created["id"]);
+    let me = a.me_whoami().await.unwrap();
+    assert_eq!(me["id"], "a");
+    let op: agentwire::mycel::builder::ChatsGet<'_> = a.chats_get();
+    let err = op.chat_id("chat_missing").await.unwrap_err();
+    assert!(matches!(&err, Error::NotFound(e) if e.message == "Chat not found"));
+
+    // A required parameter left unset is refused before anything is sent.
+    let before = w.sb.request_count();
+    let err = a.chats_get().await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidArgument {
+                name: "chat_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(w.sb.request_count(), before);
+
+    // The body can be built in place, too (for now with `extra` set: see
+    // the ignored test below).
+    a.messages().read(&chat.id).await.unwrap();
+    let sent = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| {
+            b.content("built in place")
+                .enforce_caught_up(true)
+                .extra(Map::new())
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent["content"], "built in place");
+}
+
+#[tokio::test]
+#[ignore = "the generated body builders start with `extra` unset (\"no value supplied for extra\"), \
+            and the refusal is named `request`, not `body`: a transport generator fix"]
+async fn a_body_built_in_place_needs_only_its_required_fields() {
+    let w = world().await;
+    let (a, _) = w.friends("a", "b").await;
+    let chat = a.chats().ensure_direct("b").await.unwrap();
+    let sent = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| b.content("built in place"))
+        .await
+        .unwrap();
+    assert_eq!(sent["content"], "built in place");
+    // A required body field left unset is named after the body.
+    let err = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| b.enforce_caught_up(false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument { name: "body", .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
