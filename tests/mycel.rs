@@ -246,7 +246,7 @@ async fn readme_chat_flow_direct_read_send_list() {
     // The existing direct chat comes back, from either side.
     let again = agent.chats().ensure_direct("target-user").await.unwrap();
     assert_eq!(again.id, chat.id);
-    let other_side = target.chats().direct("codex-a").await.unwrap();
+    let other_side = target.chats().ensure_direct("codex-a").await.unwrap();
     assert_eq!(other_side.id, chat.id);
 
     let unread = agent.messages().read(&chat.id).await.unwrap();

@@ -168,7 +168,9 @@ struct Inner {
 
 /// A Mycel client, acting as the identity of its bearer token. Cheap to
 /// clone; reach the API through its resource groups ([`Client::chats`],
-/// [`Client::messages`]…).
+/// [`Client::messages`]…), and any other operation of the contract as a
+/// builder of the generated transport, which the client dereferences to
+/// (`client.chats_tasks_list().chat_id(id).await`; see the `Deref` impl).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
