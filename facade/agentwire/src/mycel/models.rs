@@ -136,8 +136,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("token", &"[REDACTED]")
             .field("user", &self.user)
-            .field("extra", &self.extra)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,8 +156,7 @@ impl fmt::Debug for OtpVerified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtpVerified")
             .field("temp_token", &"[REDACTED]")
-            .field("extra", &self.extra)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -185,8 +183,7 @@ impl fmt::Debug for ExternalUser {
             .field("user_id", &self.user_id)
             .field("display_name", &self.display_name)
             .field("token", &"[REDACTED]")
-            .field("extra", &self.extra)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
