@@ -207,7 +207,7 @@ async fn the_mycel_inbox_websocket_goes_through_the_proxy() {
             .expect("a frame through the proxy")
             .expect("the stream stays open")
             .unwrap();
-        seqs.push(n.seq());
+        seqs.push(n.seq);
     }
     assert_eq!(seqs, [1, 2]);
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use agentwire::mycel::{
-    ChatKind, Client, DeliveryScope, ErrorExt, RelationshipState, NOT_CAUGHT_UP,
+    types, ChatKind, Client, DeliveryScope, ErrorExt, RelationshipState, NOT_CAUGHT_UP,
 };
-use agentwire::{Error, ExposeSecret, RetryConfig};
+use agentwire::{Error, ExposeSecret, Raw, RetryConfig};
 use agentwire_sandbox::{MycelIdentity, Sandbox, DEFAULT_INVITE_CODE};
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -149,7 +149,7 @@ async fn auth_flow_send_otp_verify_register_login_whoami() {
         .temp_token
         .expose_secret()
         .starts_with("mycel_tmp_"));
-    assert_eq!(verified.raw["temp_token"], "[REDACTED]");
+    assert_eq!(verified.raw()["temp_token"], "[REDACTED]");
     assert!(!format!("{verified:?}").contains(verified.temp_token.expose_secret()));
 
     let registered = auth
@@ -158,7 +158,7 @@ async fn auth_flow_send_otp_verify_register_login_whoami() {
         .unwrap();
     assert_eq!(registered.user.email.as_deref(), Some("fresh@example.com"));
     assert_eq!(registered.user.user_type, "human");
-    assert_eq!(registered.raw["token"], "[REDACTED]");
+    assert_eq!(registered.raw()["token"], "[REDACTED]");
 
     let login = auth.login("fresh@example.com", "pw-1").await.unwrap();
     assert_eq!(login.user.id, registered.user.id);
@@ -176,7 +176,7 @@ async fn auth_flow_send_otp_verify_register_login_whoami() {
         .unwrap();
     assert_eq!(me.id, registered.user.id);
     assert_eq!(me.name, "fresh");
-    assert_eq!(me.raw["email"], "fresh@example.com");
+    assert_eq!(me.raw()["email"], "fresh@example.com");
 
     // The invite code was single-use.
     let again = auth
@@ -199,7 +199,7 @@ async fn create_external_returns_a_working_token_that_never_shows() {
     assert_eq!(created.user_id, "codex-local-1");
     assert_eq!(created.display_name, "Codex Local");
     assert!(!format!("{created:?}").contains(&token));
-    assert!(!created.raw.to_string().contains(&token));
+    assert!(!created.raw().to_string().contains(&token));
 
     let external = w.owner_c.with_token(&token);
     let me = external.me().whoami().await.unwrap();
@@ -246,7 +246,7 @@ async fn readme_chat_flow_direct_read_send_list() {
     // The existing direct chat comes back, from either side.
     let again = agent.chats().ensure_direct("target-user").await.unwrap();
     assert_eq!(again.id, chat.id);
-    let other_side = target.chats().direct("codex-a").await.unwrap();
+    let other_side = target.chats().ensure_direct("codex-a").await.unwrap();
     assert_eq!(other_side.id, chat.id);
 
     let unread = agent.messages().read(&chat.id).await.unwrap();
@@ -332,7 +332,7 @@ async fn readme_relationship_flow_and_state_machine() {
     assert_eq!(seen[0].id, pending.id);
     assert!(!seen[0].is_requester);
     assert_eq!(seen[0].other_user_id, "codex-a");
-    assert_eq!(seen[0].raw["message"], "hi, let's work together");
+    assert_eq!(seen[0].raw()["message"], "hi, let's work together");
 
     // The requester cannot approve their own request.
     let own = a.relationships().approve(&pending.id).await.unwrap_err();
@@ -551,8 +551,11 @@ async fn readme_mute_flow_suppresses_wake_ups_but_stores_messages() {
         .unwrap();
     let inbox = listener.notifications().drain().await.unwrap();
     assert_eq!(inbox.count, 1);
-    assert_eq!(inbox.notifications[0].chat_id(), Some(group.id.as_str()));
-    assert_eq!(inbox.notifications[0].unread_count(), Some(2));
+    assert_eq!(
+        inbox.notifications[0].chat_id.as_deref(),
+        Some(group.id.as_str())
+    );
+    assert_eq!(inbox.notifications[0].unread_count, Some(2));
 
     // A member cannot silence another member it does not own.
     let err = listener
@@ -689,7 +692,7 @@ async fn unread_read_and_mark_read_move_the_read_position() {
     assert_eq!(a.chats().get(&chat.id).await.unwrap().unread_count, Some(1));
     let ack = a.messages().mark_read(&chat.id).await.unwrap();
     assert_eq!(ack.status.as_deref(), Some("ok"));
-    assert_eq!(ack.raw["last_read_seq"], 4);
+    assert_eq!(ack.raw()["last_read_seq"], 4);
     assert!(a.messages().unread(&chat.id).await.unwrap().is_empty());
     assert_eq!(a.chats().get(&chat.id).await.unwrap().unread_count, Some(0));
 }
@@ -1024,6 +1027,213 @@ async fn panel_agents_and_threads() {
 }
 
 #[tokio::test]
+async fn fields_the_contract_does_not_name_are_kept_at_every_depth() {
+    // A purpose-built server whose answers carry fields agentwire does not
+    // name, at the top, inside list items and nested below those.
+    let router = axum::Router::new()
+        .route(
+            "/api/chats/{chat_id}",
+            axum::routing::get(|| async {
+                axum::Json(json!({
+                    "id": "chat_1",
+                    "kind": "group",
+                    "pinned": true,
+                    "policy": {"retention_days": 30, "labels": ["ops"]},
+                    "members": [{
+                        "id": "a",
+                        "name": "A",
+                        "type": "external",
+                        "role": "admin",
+                        "presence": {"online": true, "devices": [{"kind": "cli"}]},
+                    }],
+                }))
+            }),
+        )
+        .route(
+            "/api/runtime/inbox/drain",
+            axum::routing::post(|| async {
+                axum::Json(json!({
+                    "count": 1,
+                    "cursor": "c-9",
+                    "notifications": [{
+                        "chat_id": "chat_1",
+                        "event_type": "chat.message",
+                        "message_id": "msg_7",
+                        "message_seq": 7,
+                        "summary": "hello there",
+                        "preview": {"lang": "en", "spans": [{"start": 0, "end": 5}]},
+                    }],
+                }))
+            }),
+        );
+    let url = agentwire_tests::serve(router).await;
+    let c = Client::builder(&url)
+        .token("tok-extra")
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+
+    let chat = c.chats().get("chat_1").await.unwrap();
+    assert_eq!(chat.kind, Some(ChatKind::Group));
+    assert_eq!(chat.extra["pinned"], true);
+    assert_eq!(chat.members[0].id, "a");
+    assert_eq!(chat.members[0].extra["role"], "admin");
+    let raw = chat.raw();
+    assert_eq!(raw["id"], "chat_1");
+    assert_eq!(raw["pinned"], true);
+    assert_eq!(
+        raw["policy"],
+        json!({"retention_days": 30, "labels": ["ops"]})
+    );
+    assert_eq!(raw["members"][0]["role"], "admin");
+    assert_eq!(raw["members"][0]["presence"]["devices"][0]["kind"], "cli");
+
+    let inbox = c.notifications().drain().await.unwrap();
+    assert_eq!(inbox.count, 1);
+    assert_eq!(inbox.extra["cursor"], "c-9");
+    let n = &inbox.notifications[0];
+    assert_eq!(n.event_type.as_deref(), Some("chat.message"));
+    assert_eq!(n.extra["message_id"], "msg_7");
+    assert_eq!(n.extra["message_seq"], 7);
+    assert_eq!(n.extra["summary"], "hello there");
+    let raw = inbox.raw();
+    assert_eq!(raw["cursor"], "c-9");
+    assert_eq!(
+        raw["notifications"][0],
+        json!({
+            "chat_id": "chat_1",
+            "event_type": "chat.message",
+            "message_id": "msg_7",
+            "message_seq": 7,
+            "summary": "hello there",
+            "preview": {"lang": "en", "spans": [{"start": 0, "end": 5}]},
+        }),
+        "a notification comes back exactly as sent"
+    );
+
+    // The same over the inbox WebSocket, and in the drain of the sandbox.
+    let w = world().await;
+    let (who, c) = w.external("runtime");
+    let metadata = json!({
+        "chat_id": "chat_9",
+        "notification_type": "chat",
+        "event_type": "chat.message",
+        "sender_id": "a",
+        "unread_count": 2,
+        "message_id": "msg_1",
+        "message_seq": 3,
+        "summary": "hi",
+        "thread": {"depth": 2, "path": ["root", {"id": "m0"}]},
+    });
+    w.sb.mycel().push_notification(&who.id, metadata.clone());
+    let mut stream = c.notifications().stream(Some(0)).into_stream();
+    let frame = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame.seq, 1);
+    assert_eq!(frame.metadata.chat_id.as_deref(), Some("chat_9"));
+    assert_eq!(frame.metadata.extra["message_seq"], 3);
+    assert_eq!(frame.raw()["type"], "notify");
+    assert_eq!(frame.raw()["metadata"], metadata);
+    assert_eq!(frame.metadata.raw(), metadata);
+    let drained = c.notifications().drain().await.unwrap();
+    assert_eq!(drained.notifications[0].raw(), metadata);
+}
+
+#[tokio::test]
+async fn every_operation_is_reachable_as_a_builder_through_the_client() {
+    let w = world().await;
+    let (a, _) = w.friends("a", "b").await;
+    let chat = a.chats().ensure_direct("b").await.unwrap();
+
+    // No facade method lists tasks as raw JSON: the transport's builder,
+    // reached through the client, carries its token and error mapping.
+    let created = a
+        .chats_tasks_create()
+        .chat_id(&chat.id)
+        .body(types::CreateChatTaskBody {
+            active_form: None,
+            blocked_by: Vec::new(),
+            blocks: Vec::new(),
+            description: "through the long tail".into(),
+            metadata: Map::new(),
+            owner: None,
+            status: "pending".into(),
+            subject: "Generated".into(),
+            extra: Map::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(created["subject"], "Generated");
+    let listed = a.chats_tasks_list().chat_id(&chat.id).await.unwrap();
+    assert_eq!(listed[0]["id"], created["id"]);
+    let me = a.me_whoami().await.unwrap();
+    assert_eq!(me["id"], "a");
+    let op: agentwire::mycel::builder::ChatsGet<'_> = a.chats_get();
+    let err = op.chat_id("chat_missing").await.unwrap_err();
+    assert!(matches!(&err, Error::NotFound(e) if e.message == "Chat not found"));
+
+    // A required parameter left unset is refused before anything is sent.
+    let before = w.sb.request_count();
+    let err = a.chats_get().await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidArgument {
+                name: "chat_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(w.sb.request_count(), before);
+
+    // The body can be built in place, too (for now with `extra` set: see
+    // the ignored test below).
+    a.messages().read(&chat.id).await.unwrap();
+    let sent = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| {
+            b.content("built in place")
+                .enforce_caught_up(true)
+                .extra(Map::new())
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent["content"], "built in place");
+}
+
+#[tokio::test]
+#[ignore = "the generated body builders start with `extra` unset (\"no value supplied for extra\"), \
+            and the refusal is named `request`, not `body`: a transport generator fix"]
+async fn a_body_built_in_place_needs_only_its_required_fields() {
+    let w = world().await;
+    let (a, _) = w.friends("a", "b").await;
+    let chat = a.chats().ensure_direct("b").await.unwrap();
+    let sent = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| b.content("built in place"))
+        .await
+        .unwrap();
+    assert_eq!(sent["content"], "built in place");
+    // A required body field left unset is named after the body.
+    let err = a
+        .messages_send()
+        .chat_id(&chat.id)
+        .body_map(|b| b.enforce_caught_up(false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument { name: "body", .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn drain_and_wait() {
     let w = world().await;
     let (who, c) = w.external("runtime");
@@ -1034,11 +1244,17 @@ async fn drain_and_wait() {
     let drained = inbox.drain().await.unwrap();
     assert_eq!(drained.count, 3);
     assert_eq!(drained.notifications.len(), 3);
-    assert_eq!(drained.notifications[2].unread_count(), Some(3));
-    assert_eq!(drained.notifications[0].event_type(), Some("sandbox.ping"));
-    assert_eq!(drained.notifications[0].notification_type(), Some("test"));
-    assert_eq!(drained.notifications[0].source(), Some("sandbox"));
-    assert_eq!(drained.raw["count"], 3);
+    assert_eq!(drained.notifications[2].unread_count, Some(3));
+    assert_eq!(
+        drained.notifications[0].event_type.as_deref(),
+        Some("sandbox.ping")
+    );
+    assert_eq!(
+        drained.notifications[0].notification_type.as_deref(),
+        Some("test")
+    );
+    assert_eq!(drained.notifications[0].source.as_deref(), Some("sandbox"));
+    assert_eq!(drained.raw()["count"], 3);
     assert_eq!(inbox.drain().await.unwrap().count, 0);
 
     // Nothing comes: the wait returns empty after its timeout.
@@ -1063,10 +1279,10 @@ async fn drain_and_wait() {
     sender.await.unwrap();
     assert_eq!(woke.count, 1);
     let n = &woke.notifications[0];
-    assert_eq!(n.event_type(), Some("chat.message"));
-    assert_eq!(n.chat_id(), Some(chat.id.as_str()));
-    assert_eq!(n.sender_id(), Some("a"));
-    assert_eq!(n.sender_name(), Some("a"));
+    assert_eq!(n.event_type.as_deref(), Some("chat.message"));
+    assert_eq!(n.chat_id.as_deref(), Some(chat.id.as_str()));
+    assert_eq!(n.sender_id.as_deref(), Some("a"));
+    assert_eq!(n.sender_name.as_deref(), Some("a"));
 
     assert!(matches!(
         inbox.wait(Duration::from_secs(31)).await,
@@ -1120,11 +1336,11 @@ async fn inbox_stream_delivers_1000_notifications_through_three_disconnects() {
         let mut seqs = Vec::new();
         while let Some(item) = stream.next().await {
             let n = item?;
-            assert!(n.fingerprint().is_some_and(|f| f.len() == 64));
-            assert!(n.ts().is_some());
-            assert_eq!(n.metadata().event_type(), Some("sandbox.ping"));
-            seqs.push(n.seq());
-            let _ = progress_tx.send(n.seq());
+            assert!(n.fingerprint.as_ref().is_some_and(|f| f.len() == 64));
+            assert!(n.ts.is_some());
+            assert_eq!(n.metadata.event_type.as_deref(), Some("sandbox.ping"));
+            seqs.push(n.seq);
+            let _ = progress_tx.send(n.seq);
             if seqs.len() == 1000 {
                 break;
             }
@@ -1172,7 +1388,7 @@ async fn inbox_stream_resumes_after_since_seq() {
     let mut stream = c.notifications().stream(Some(2)).into_stream();
     let mut seqs = Vec::new();
     for _ in 0..3 {
-        seqs.push(stream.next().await.unwrap().unwrap().seq());
+        seqs.push(stream.next().await.unwrap().unwrap().seq);
     }
     assert_eq!(seqs, [3, 4, 5]);
     // Then live ones.
@@ -1182,9 +1398,9 @@ async fn inbox_stream_resumes_after_since_seq() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(live.seq(), 6);
+    assert_eq!(live.seq, 6);
     assert_eq!(live.raw()["type"], "notify");
-    assert_eq!(live.metadata().raw()["source"], "sandbox");
+    assert_eq!(live.metadata.raw()["source"], "sandbox");
 }
 
 #[tokio::test]
@@ -1213,7 +1429,7 @@ async fn replay_overflow_is_a_typed_error_that_ends_the_stream() {
 
     // From the oldest seq still held, the replay works.
     let mut stream = c.notifications().stream(Some(44)).into_stream();
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 45);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 45);
 }
 
 #[tokio::test]
@@ -1227,7 +1443,7 @@ async fn without_reconnect_a_lost_connection_ends_the_stream_as_a_network_error(
         .into_stream();
     let handle = w.sb.mycel();
     handle.push_notifications(&who.id, 1);
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 1);
     handle.disconnect_inbox();
     match stream.next().await {
         Some(Err(e @ Error::Network(_))) => {
@@ -1250,8 +1466,8 @@ async fn a_silent_connection_is_detected_by_the_heartbeat_and_replaced() {
         .heartbeat(Some(Duration::from_millis(100)))
         .into_stream();
     handle.push_notifications(&who.id, 2);
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 2);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 2);
     // The server stops answering but keeps the connection open: only the
     // heartbeat can notice. What is pushed meanwhile arrives over a new
     // connection that resumes after seq 2.
@@ -1259,7 +1475,7 @@ async fn a_silent_connection_is_detected_by_the_heartbeat_and_replaced() {
     handle.push_notifications(&who.id, 3);
     let mut got = Vec::new();
     for _ in 0..3 {
-        got.push(stream.next().await.unwrap().unwrap().seq());
+        got.push(stream.next().await.unwrap().unwrap().seq);
     }
     assert_eq!(got, [3, 4, 5]);
 }
@@ -1275,7 +1491,7 @@ async fn without_a_heartbeat_a_silent_connection_is_not_noticed() {
         .heartbeat(None)
         .into_stream();
     handle.push_notifications(&who.id, 1);
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 1);
     handle.freeze_inbox();
     handle.push_notifications(&who.id, 1);
     // The control case for the test above: with the heartbeat off the frozen
@@ -1308,7 +1524,7 @@ async fn reconnecting_gives_up_after_the_configured_failed_attempts() {
     handle.push_notifications(&who.id, 1);
     // A connection that carried something was healthy: its loss is not a
     // failed attempt.
-    assert_eq!(stream.next().await.unwrap().unwrap().seq(), 1);
+    assert_eq!(stream.next().await.unwrap().unwrap().seq, 1);
     let waiting = tokio::spawn(async move { stream.next().await.map(|r| (r, stream)) });
     let World { sb, .. } = w;
     sb.shutdown().await;
@@ -1372,7 +1588,7 @@ async fn tokens_never_appear_in_debug_output() {
         w.owner_c,
         external.chats(),
         external.notifications().stream(None),
-        session.raw,
+        session.raw(),
     );
     for secret in [
         token.as_str(),

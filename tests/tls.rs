@@ -169,7 +169,7 @@ async fn mycel_over_https_chats_and_streams_the_inbox_over_wss() {
         .expect("a notification within 10 s")
         .expect("the stream is open")
         .unwrap();
-    assert_eq!(first.metadata().chat_id(), Some(chat.id.as_str()));
+    assert_eq!(first.metadata.chat_id.as_deref(), Some(chat.id.as_str()));
     assert_eq!(handle.inbox_connections(), 1);
 
     // A notification pushed while the socket is open arrives over it.
@@ -179,8 +179,8 @@ async fn mycel_over_https_chats_and_streams_the_inbox_over_wss() {
         .expect("the pushed notification within 10 s")
         .expect("the stream is open")
         .unwrap();
-    assert!(pushed.seq() > first.seq());
-    assert_eq!(pushed.metadata().event_type(), Some("sandbox.ping"));
+    assert!(pushed.seq > first.seq);
+    assert_eq!(pushed.metadata.event_type.as_deref(), Some("sandbox.ping"));
 }
 
 #[tokio::test]

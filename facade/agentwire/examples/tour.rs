@@ -138,7 +138,7 @@ async fn mycel(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
     let mut seqs = Vec::new();
     while seqs.len() < 10 {
         let n = inbox.next().await.ok_or("inbox ended")??;
-        seqs.push(n.seq());
+        seqs.push(n.seq);
         if seqs.len() == 5 {
             sandbox.mycel().disconnect_inbox();
             sandbox.mycel().push_notifications("scout", 5);

@@ -14,6 +14,7 @@
 //! service's OpenAPI contract → HTTP.
 //!
 //! ```no_run
+//! # #[cfg(feature = "promptev")]
 //! # async fn demo() -> agentwire::Result<()> {
 //! let client = agentwire::promptev::Client::new("pv_sk_...")?;
 //! let result = client.trigger_agent("my-agent", "What changed today?").await?;

@@ -64,7 +64,9 @@ macro_rules! open_enum {
 
 /// Defines a read-only model over a generated type: a transparent wrapper
 /// (so nested values can be borrowed as models without copying), `Debug`,
-/// `Serialize`, `raw()`, and conversion from the generated type.
+/// `Serialize`, `raw()`, and conversion from the generated type. The Colony's
+/// (Mycel's models are the generated types themselves, or open structs).
+#[cfg(feature = "colony")]
 macro_rules! model {
     (
         $(#[$meta:meta])*
@@ -102,4 +104,6 @@ macro_rules! model {
     };
 }
 
-pub(crate) use {model, open_enum};
+#[cfg(feature = "colony")]
+pub(crate) use model;
+pub(crate) use open_enum;

@@ -4,10 +4,11 @@ use std::future::IntoFuture;
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::Result;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{Agent, BoxFuture, Client, Thread};
+use super::{Agent, Client, Thread};
 use crate::config::non_empty;
+use crate::BoxFuture;
 
 /// Runtime threads. See [`Client::threads`].
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +39,7 @@ impl<'a> Threads<'a> {
                 model: None,
                 sandbox: sandbox.to_owned(),
                 sandbox_template_id: None,
+                extra: Map::new(),
             },
         }
     }
@@ -74,7 +76,7 @@ impl<'a> IntoFuture for CreateThread<'a> {
             let c = self.client;
             non_empty("agent_user_id", &self.body.agent_user_id)?;
             non_empty("sandbox", &self.body.sandbox)?;
-            let v = c.call(c.t().threads_create(&self.body)).await?;
+            let v = c.authed()?.threads_create().body(self.body).await?;
             c.decode(v)
         })
     }
@@ -84,7 +86,7 @@ impl Agents<'_> {
     /// The caller's managed agents.
     pub async fn list(&self) -> Result<Vec<Agent>> {
         let c = self.client;
-        let out = c.call(c.t().agents_list()).await?;
+        let out = c.authed()?.agents_list().await?;
         c.decode_list(Value::Object(out.0), "agents")
     }
 
@@ -96,8 +98,9 @@ impl Agents<'_> {
         let body = types::CreateAgentRequest {
             name: name.to_owned(),
             description: description.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call(c.t().agents_create(&body)).await?;
+        let out = c.authed()?.agents_create().body(body).await?;
         c.decode(Value::Object(out.0))
     }
 }

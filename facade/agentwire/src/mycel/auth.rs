@@ -27,22 +27,28 @@ pub struct Me<'a> {
     pub(crate) client: &'a Client,
 }
 
-/// Takes a secret out of an answer: returns it (registered with the
-/// redactor) and the answer with the secret masked.
-fn take_secret(
-    client: &Client,
-    mut map: Map<String, Value>,
-    keys: &[&str],
-) -> (Option<String>, Value) {
+/// Takes a secret out of an answer: returns the first of `keys` found
+/// (registered with the redactor, and removed: the model serializes it
+/// masked) and masks any other.
+fn take_secret(client: &Client, map: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
     let mut found = None;
     for key in keys {
         if let Some(Value::String(s)) = map.get(*key) {
             client.keep_secret(s);
-            found.get_or_insert_with(|| s.clone());
-            map.insert((*key).to_owned(), Value::String("[REDACTED]".into()));
+            if found.is_none() {
+                found = Some(s.clone());
+                map.remove(*key);
+            } else {
+                map.insert((*key).to_owned(), Value::String("[REDACTED]".into()));
+            }
         }
     }
-    (found, Value::Object(map))
+    found
+}
+
+/// The decode error of an answer that lacks its secret.
+fn no_secret(client: &Client, what: &str, map: Map<String, Value>) -> agentwire_runtime::Error {
+    client.decode_error(format!("the answer has no {what}"), &Value::Object(map))
 }
 
 impl Auth<'_> {
@@ -55,8 +61,9 @@ impl Auth<'_> {
             email: email.to_owned(),
             password: password.to_owned(),
             invite_code: invite_code.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call_open(c.t().auth_send_otp(&body)).await?;
+        let out = c.t().auth_send_otp().body(body).await?;
         c.decode(Value::Object(out.0))
     }
 
@@ -67,15 +74,15 @@ impl Auth<'_> {
         let body = types::VerifyOtpRequest {
             email: email.to_owned(),
             token: code.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call_open(c.t().auth_verify_otp(&body)).await?;
-        let (token, raw) = take_secret(c, out.0, &["temp_token"]);
-        let Some(token) = token else {
-            return Err(c.decode_error("the answer has no temp_token", &raw));
+        let mut extra = c.t().auth_verify_otp().body(body).await?.0;
+        let Some(token) = take_secret(c, &mut extra, &["temp_token"]) else {
+            return Err(no_secret(c, "temp_token", extra));
         };
         Ok(OtpVerified {
             temp_token: SecretString::from(token),
-            raw,
+            extra,
         })
     }
 
@@ -89,8 +96,9 @@ impl Auth<'_> {
         let body = types::CompleteRegisterRequest {
             temp_token: temp_token.expose_secret().to_owned(),
             invite_code: invite_code.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call_open(c.t().auth_complete_register(&body)).await?;
+        let out = c.t().auth_complete_register().body(body).await?;
         session(c, out.0)
     }
 
@@ -101,25 +109,25 @@ impl Auth<'_> {
         let body = types::LoginRequest {
             identifier: identifier.to_owned(),
             password: password.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call_open(c.t().auth_login(&body)).await?;
+        let out = c.t().auth_login().body(body).await?;
         session(c, out.0)
     }
 }
 
-fn session(c: &Client, map: Map<String, Value>) -> Result<Session> {
-    let (token, raw) = take_secret(c, map, &["token", "access_token"]);
-    let Some(token) = token else {
-        return Err(c.decode_error("the answer has no token", &raw));
+fn session(c: &Client, mut extra: Map<String, Value>) -> Result<Session> {
+    let Some(token) = take_secret(c, &mut extra, &["token", "access_token"]) else {
+        return Err(no_secret(c, "token", extra));
     };
-    let user = match raw.get("user") {
-        Some(u) => c.decode(u.clone())?,
+    let user = match extra.remove("user") {
+        Some(u) => c.decode(u)?,
         None => User::default(),
     };
     Ok(Session {
         token: SecretString::from(token),
         user,
-        raw,
+        extra,
     })
 }
 
@@ -132,23 +140,25 @@ impl Users<'_> {
         let body = types::CreateExternalUserRequest {
             user_id: user_id.to_owned(),
             display_name: display_name.to_owned(),
+            extra: Map::new(),
         };
-        let out = c.call(c.t().users_create_external(&body)).await?;
-        let (token, raw) = take_secret(c, out.0, &["token", "access_token"]);
-        let Some(token) = token else {
-            return Err(c.decode_error("the answer has no token", &raw));
+        let mut extra = c.authed()?.users_create_external().body(body).await?.0;
+        let Some(token) = take_secret(c, &mut extra, &["token", "access_token"]) else {
+            return Err(no_secret(c, "token", extra));
         };
-        let field = |k: &str, default: &str| {
-            raw.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or(default)
-                .to_owned()
+        let mut field = |k: &str, default: &str| match extra.remove(k) {
+            Some(Value::String(s)) => s,
+            Some(other) => {
+                extra.insert(k.to_owned(), other);
+                default.to_owned()
+            }
+            None => default.to_owned(),
         };
         Ok(ExternalUser {
             user_id: field("user_id", user_id),
             display_name: field("display_name", display_name),
             token: SecretString::from(token),
-            raw,
+            extra,
         })
     }
 }
@@ -157,7 +167,7 @@ impl Me<'_> {
     /// Who the token belongs to.
     pub async fn whoami(&self) -> Result<User> {
         let c = self.client;
-        let out = c.call(c.t().me_whoami()).await?;
+        let out = c.authed()?.me_whoami().await?;
         c.decode(Value::Object(out.0))
     }
 }

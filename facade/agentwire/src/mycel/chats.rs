@@ -6,9 +6,11 @@ use std::time::SystemTime;
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::{Error, Result};
+use serde_json::Map;
 
-use super::{BoxFuture, Chat, ChatKind, Client, JoinRequest, JoinTarget, MuteState};
+use super::{Chat, ChatKind, Client, JoinRequest, JoinTarget, MuteState};
 use crate::config::non_empty;
+use crate::BoxFuture;
 
 /// Chats and everything attached to them. See [`Client::chats`].
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +22,7 @@ impl<'a> Chats<'a> {
     /// The caller's chats.
     pub async fn list(&self) -> Result<Vec<Chat>> {
         let c = self.client;
-        let v = c.call(c.t().chats_list()).await?;
+        let v = c.authed()?.chats_list().await?;
         c.decode_list(v, "chats")
     }
 
@@ -28,7 +30,7 @@ impl<'a> Chats<'a> {
     pub async fn get(&self, chat_id: &str) -> Result<Chat> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_get(chat_id)).await?;
+        let v = c.authed()?.chats_get().chat_id(chat_id).await?;
         c.decode(v)
     }
 
@@ -46,15 +48,10 @@ impl<'a> Chats<'a> {
             body: types::CreateChatBody {
                 user_ids: participants.into_iter().map(Into::into).collect(),
                 title: None,
-                kind: ChatKind::Auto.as_str().to_owned(),
+                kind: ChatKind::Auto,
+                extra: Map::new(),
             },
         }
-    }
-
-    /// The caller's direct chat with `target_id`, created when there is
-    /// none yet. Same as [`Chats::ensure_direct`].
-    pub async fn direct(&self, target_id: &str) -> Result<Chat> {
-        self.ensure_direct(target_id).await
     }
 
     /// The caller's direct chat with `target_id`: the existing one if there
@@ -70,8 +67,10 @@ impl<'a> Chats<'a> {
         non_empty("chat_id", chat_id)?;
         let body = types::ChatMemberAddBody {
             user_id: user_id.to_owned(),
+            extra: Map::new(),
         };
-        let v = c.call(c.t().chats_add_member(chat_id, &body)).await?;
+        let op = c.authed()?.chats_add_member().chat_id(chat_id);
+        let v = op.body(body).await?;
         c.decode(v)
     }
 
@@ -79,7 +78,7 @@ impl<'a> Chats<'a> {
     pub async fn join_target(&self, chat_id: &str) -> Result<JoinTarget> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_join_target(chat_id)).await?;
+        let v = c.authed()?.chats_join_target().chat_id(chat_id).await?;
         c.decode(v)
     }
 
@@ -90,8 +89,10 @@ impl<'a> Chats<'a> {
         non_empty("chat_id", chat_id)?;
         let body = types::ChatJoinRequestBody {
             message: message.map(str::to_owned),
+            extra: Map::new(),
         };
-        let v = c.call(c.t().chats_request_join(chat_id, &body)).await?;
+        let op = c.authed()?.chats_request_join().chat_id(chat_id);
+        let v = op.body(body).await?;
         c.decode(v)
     }
 
@@ -99,7 +100,11 @@ impl<'a> Chats<'a> {
     pub async fn list_join_requests(&self, chat_id: &str) -> Result<Vec<JoinRequest>> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_list_join_requests(chat_id)).await?;
+        let v = c
+            .authed()?
+            .chats_list_join_requests()
+            .chat_id(chat_id)
+            .await?;
         c.decode_list(v, "requests")
     }
 
@@ -108,9 +113,10 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("request_id", request_id)?;
-        let body = types::ChatJoinRequestActionBody(Default::default());
-        let v = c
-            .call(c.t().chats_approve_join(chat_id, request_id, &body))
+        let op = c.authed()?.chats_approve_join().chat_id(chat_id);
+        let op = op.request_id(request_id);
+        let v = op
+            .body(types::ChatJoinRequestActionBody(Map::new()))
             .await?;
         c.decode(v)
     }
@@ -120,9 +126,10 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("request_id", request_id)?;
-        let body = types::ChatJoinRequestActionBody(Default::default());
-        let v = c
-            .call(c.t().chats_reject_join(chat_id, request_id, &body))
+        let op = c.authed()?.chats_reject_join().chat_id(chat_id);
+        let op = op.request_id(request_id);
+        let v = op
+            .body(types::ChatJoinRequestActionBody(Map::new()))
             .await?;
         c.decode(v)
     }
@@ -168,8 +175,10 @@ impl<'a> Chats<'a> {
             user_id: user_id.to_owned(),
             muted,
             mute_until,
+            extra: Map::new(),
         };
-        let v = c.call(c.t().chats_set_member_mute(chat_id, &body)).await?;
+        let op = c.authed()?.chats_set_member_mute().chat_id(chat_id);
+        let v = op.body(body).await?;
         c.decode(v)
     }
 }
@@ -191,7 +200,7 @@ impl CreateChat<'_> {
 
     /// Forces direct or group instead of deciding from the participant count.
     pub fn kind(mut self, kind: ChatKind) -> Self {
-        self.body.kind = kind.as_str().to_owned();
+        self.body.kind = kind;
         self
     }
 }
@@ -212,7 +221,7 @@ impl<'a> IntoFuture for CreateChat<'a> {
                 non_empty("participants", id)?;
             }
             let c = self.client;
-            let v = c.call(c.t().chats_create(&self.body)).await?;
+            let v = c.authed()?.chats_create().body(self.body).await?;
             c.decode(v)
         })
     }

@@ -6,10 +6,11 @@ use std::future::IntoFuture;
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::{Error, Result};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::{tag_not_caught_up, Ack, BoxFuture, Client, DeliveryScope, ItemStream, Message};
+use super::{tag_not_caught_up, Ack, Client, DeliveryScope, Message};
 use crate::config::non_empty;
+use crate::{BoxFuture, ItemStream};
 
 /// Largest page Mycel serves.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -48,7 +49,7 @@ impl<'a> Messages<'a> {
     pub async fn unread(&self, chat_id: &str) -> Result<Vec<Message>> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().messages_unread(chat_id)).await?;
+        let v = c.authed()?.messages_unread().chat_id(chat_id).await?;
         c.decode_list(v, "messages")
     }
 
@@ -57,7 +58,7 @@ impl<'a> Messages<'a> {
     pub async fn read(&self, chat_id: &str) -> Result<Vec<Message>> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().messages_read(chat_id)).await?;
+        let v = c.authed()?.messages_read().chat_id(chat_id).await?;
         c.decode_list(v, "messages")
     }
 
@@ -66,7 +67,7 @@ impl<'a> Messages<'a> {
     pub async fn mark_read(&self, chat_id: &str) -> Result<Ack> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().messages_mark_read(chat_id)).await?;
+        let v = c.authed()?.messages_mark_read().chat_id(chat_id).await?;
         c.decode(v)
     }
 
@@ -82,10 +83,11 @@ impl<'a> Messages<'a> {
             body: types::SendMessageBody {
                 addressed_to_user_ids: None,
                 content: content.into(),
-                delivery_scope: DeliveryScope::Broadcast.as_str().to_owned(),
+                delivery_scope: DeliveryScope::Broadcast,
                 enforce_caught_up: true,
                 mentioned_ids: None,
                 reply_to: None,
+                extra: Map::new(),
             },
         }
     }
@@ -112,14 +114,15 @@ async fn fetch_page(
 ) -> Result<Vec<Message>> {
     non_empty("chat_id", chat_id)?;
     let limit = check_page_size(limit)?;
-    let before = before.map(|b| b.to_string());
-    let v = client
-        .call(
-            client
-                .t()
-                .messages_list(chat_id, before.as_deref(), Some(limit)),
-        )
-        .await?;
+    let mut op = client
+        .authed()?
+        .messages_list()
+        .chat_id(chat_id)
+        .limit(limit);
+    if let Some(before) = before {
+        op = op.before(before.to_string());
+    }
+    let v = op.await?;
     client.decode_list(v, "messages")
 }
 
@@ -305,7 +308,7 @@ impl SendMessage<'_> {
 
     /// Broadcast (default) or addressed.
     pub fn delivery_scope(mut self, scope: DeliveryScope) -> Self {
-        self.body.delivery_scope = scope.as_str().to_owned();
+        self.body.delivery_scope = scope;
         self
     }
 
@@ -316,7 +319,7 @@ impl SendMessage<'_> {
         user_ids: I,
     ) -> Self {
         self.body.addressed_to_user_ids = Some(user_ids.into_iter().map(Into::into).collect());
-        self.body.delivery_scope = DeliveryScope::Addressed.as_str().to_owned();
+        self.body.delivery_scope = DeliveryScope::Addressed;
         self
     }
 
@@ -336,10 +339,8 @@ impl<'a> IntoFuture for SendMessage<'a> {
         Box::pin(async move {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
-            let v = c
-                .call(c.t().messages_send(&self.chat_id, &self.body))
-                .await
-                .map_err(tag_not_caught_up)?;
+            let op = c.authed()?.messages_send().chat_id(&self.chat_id);
+            let v = op.body(self.body).await.map_err(tag_not_caught_up)?;
             c.decode(v)
         })
     }

@@ -22,7 +22,7 @@
 //! let mut inbox = client.notifications().stream(None).into_stream();
 //! while let Some(n) = inbox.next().await {
 //!     let n = n?;
-//!     println!("#{} {:?}", n.seq(), n.metadata().chat_id());
+//!     println!("#{} {:?}", n.seq, n.metadata.chat_id);
 //! }
 //! # Ok(()) }
 //! ```
@@ -37,12 +37,10 @@
 //! per the [`RetryConfig`].
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 
 use agentwire_mycel_transport as transport;
 use agentwire_runtime::{BearerToken, Error, Idempotency, Result, RetryConfig, Runtime};
-use progenitor_client::ResponseValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -65,6 +63,17 @@ pub use models::*;
 pub use notifications::*;
 pub use relationships::*;
 pub use tasks::*;
+
+pub use crate::ItemStream;
+/// The transport's operation builders (see [`Client`]'s `Deref`).
+pub use agentwire_mycel_transport::builder;
+
+/// Every type of the Mycel contract, as the transport generates it: request
+/// bodies for the long tail (see [`Client`]'s `Deref`), the inbox frames,
+/// the open enums.
+pub mod types {
+    pub use agentwire_mycel_transport::types::*;
+}
 
 const SERVICE: &str = "mycel";
 /// The inbox WebSocket handshake, as the runtime names the operation.
@@ -159,7 +168,9 @@ struct Inner {
 
 /// A Mycel client, acting as the identity of its bearer token. Cheap to
 /// clone; reach the API through its resource groups ([`Client::chats`],
-/// [`Client::messages`]…).
+/// [`Client::messages`]…), and any other operation of the contract as a
+/// builder of the generated transport, which the client dereferences to
+/// (`client.chats_tasks_list().chat_id(id).await`; see the `Deref` impl).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -312,38 +323,32 @@ impl Client {
         }
     }
 
-    /// One authenticated transport call.
-    async fn call<T, E: serde::Serialize>(
-        &self,
-        fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    ) -> Result<T> {
+    /// The transport, for a call that needs the token (all but registration
+    /// and login).
+    fn authed(&self) -> Result<&transport::Client> {
         self.need_token()?;
-        self.call_open(fut).await
-    }
-
-    /// One transport call that needs no token (registration, login).
-    async fn call_open<T, E: serde::Serialize>(
-        &self,
-        fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    ) -> Result<T> {
-        Ok(self.runtime().finish(fut.await).await?.into_inner())
+        Ok(self.t())
     }
 
     /// Turns an untyped answer into one of the facade's models.
-    fn decode<T: models::FromJson>(&self, value: Value) -> Result<T> {
-        // Some endpoints answer an empty body (null) where an acknowledgement
-        // is expected: every field then takes its default.
-        let parsed = if value.is_null() {
-            models::from_json(Value::Object(Default::default()))
+    fn decode<T: serde::de::DeserializeOwned>(&self, value: Value) -> Result<T> {
+        // Some endpoints answer `null` where an acknowledgement is expected:
+        // every field then takes its default.
+        let value = if value.is_null() {
+            Value::Object(Default::default())
         } else {
-            models::from_json(value.clone())
+            value
         };
-        parsed.map_err(|e| self.decode_error(e.to_string(), &value))
+        T::deserialize(&value).map_err(|e| self.decode_error(e.to_string(), &value))
     }
 
     /// Turns an untyped list answer into models. The list may also come
     /// wrapped in an object under `key` (`{"agents": [...]}`).
-    fn decode_list<T: models::FromJson>(&self, value: Value, key: &str) -> Result<Vec<T>> {
+    fn decode_list<T: serde::de::DeserializeOwned>(
+        &self,
+        value: Value,
+        key: &str,
+    ) -> Result<Vec<T>> {
         let items = match value {
             Value::Array(items) => items,
             Value::Object(mut m) => match m.remove(key).or_else(|| m.remove("items")) {
@@ -375,6 +380,26 @@ impl Client {
     }
 }
 
+/// The long tail: every operation of the contract, by the name the filter
+/// (`openapi/mycel.filter.json`) gives it, as a builder of the generated
+/// transport — `client.chats_tasks_list().chat_id(&chat.id).await`, or
+/// `client.messages_send().chat_id(&chat.id).body(types::SendMessageBody {..})`.
+/// Awaiting one goes through the same runtime as the facade's methods
+/// (credentials, retries, timeouts, hooks, error mapping) and gives the
+/// contract's type ([`serde_json::Value`] where the contract leaves the
+/// answer untyped). The resource groups ([`Client::chats`],
+/// [`Client::messages`]…) add positional arguments, typed models, checks
+/// before sending (a token, non-empty ids), paging and the inbox stream; an
+/// operation reached through here is sent as built, so without a token the
+/// service answers 401.
+impl std::ops::Deref for Client {
+    type Target = transport::Client;
+
+    fn deref(&self) -> &transport::Client {
+        self.t()
+    }
+}
+
 /// Mycel-specific questions about an [`Error`].
 pub trait ErrorExt {
     /// Whether this is Mycel refusing a send made with `enforce_caught_up`
@@ -401,9 +426,3 @@ fn tag_not_caught_up(err: Error) -> Error {
         other => other,
     }
 }
-
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A stream of items, one at a time (see [`Messages::list_all`]).
-pub type ItemStream<T> =
-    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<T>> + Send + 'static>>;

@@ -1,27 +1,32 @@
-//! What Mycel answers. Most of its responses are untyped in the contract;
-//! each gets a small struct of the fields agentwire relies on (absent or
-//! null fields take their default) plus `raw`, the object exactly as sent.
-//! The inbox notifications are typed by the contract and wrap its types.
+//! What Mycel answers. The contract types the inbox notifications: those are
+//! the transport's own types, re-exported. Every other answer is an open
+//! object there; each gets a small struct of the fields agentwire relies on
+//! (absent or null fields take their default) plus `extra`, every other
+//! field exactly as sent, so [`Raw::raw`](crate::Raw::raw) (or any
+//! serializer) gives back the whole answer.
 
 use std::fmt;
 
 use agentwire_mycel_transport::types;
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::macros::{model, open_enum};
+use crate::macros::open_enum;
 
-/// A model decoded from an untyped answer, keeping the answer as `raw`.
-pub(crate) trait FromJson: serde::de::DeserializeOwned {
-    fn set_raw(&mut self, raw: Value);
-}
-
-pub(crate) fn from_json<T: FromJson>(value: Value) -> Result<T, serde_json::Error> {
-    let mut out: T = T::deserialize(&value)?;
-    out.set_raw(value);
-    Ok(out)
-}
+/// Kind of chat: direct, group, or `auto` (requests only: let the server
+/// decide from the participant count).
+pub use types::CreateChatBodyKind as ChatKind;
+/// A metadata-only hint that something happened for the caller: never a
+/// message body. Read the chat through [`Messages`](super::Messages).
+pub use types::RuntimeInboxNotification as NotificationMetadata;
+/// One notification of the inbox stream, numbered by `seq` (grows by one per
+/// notification of the user; pass the last one seen as `since_seq` to
+/// resume).
+pub use types::RuntimeInboxNotifyFrame as Notification;
+/// Who a message is delivered to: every member (`Broadcast`, the default) or
+/// only the members listed in `addressed_to_user_ids` (`Addressed`).
+pub use types::SendMessageBodyDeliveryScope as DeliveryScope;
 
 /// Null reads as the default, like an absent field.
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -42,51 +47,28 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     })
 }
 
+/// A secret, serialized masked.
+fn redacted<S: Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[REDACTED]")
+}
+
 macro_rules! json_model {
     (
         $(#[$meta:meta])*
         pub struct $name:ident { $($body:tt)* }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
         #[serde(default)]
         #[non_exhaustive]
         pub struct $name {
             $($body)*
-            /// The object exactly as Mycel sent it, fields this version of
-            /// agentwire does not know included.
-            #[serde(skip)]
-            pub raw: Value,
-        }
-
-        impl FromJson for $name {
-            fn set_raw(&mut self, raw: Value) {
-                self.raw = raw;
-            }
+            /// The fields this version of agentwire does not name, exactly
+            /// as Mycel sent them.
+            #[serde(flatten)]
+            pub extra: Map<String, Value>,
         }
     };
-}
-
-open_enum! {
-    /// Kind of chat.
-    pub enum ChatKind {
-        /// Let the server decide from the participant count (requests only).
-        Auto = "auto",
-        /// The one-to-one chat of two users; there is at most one per pair.
-        Direct = "direct",
-        /// A group chat.
-        Group = "group",
-    }
-}
-
-open_enum! {
-    /// Who a message is delivered to.
-    pub enum DeliveryScope {
-        /// Every member (the default).
-        Broadcast = "broadcast",
-        /// Only the members listed in `addressed_to_user_ids`.
-        Addressed = "addressed",
-    }
 }
 
 open_enum! {
@@ -133,17 +115,20 @@ json_model! {
     }
 }
 
-/// A logged-in session: a bearer token and its user.
-#[derive(Clone)]
+/// A logged-in session: a bearer token and its user. Serializes with the
+/// token masked.
+#[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct Session {
     /// The session's bearer token; build a client with it
     /// ([`Client::with_token`](super::Client::with_token)).
+    #[serde(serialize_with = "redacted")]
     pub token: SecretString,
     /// Who it belongs to.
     pub user: User,
-    /// The answer with the token masked.
-    pub raw: Value,
+    /// The rest of the answer, any other secret in it masked.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl fmt::Debug for Session {
@@ -155,14 +140,16 @@ impl fmt::Debug for Session {
     }
 }
 
-/// The answer to a verified one-time code.
-#[derive(Clone)]
+/// The answer to a verified one-time code. Serializes with the token masked.
+#[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct OtpVerified {
     /// Short-lived token for [`Auth::complete_register`](super::Auth::complete_register).
+    #[serde(serialize_with = "redacted")]
     pub temp_token: SecretString,
-    /// The answer with the token masked.
-    pub raw: Value,
+    /// The rest of the answer.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl fmt::Debug for OtpVerified {
@@ -173,8 +160,9 @@ impl fmt::Debug for OtpVerified {
     }
 }
 
-/// A new external agent identity and its own bearer token.
-#[derive(Clone)]
+/// A new external agent identity and its own bearer token. Serializes with
+/// the token masked.
+#[derive(Clone, Serialize)]
 #[non_exhaustive]
 pub struct ExternalUser {
     /// The id chosen for it.
@@ -182,9 +170,11 @@ pub struct ExternalUser {
     /// Its display name.
     pub display_name: String,
     /// Its bearer token: returned once, store it.
+    #[serde(serialize_with = "redacted")]
     pub token: SecretString,
-    /// The answer with the token masked.
-    pub raw: Value,
+    /// The rest of the answer.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl fmt::Debug for ExternalUser {
@@ -197,25 +187,24 @@ impl fmt::Debug for ExternalUser {
     }
 }
 
-/// One member of a chat.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ChatMember {
-    /// User id.
-    #[serde(alias = "user_id", deserialize_with = "nullable")]
-    pub id: String,
-    /// Display name.
-    #[serde(deserialize_with = "nullable")]
-    pub name: String,
-    /// Kind of identity.
-    #[serde(rename = "type", deserialize_with = "nullable")]
-    pub user_type: String,
-    /// Whether the member's runtime wake-ups are silenced now.
-    #[serde(deserialize_with = "nullable")]
-    pub muted: bool,
-    /// When the mute lapses (Unix seconds), if it does.
-    pub mute_until: Option<f64>,
+json_model! {
+    /// One member of a chat.
+    pub struct ChatMember {
+        /// User id.
+        #[serde(alias = "user_id", deserialize_with = "nullable")]
+        pub id: String,
+        /// Display name.
+        #[serde(deserialize_with = "nullable")]
+        pub name: String,
+        /// Kind of identity.
+        #[serde(rename = "type", deserialize_with = "nullable")]
+        pub user_type: String,
+        /// Whether the member's runtime wake-ups are silenced now.
+        #[serde(deserialize_with = "nullable")]
+        pub muted: bool,
+        /// When the mute lapses (Unix seconds), if it does.
+        pub mute_until: Option<f64>,
+    }
 }
 
 json_model! {
@@ -496,77 +485,17 @@ json_model! {
     }
 }
 
-model! {
-    /// A metadata-only hint that something happened for the caller: never a
-    /// message body. Read the chat through [`Messages`](super::Messages).
-    pub struct NotificationMetadata(types::RuntimeInboxNotification);
-}
-
-impl NotificationMetadata {
-    /// The chat concerned, if any.
-    pub fn chat_id(&self) -> Option<&str> {
-        self.0.chat_id.as_deref()
-    }
-    /// What happened ("chat.message"…).
-    pub fn event_type(&self) -> Option<&str> {
-        self.0.event_type.as_deref()
-    }
-    /// Notification family ("chat"…).
-    pub fn notification_type(&self) -> Option<&str> {
-        self.0.notification_type.as_deref()
-    }
-    /// Who caused it.
-    pub fn sender_id(&self) -> Option<&str> {
-        self.0.sender_id.as_deref()
-    }
-    /// Their display name.
-    pub fn sender_name(&self) -> Option<&str> {
-        self.0.sender_name.as_deref()
-    }
-    /// Where it comes from.
-    pub fn source(&self) -> Option<&str> {
-        self.0.source.as_deref()
-    }
-    /// Unread messages in the chat at that moment.
-    pub fn unread_count(&self) -> Option<i64> {
-        self.0.unread_count
-    }
-}
-
-model! {
-    /// One notification of the inbox stream, numbered by `seq`.
-    pub struct Notification(types::RuntimeInboxNotifyFrame);
-}
-
-impl Notification {
-    /// Grows by one per notification of the user; pass the last one seen as
-    /// `since_seq` to resume.
-    pub fn seq(&self) -> i64 {
-        self.0.seq
-    }
-    /// Hex SHA-256 of the metadata, for de-duplication.
-    pub fn fingerprint(&self) -> Option<&str> {
-        self.0.fingerprint.as_deref()
-    }
-    /// Server time, Unix seconds.
-    pub fn ts(&self) -> Option<f64> {
-        self.0.ts
-    }
-    /// What happened.
-    pub fn metadata(&self) -> &NotificationMetadata {
-        use ref_cast::RefCast;
-        NotificationMetadata::ref_cast(&self.0.metadata)
-    }
-}
-
 /// Notifications taken from the inbox by a drain or a wait.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Inbox {
     /// How many there were.
+    #[serde(default, deserialize_with = "nullable")]
     pub count: u64,
     /// The notifications, oldest first.
+    #[serde(default, deserialize_with = "nullable")]
     pub notifications: Vec<NotificationMetadata>,
-    /// The answer as sent.
-    pub raw: Value,
+    /// The fields this version of agentwire does not name, exactly as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }

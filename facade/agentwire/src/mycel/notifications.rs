@@ -10,16 +10,15 @@ use std::time::{Duration, Instant};
 use agentwire_mycel_transport::types;
 use agentwire_runtime::{Error, NetworkErrorKind, Result};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{
-    Client, Inbox, ItemStream, Notification, NotificationMetadata, SERVICE, STREAM_OPERATION,
-};
+use super::{Client, Inbox, Notification, SERVICE, STREAM_OPERATION};
+use crate::ItemStream;
 
 /// Longest wait the service accepts.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -40,8 +39,8 @@ impl Notifications<'_> {
     /// Takes every queued notification at once (possibly none).
     pub async fn drain(&self) -> Result<Inbox> {
         let c = self.client;
-        let out = c.call(c.t().notifications_drain()).await?;
-        inbox(c, Value::Object(out.0))
+        let out = c.authed()?.notifications_drain().await?;
+        inbox(c, out.0)
     }
 
     /// Like [`drain`](Self::drain), but when nothing is queued waits up to
@@ -69,10 +68,9 @@ impl Notifications<'_> {
                 ),
             });
         }
-        let out = c
-            .call(c.t().notifications_wait(Some(timeout.as_secs_f64())))
-            .await?;
-        inbox(c, Value::Object(out.0))
+        let op = c.authed()?.notifications_wait();
+        let out = op.timeout_seconds(timeout.as_secs_f64()).await?;
+        inbox(c, out.0)
     }
 
     /// Streams notifications over the inbox WebSocket, starting after
@@ -96,29 +94,13 @@ impl Notifications<'_> {
 /// the server; a second silent interval means the connection is dead.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 
-fn inbox(c: &Client, raw: Value) -> Result<Inbox> {
-    let items = match raw.get("notifications") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.clone(),
-        Some(_) => return Err(c.decode_error("`notifications` is not a list", &raw)),
-    };
-    let notifications = items
-        .into_iter()
-        .map(|item| {
-            serde_json::from_value::<types::RuntimeInboxNotification>(item.clone())
-                .map(NotificationMetadata)
-                .map_err(|e| c.decode_error(format!("a notification does not decode: {e}"), &item))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let count = raw
-        .get("count")
-        .and_then(Value::as_u64)
-        .unwrap_or(notifications.len() as u64);
-    Ok(Inbox {
-        count,
-        notifications,
-        raw,
-    })
+fn inbox(c: &Client, answer: Map<String, Value>) -> Result<Inbox> {
+    let counted = answer.get("count").is_some_and(|n| !n.is_null());
+    let mut inbox: Inbox = c.decode(Value::Object(answer))?;
+    if !counted {
+        inbox.count = inbox.notifications.len() as u64;
+    }
+    Ok(inbox)
 }
 
 /// A configured inbox stream; finish with [`InboxStream::into_stream`].
@@ -322,17 +304,16 @@ impl Subscription {
         };
         match value.get("type").and_then(Value::as_str) {
             Some("notify") => {
-                let frame: types::RuntimeInboxNotifyFrame =
-                    match serde_json::from_value(value.clone()) {
-                        Ok(f) => f,
-                        Err(e) => {
-                            self.done = true;
-                            return Some(Err(c.decode_error(
-                                format!("a notify frame does not decode: {e}"),
-                                &value,
-                            )));
-                        }
-                    };
+                let frame: Notification = match serde_json::from_value(value.clone()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(c.decode_error(
+                            format!("a notify frame does not decode: {e}"),
+                            &value,
+                        )));
+                    }
+                };
                 if self.last_seq.is_some_and(|last| frame.seq <= last) {
                     // Replayed after a reconnect but yielded already.
                     return None;
@@ -340,7 +321,7 @@ impl Subscription {
                 self.last_seq = Some(frame.seq);
                 self.delivered = true;
                 self.failures = 0;
-                Some(Ok(Notification(frame)))
+                Some(Ok(frame))
             }
             Some("replay_overflow") => {
                 self.done = true;
@@ -394,8 +375,7 @@ async fn connect(client: &Client, since_seq: Option<i64>) -> Result<Socket> {
             request,
             STREAM_OPERATION,
         )
-        .await
-        .map_err(|e| Error::network(SERVICE, e, redactor))?;
+        .await?;
     if response.status() != reqwest::StatusCode::SWITCHING_PROTOCOLS {
         return Err(runtime.error_from_response(response).await);
     }
@@ -419,7 +399,12 @@ async fn connect(client: &Client, since_seq: Option<i64>) -> Result<Socket> {
         .map_err(|e| Error::network(SERVICE, e, redactor))?;
     let mut socket = WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await;
     if let Some(since) = since_seq {
-        let resume = json!({ "type": "resume", "since_seq": since }).to_string();
+        let resume = types::RuntimeInboxResumeFrame {
+            since_seq: since,
+            type_: "resume".into(),
+            extra: Map::new(),
+        };
+        let resume = serde_json::to_string(&resume).unwrap_or_default();
         if let Err(e) = socket.send(Frame::Text(resume.into())).await {
             return Err(network_failure(
                 client,

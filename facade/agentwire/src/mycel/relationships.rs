@@ -3,6 +3,7 @@
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::Result;
+use serde_json::Map;
 
 use super::{Client, Relationship};
 use crate::config::non_empty;
@@ -18,7 +19,7 @@ impl Relationships<'_> {
     /// The caller's relationships, pending ones included.
     pub async fn list(&self) -> Result<Vec<Relationship>> {
         let c = self.client;
-        let v = c.call(c.t().relationships_list()).await?;
+        let v = c.authed()?.relationships_list().await?;
         c.decode_list(v, "relationships")
     }
 
@@ -33,8 +34,9 @@ impl Relationships<'_> {
         let body = types::RelationshipRequestBody {
             target_user_id: target_user_id.to_owned(),
             message: message.map(str::to_owned),
+            extra: Map::new(),
         };
-        let v = c.call(c.t().relationships_request(&body)).await?;
+        let v = c.authed()?.relationships_request().body(body).await?;
         c.decode(v)
     }
 
@@ -66,14 +68,39 @@ impl Relationships<'_> {
     async fn act(&self, id: &str, action: Action) -> Result<Relationship> {
         let c = self.client;
         non_empty("relationship_id", id)?;
-        let body = types::RelationshipActionBody(Default::default());
-        let t = c.t();
+        let body = types::RelationshipActionBody(Map::new());
+        let t = c.authed()?;
         let v = match action {
-            Action::Approve => c.call(t.relationships_approve(id, &body)).await?,
-            Action::Reject => c.call(t.relationships_reject(id, &body)).await?,
-            Action::Upgrade => c.call(t.relationships_upgrade(id, &body)).await?,
-            Action::Downgrade => c.call(t.relationships_downgrade(id, &body)).await?,
-            Action::Revoke => c.call(t.relationships_revoke(id, &body)).await?,
+            Action::Approve => {
+                t.relationships_approve()
+                    .relationship_id(id)
+                    .body(body)
+                    .await?
+            }
+            Action::Reject => {
+                t.relationships_reject()
+                    .relationship_id(id)
+                    .body(body)
+                    .await?
+            }
+            Action::Upgrade => {
+                t.relationships_upgrade()
+                    .relationship_id(id)
+                    .body(body)
+                    .await?
+            }
+            Action::Downgrade => {
+                t.relationships_downgrade()
+                    .relationship_id(id)
+                    .body(body)
+                    .await?
+            }
+            Action::Revoke => {
+                t.relationships_revoke()
+                    .relationship_id(id)
+                    .body(body)
+                    .await?
+            }
         };
         c.decode(v)
     }

@@ -8,8 +8,9 @@ use agentwire_mycel_transport::types;
 use agentwire_runtime::Result;
 use serde_json::{Map, Value};
 
-use super::{Ack, BoxFuture, Chats, Client, Task, Workflow, WorkflowEvent};
+use super::{Ack, Chats, Client, Task, Workflow, WorkflowEvent};
 use crate::config::non_empty;
+use crate::BoxFuture;
 
 impl<'a> Chats<'a> {
     /// The chat's workflow ([`Error::NotFound`](agentwire_runtime::Error::NotFound)
@@ -17,7 +18,7 @@ impl<'a> Chats<'a> {
     pub async fn get_workflow(&self, chat_id: &str) -> Result<Workflow> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_workflow_get(chat_id)).await?;
+        let v = c.authed()?.chats_workflow_get().chat_id(chat_id).await?;
         c.decode(v)
     }
 
@@ -31,6 +32,7 @@ impl<'a> Chats<'a> {
                 config: Map::new(),
                 kind: kind.to_owned(),
                 state: "active".into(),
+                extra: Map::new(),
             },
         }
     }
@@ -39,7 +41,7 @@ impl<'a> Chats<'a> {
     pub async fn delete_workflow(&self, chat_id: &str) -> Result<Ack> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_workflow_delete(chat_id)).await?;
+        let v = c.authed()?.chats_workflow_delete().chat_id(chat_id).await?;
         c.decode(v)
     }
 
@@ -47,7 +49,11 @@ impl<'a> Chats<'a> {
     pub async fn list_workflow_events(&self, chat_id: &str) -> Result<Vec<WorkflowEvent>> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_workflow_events_list(chat_id)).await?;
+        let v = c
+            .authed()?
+            .chats_workflow_events_list()
+            .chat_id(chat_id)
+            .await?;
         c.decode_list(v, "events")
     }
 
@@ -64,6 +70,7 @@ impl<'a> Chats<'a> {
                 rationales: Map::new(),
                 requested_by_user_id: None,
                 resource_refs: Vec::new(),
+                extra: Map::new(),
             },
         }
     }
@@ -73,9 +80,8 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("event_id", event_id)?;
-        let v = c
-            .call(c.t().chats_workflow_events_get(chat_id, event_id))
-            .await?;
+        let op = c.authed()?.chats_workflow_events_get().chat_id(chat_id);
+        let v = op.event_id(event_id).await?;
         c.decode(v)
     }
 
@@ -86,7 +92,15 @@ impl<'a> Chats<'a> {
             client: self.client,
             chat_id: chat_id.to_owned(),
             event_id: event_id.to_owned(),
-            body: types::UpdateChatWorkflowEventBody::default(),
+            body: types::UpdateChatWorkflowEventBody {
+                decision_states: None,
+                final_state: None,
+                metadata: None,
+                rationales: None,
+                settled_at: None,
+                state: None,
+                extra: Map::new(),
+            },
         }
     }
 
@@ -95,9 +109,8 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("event_id", event_id)?;
-        let v = c
-            .call(c.t().chats_workflow_events_delete(chat_id, event_id))
-            .await?;
+        let op = c.authed()?.chats_workflow_events_delete().chat_id(chat_id);
+        let v = op.event_id(event_id).await?;
         c.decode(v)
     }
 
@@ -105,7 +118,7 @@ impl<'a> Chats<'a> {
     pub async fn list_tasks(&self, chat_id: &str) -> Result<Vec<Task>> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.call(c.t().chats_tasks_list(chat_id)).await?;
+        let v = c.authed()?.chats_tasks_list().chat_id(chat_id).await?;
         c.decode_list(v, "tasks")
     }
 
@@ -123,6 +136,7 @@ impl<'a> Chats<'a> {
                 owner: None,
                 status: "pending".into(),
                 subject: subject.to_owned(),
+                extra: Map::new(),
             },
         }
     }
@@ -132,7 +146,8 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("task_id", task_id)?;
-        let v = c.call(c.t().chats_tasks_get(chat_id, task_id)).await?;
+        let op = c.authed()?.chats_tasks_get().chat_id(chat_id);
+        let v = op.task_id(task_id).await?;
         c.decode(v)
     }
 
@@ -142,7 +157,17 @@ impl<'a> Chats<'a> {
             client: self.client,
             chat_id: chat_id.to_owned(),
             task_id: task_id.to_owned(),
-            body: types::UpdateChatTaskBody::default(),
+            body: types::UpdateChatTaskBody {
+                active_form: None,
+                blocked_by: None,
+                blocks: None,
+                description: None,
+                metadata: None,
+                owner: None,
+                status: None,
+                subject: None,
+                extra: Map::new(),
+            },
         }
     }
 
@@ -151,7 +176,8 @@ impl<'a> Chats<'a> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
         non_empty("task_id", task_id)?;
-        let v = c.call(c.t().chats_tasks_delete(chat_id, task_id)).await?;
+        let op = c.authed()?.chats_tasks_delete().chat_id(chat_id);
+        let v = op.task_id(task_id).await?;
         c.decode(v)
     }
 }
@@ -191,9 +217,8 @@ impl<'a> IntoFuture for SetWorkflow<'a> {
         Box::pin(async move {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
-            let v = c
-                .call(c.t().chats_workflow_set(&self.chat_id, &self.body))
-                .await?;
+            let op = c.authed()?.chats_workflow_set().chat_id(&self.chat_id);
+            let v = op.body(self.body).await?;
             c.decode(v)
         })
     }
@@ -254,12 +279,8 @@ impl<'a> IntoFuture for CreateWorkflowEvent<'a> {
         Box::pin(async move {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
-            let v = c
-                .call(
-                    c.t()
-                        .chats_workflow_events_create(&self.chat_id, &self.body),
-                )
-                .await?;
+            let op = c.authed()?.chats_workflow_events_create();
+            let v = op.chat_id(&self.chat_id).body(self.body).await?;
             c.decode(v)
         })
     }
@@ -322,12 +343,9 @@ impl<'a> IntoFuture for UpdateWorkflowEvent<'a> {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
             non_empty("event_id", &self.event_id)?;
-            let v = c
-                .call(
-                    c.t()
-                        .chats_workflow_events_update(&self.chat_id, &self.event_id, &self.body),
-                )
-                .await?;
+            let op = c.authed()?.chats_workflow_events_update();
+            let op = op.chat_id(&self.chat_id).event_id(&self.event_id);
+            let v = op.body(self.body).await?;
             c.decode(v)
         })
     }
@@ -400,9 +418,8 @@ impl<'a> IntoFuture for CreateTask<'a> {
         Box::pin(async move {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
-            let v = c
-                .call(c.t().chats_tasks_create(&self.chat_id, &self.body))
-                .await?;
+            let op = c.authed()?.chats_tasks_create().chat_id(&self.chat_id);
+            let v = op.body(self.body).await?;
             c.decode(v)
         })
     }
@@ -449,12 +466,8 @@ impl<'a> IntoFuture for UpdateTask<'a> {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
             non_empty("task_id", &self.task_id)?;
-            let v = c
-                .call(
-                    c.t()
-                        .chats_tasks_update(&self.chat_id, &self.task_id, &self.body),
-                )
-                .await?;
+            let op = c.authed()?.chats_tasks_update().chat_id(&self.chat_id);
+            let v = op.task_id(&self.task_id).body(self.body).await?;
             c.decode(v)
         })
     }

@@ -55,7 +55,7 @@ fn main() {
         let mut expected = 1;
         while expected <= frames {
             let n = stream.next().await.expect("stream open").expect("frame");
-            assert_eq!(n.seq(), expected, "in order, none lost or repeated");
+            assert_eq!(n.seq, expected, "in order, none lost or repeated");
             consumed.store(expected, Ordering::Relaxed);
             expected += 1;
         }

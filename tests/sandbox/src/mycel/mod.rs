@@ -581,6 +581,14 @@ impl MycelHandle {
         last
     }
 
+    /// Queues one notification whose metadata is exactly `metadata`, fields
+    /// the contract does not name included; returns its seq.
+    pub fn push_notification(&self, user_id: &str, metadata: Value) -> i64 {
+        let seq = self.state().lock().inbox.push(user_id, metadata);
+        self.state().wake.notify_waiters();
+        seq
+    }
+
     /// The latest inbox seq of a user (0 before the first notification).
     pub fn inbox_seq(&self, user_id: &str) -> i64 {
         self.state().lock().inbox.seq(user_id)
