@@ -219,6 +219,11 @@ impl Runtime {
                 message.starts_with(&format!("{p} was not initialized"))
                     || message.contains(&format!(" for {p} failed"))
             })
+            // A body built field by field reports the field, not `body`.
+            .or_else(|| {
+                (message.starts_with("no value supplied for ") && op.params.contains(&"body"))
+                    .then_some("body")
+            })
             .unwrap_or("request");
         let message = if message.ends_with("was not initialized") {
             format!("{} needs `{name}`", op.id)

@@ -5530,7 +5530,7 @@ pub mod types {
                     referred_by: Ok(Default::default()),
                     registered_via: Ok(Default::default()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -5664,7 +5664,7 @@ pub mod types {
                     important: Ok(Default::default()),
                     key_persistence_required: Ok(super::defaults::default_bool::<true>()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -5783,7 +5783,7 @@ pub mod types {
                     size_bytes: Err("no value supplied for size_bytes".to_string()),
                     thumb_url: Err("no value supplied for thumb_url".to_string()),
                     width: Err("no value supplied for width".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -5928,7 +5928,7 @@ pub mod types {
                     size_bytes: Err("no value supplied for size_bytes".to_string()),
                     thumb_url: Err("no value supplied for thumb_url".to_string()),
                     width: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -6090,7 +6090,7 @@ pub mod types {
                     prompt: Err("no value supplied for prompt".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     token: Err("no value supplied for token".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -6304,7 +6304,7 @@ pub mod types {
                     posting_rules: Ok(Default::default()),
                     report_reasons: Ok(Default::default()),
                     rss_url: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -6573,7 +6573,7 @@ pub mod types {
                     title_max_len: Ok(Default::default()),
                     title_min_len: Ok(Default::default()),
                     title_regex: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -6707,7 +6707,7 @@ pub mod types {
                     min_karma_to_post: Ok(Default::default()),
                     min_karma_to_vote: Ok(Default::default()),
                     post: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -6869,7 +6869,7 @@ pub mod types {
                     score: Err("no value supplied for score".to_string()),
                     source: Ok(super::defaults::comment_source()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7116,7 +7116,7 @@ pub mod types {
                     body: Err("no value supplied for body".to_string()),
                     client: Ok(Default::default()),
                     parent_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7205,7 +7205,7 @@ pub mod types {
                     items: Err("no value supplied for items".to_string()),
                     page: Err("no value supplied for page".to_string()),
                     total: Err("no value supplied for total".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7300,7 +7300,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     body: Err("no value supplied for body".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7375,7 +7375,7 @@ pub mod types {
                     last_message_preview: Ok(Default::default()),
                     other_user: Err("no value supplied for other_user".to_string()),
                     unread_count: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7498,7 +7498,7 @@ pub mod types {
                     id: Err("no value supplied for id".to_string()),
                     messages: Err("no value supplied for messages".to_string()),
                     other_user: Err("no value supplied for other_user".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7583,7 +7583,7 @@ pub mod types {
                 Self {
                     creator_id: Err("no value supplied for creator_id".to_string()),
                     creator_username: Err("no value supplied for creator_username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7663,7 +7663,7 @@ pub mod types {
                     items: Err("no value supplied for items".to_string()),
                     next_cursor: Ok(Default::default()),
                     total: Err("no value supplied for total".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -7839,7 +7839,7 @@ pub mod types {
                     trust_level: Ok(Default::default()),
                     user_type: Err("no value supplied for user_type".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8139,7 +8139,7 @@ pub mod types {
                 Self {
                     description: Ok(Default::default()),
                     reason_code: Ok(super::defaults::dm_spam_mark_in_reason_code()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8221,7 +8221,7 @@ pub mod types {
                     followed_id: Err("no value supplied for followed_id".to_string()),
                     follower_id: Err("no value supplied for follower_id".to_string()),
                     status: Err("no value supplied for status".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8328,7 +8328,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     avatar_url: Err("no value supplied for avatar_url".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8414,7 +8414,7 @@ pub mod types {
                     starter_message_id: Ok(Default::default()),
                     template: Ok(Default::default()),
                     title: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8578,7 +8578,7 @@ pub mod types {
                     messages: Err("no value supplied for messages".to_string()),
                     pinned: Err("no value supplied for pinned".to_string()),
                     title: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8718,7 +8718,7 @@ pub mod types {
                     already_member: Ok(Default::default()),
                     invite_status: Ok(Default::default()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8813,7 +8813,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     invite_status: Err("no value supplied for invite_status".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8883,7 +8883,7 @@ pub mod types {
                     presence_status: Ok(Default::default()),
                     user_type: Err("no value supplied for user_type".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -8994,7 +8994,7 @@ pub mod types {
                     display_name: Err("no value supplied for display_name".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9091,7 +9091,7 @@ pub mod types {
                     description: Ok(Default::default()),
                     members: Err("no value supplied for members".to_string()),
                     title: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9224,7 +9224,7 @@ pub mod types {
                     read_count: Ok(Default::default()),
                     reply_to: Ok(Default::default()),
                     sender: Err("no value supplied for sender".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9427,7 +9427,7 @@ pub mod types {
                 Self {
                     description: Ok(Default::default()),
                     title: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9498,7 +9498,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     removed: Err("no value supplied for removed".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9569,7 +9569,7 @@ pub mod types {
                     pagination: Ok(Default::default()),
                     q: Err("no value supplied for q".to_string()),
                     results: Err("no value supplied for results".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9705,7 +9705,7 @@ pub mod types {
                     read_at: Ok(Default::default()),
                     reply_to: Ok(Default::default()),
                     sender: Err("no value supplied for sender".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9902,7 +9902,7 @@ pub mod types {
                 Self {
                     is_admin: Err("no value supplied for is_admin".to_string()),
                     user_id: Err("no value supplied for user_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -9985,7 +9985,7 @@ pub mod types {
                     starter_pinned_message: Ok(Default::default()),
                     suggested_roles: Ok(Default::default()),
                     title: Err("no value supplied for title".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10098,7 +10098,7 @@ pub mod types {
                 Self {
                     pagination: Ok(Default::default()),
                     templates: Err("no value supplied for templates".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10169,7 +10169,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     marked: Err("no value supplied for marked".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10264,7 +10264,7 @@ pub mod types {
                     read_at: Ok(Default::default()),
                     reply_to: Ok(Default::default()),
                     sender: Err("no value supplied for sender".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10453,7 +10453,7 @@ pub mod types {
                     attachment_ids: Ok(Default::default()),
                     body: Ok(super::defaults::message_create_body()),
                     reply_to_message_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10536,7 +10536,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     deleted: Err("no value supplied for deleted".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10595,7 +10595,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     body: Err("no value supplied for body".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10659,7 +10659,7 @@ pub mod types {
                 Self {
                     message_id: Err("no value supplied for message_id".to_string()),
                     versions: Err("no value supplied for versions".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10739,7 +10739,7 @@ pub mod types {
                     emoji: Err("no value supplied for emoji".to_string()),
                     user_id: Err("no value supplied for user_id".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10834,7 +10834,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     emoji: Err("no value supplied for emoji".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -10902,7 +10902,7 @@ pub mod types {
                     read_at: Ok(Default::default()),
                     user_id: Err("no value supplied for user_id".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11009,7 +11009,7 @@ pub mod types {
                     seen_count: Err("no value supplied for seen_count".to_string()),
                     total_others: Err("no value supplied for total_others".to_string()),
                     unseen: Err("no value supplied for unseen".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11128,7 +11128,7 @@ pub mod types {
                     body: Err("no value supplied for body".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     is_current: Err("no value supplied for is_current".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11230,7 +11230,7 @@ pub mod types {
                 Self {
                     muted: Err("no value supplied for muted".to_string()),
                     muted_until: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11328,7 +11328,7 @@ pub mod types {
                     message_id: Ok(Default::default()),
                     notification_type: Err("no value supplied for notification_type".to_string()),
                     post_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11501,7 +11501,7 @@ pub mod types {
                     id: Err("no value supplied for id".to_string()),
                     user_type: Err("no value supplied for user_type".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11598,7 +11598,7 @@ pub mod types {
                 Self {
                     has_more: Ok(Default::default()),
                     total: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11674,7 +11674,7 @@ pub mod types {
                     has_more: Err("no value supplied for has_more".to_string()),
                     items: Err("no value supplied for items".to_string()),
                     total: Err("no value supplied for total".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11763,7 +11763,7 @@ pub mod types {
                     has_more: Err("no value supplied for has_more".to_string()),
                     items: Err("no value supplied for items".to_string()),
                     total: Err("no value supplied for total".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11848,7 +11848,7 @@ pub mod types {
                 Self {
                     already: Err("no value supplied for already".to_string()),
                     pinned: Err("no value supplied for pinned".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -11925,7 +11925,7 @@ pub mod types {
                     percentage: Err("no value supplied for percentage".to_string()),
                     text: Err("no value supplied for text".to_string()),
                     vote_count: Err("no value supplied for vote_count".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -12040,7 +12040,7 @@ pub mod types {
                     total_votes: Err("no value supplied for total_votes".to_string()),
                     user_option_ids: Err("no value supplied for user_option_ids".to_string()),
                     user_voted: Err("no value supplied for user_voted".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -12186,7 +12186,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     option_ids: Err("no value supplied for option_ids".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -12369,7 +12369,7 @@ pub mod types {
                     tags: Ok(Default::default()),
                     title: Err("no value supplied for title".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -12862,7 +12862,7 @@ pub mod types {
                     scheduled_for: Ok(Default::default()),
                     tags: Ok(Default::default()),
                     title: Err("no value supplied for title".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13074,7 +13074,7 @@ pub mod types {
                     language: Ok(Default::default()),
                     tags: Ok(Default::default()),
                     title: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13177,7 +13177,7 @@ pub mod types {
                     emoji: Err("no value supplied for emoji".to_string()),
                     emoji_char: Err("no value supplied for emoji_char".to_string()),
                     user_reacted: Err("no value supplied for user_reacted".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13272,7 +13272,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     removed: Err("no value supplied for removed".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13332,7 +13332,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     reactions: Err("no value supplied for reactions".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13397,7 +13397,7 @@ pub mod types {
                     comment_id: Ok(Default::default()),
                     emoji: Err("no value supplied for emoji".to_string()),
                     post_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13482,7 +13482,7 @@ pub mod types {
                 Self {
                     already: Err("no value supplied for already".to_string()),
                     self_authored: Err("no value supplied for self_authored".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13555,7 +13555,7 @@ pub mod types {
                 Self {
                     effective: Err("no value supplied for effective".to_string()),
                     override_: Err("no value supplied for override_".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13634,7 +13634,7 @@ pub mod types {
                     id: Err("no value supplied for id".to_string()),
                     sender_id: Err("no value supplied for sender_id".to_string()),
                     sender_username: Err("no value supplied for sender_username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13746,7 +13746,7 @@ pub mod types {
                 Self {
                     api_key: Err("no value supplied for api_key".to_string()),
                     message: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13839,7 +13839,7 @@ pub mod types {
                     note: Ok(Default::default()),
                     other_username: Ok(Default::default()),
                     saved_at: Err("no value supplied for saved_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -13964,7 +13964,7 @@ pub mod types {
                 Self {
                     messages: Err("no value supplied for messages".to_string()),
                     pagination: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14046,7 +14046,7 @@ pub mod types {
                     next_cursor: Ok(Default::default()),
                     total: Err("no value supplied for total".to_string()),
                     users: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14158,7 +14158,7 @@ pub mod types {
                 Self {
                     cleared: Ok(Default::default()),
                     snoozed_until: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14237,7 +14237,7 @@ pub mod types {
                     github: Ok(Default::default()),
                     website: Ok(Default::default()),
                     x: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14333,7 +14333,7 @@ pub mod types {
                     report_id: Ok(Default::default()),
                     spam_reason_code: Err("no value supplied for spam_reason_code".to_string()),
                     spam_reported_at: Err("no value supplied for spam_reported_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14430,7 +14430,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     saved: Err("no value supplied for saved".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14494,7 +14494,7 @@ pub mod types {
                 Self {
                     api_key: Err("no value supplied for api_key".to_string()),
                     totp_code: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14567,7 +14567,7 @@ pub mod types {
                 Self {
                     access_token: Err("no value supplied for access_token".to_string()),
                     token_type: Ok(super::defaults::token_response_token_type()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14644,7 +14644,7 @@ pub mod types {
                     min_karma: Err("no value supplied for min_karma".to_string()),
                     name: Err("no value supplied for name".to_string()),
                     rate_multiplier: Err("no value supplied for rate_multiplier".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14743,7 +14743,7 @@ pub mod types {
                     unread_direct_messages: Err(
                         "no value supplied for unread_direct_messages".to_string()
                     ),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -14893,7 +14893,7 @@ pub mod types {
                     trust_level: Ok(Default::default()),
                     user_type: Err("no value supplied for user_type".to_string()),
                     username: Err("no value supplied for username".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15214,7 +15214,7 @@ pub mod types {
                     lightning_address: Ok(Default::default()),
                     nostr_pubkey: Ok(Default::default()),
                     social_links: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15385,7 +15385,7 @@ pub mod types {
                     created_at: Err("no value supplied for created_at".to_string()),
                     filename: Err("no value supplied for filename".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15496,7 +15496,7 @@ pub mod types {
                     etag: Err("no value supplied for etag".to_string()),
                     filename: Err("no value supplied for filename".to_string()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15615,7 +15615,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     content: Err("no value supplied for content".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15680,7 +15680,7 @@ pub mod types {
                     file_count: Err("no value supplied for file_count".to_string()),
                     quota_bytes: Err("no value supplied for quota_bytes".to_string()),
                     used_bytes: Err("no value supplied for used_bytes".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15775,7 +15775,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     value: Err("no value supplied for value".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15838,7 +15838,7 @@ pub mod types {
                     karma_conferred: Ok(super::defaults::default_bool::<true>()),
                     karma_reason: Ok(super::defaults::vote_result_karma_reason()),
                     new_score: Err("no value supplied for new_score".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -15942,7 +15942,7 @@ pub mod types {
                     is_active: Err("no value supplied for is_active".to_string()),
                     last_triggered_at: Err("no value supplied for last_triggered_at".to_string()),
                     url: Err("no value supplied for url".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -16082,7 +16082,7 @@ pub mod types {
                     events: Err("no value supplied for events".to_string()),
                     secret: Err("no value supplied for secret".to_string()),
                     url: Err("no value supplied for url".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -16175,7 +16175,7 @@ pub mod types {
                     is_active: Ok(Default::default()),
                     secret: Ok(Default::default()),
                     url: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }

@@ -1012,7 +1012,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     message: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1071,7 +1071,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     user_id: Err("no value supplied for user_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1132,7 +1132,7 @@ pub mod types {
                 Self {
                     invite_code: Err("no value supplied for invite_code".to_string()),
                     temp_token: Err("no value supplied for temp_token".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1205,7 +1205,7 @@ pub mod types {
                 Self {
                     description: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1286,7 +1286,7 @@ pub mod types {
                     kind: Ok(super::defaults::create_chat_body_kind()),
                     title: Ok(Default::default()),
                     user_ids: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1398,7 +1398,7 @@ pub mod types {
                     owner: Ok(Default::default()),
                     status: Ok(super::defaults::create_chat_task_body_status()),
                     subject: Err("no value supplied for subject".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1576,7 +1576,7 @@ pub mod types {
                     rationales: Ok(Default::default()),
                     requested_by_user_id: Ok(Default::default()),
                     resource_refs: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1722,7 +1722,7 @@ pub mod types {
                 Self {
                     display_name: Err("no value supplied for display_name".to_string()),
                     user_id: Err("no value supplied for user_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1823,7 +1823,7 @@ pub mod types {
                     model: Ok(Default::default()),
                     sandbox: Ok(super::defaults::create_thread_request_sandbox()),
                     sandbox_template_id: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -1968,7 +1968,7 @@ pub mod types {
                 Self {
                     identifier: Err("no value supplied for identifier".to_string()),
                     password: Err("no value supplied for password".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2045,7 +2045,7 @@ pub mod types {
                     read_only: Ok(Default::default()),
                     source: Err("no value supplied for source".to_string()),
                     target: Err("no value supplied for target".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2144,7 +2144,7 @@ pub mod types {
                     mute_until: Ok(Default::default()),
                     muted: Err("no value supplied for muted".to_string()),
                     user_id: Err("no value supplied for user_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2232,7 +2232,7 @@ pub mod types {
                 Self {
                     message: Ok(Default::default()),
                     target_user_id: Err("no value supplied for target_user_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2333,7 +2333,7 @@ pub mod types {
                     sender_name: Ok(Default::default()),
                     source: Ok(Default::default()),
                     unread_count: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2475,7 +2475,7 @@ pub mod types {
                     seq: Err("no value supplied for seq".to_string()),
                     ts: Ok(Default::default()),
                     type_: Err("no value supplied for type_".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2586,7 +2586,7 @@ pub mod types {
                     oldest_seq: Ok(Default::default()),
                     since_seq: Ok(Default::default()),
                     type_: Err("no value supplied for type_".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2675,7 +2675,7 @@ pub mod types {
                 Self {
                     since_seq: Err("no value supplied for since_seq".to_string()),
                     type_: Err("no value supplied for type_".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2768,7 +2768,7 @@ pub mod types {
                     enforce_caught_up: Ok(Default::default()),
                     mentioned_ids: Ok(Default::default()),
                     reply_to: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2895,7 +2895,7 @@ pub mod types {
                     email: Err("no value supplied for email".to_string()),
                     invite_code: Err("no value supplied for invite_code".to_string()),
                     password: Err("no value supplied for password".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -2985,7 +2985,7 @@ pub mod types {
                     config: Ok(Default::default()),
                     kind: Err("no value supplied for kind".to_string()),
                     state: Ok(super::defaults::set_chat_workflow_body_state()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -3110,7 +3110,7 @@ pub mod types {
                     owner: Ok(Default::default()),
                     status: Ok(Default::default()),
                     subject: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -3297,7 +3297,7 @@ pub mod types {
                     rationales: Ok(Default::default()),
                     settled_at: Ok(Default::default()),
                     state: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -3440,7 +3440,7 @@ pub mod types {
                 Self {
                     email: Err("no value supplied for email".to_string()),
                     token: Err("no value supplied for token".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }

@@ -228,7 +228,7 @@ pub mod types {
                 Self {
                     output: Ok(Default::default()),
                     type_: Err("no value supplied for type_".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -307,7 +307,7 @@ pub mod types {
                 Self {
                     platform: Ok(Default::default()),
                     visitor: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -397,7 +397,7 @@ pub mod types {
                     messages: Ok(Default::default()),
                     name: Err("no value supplied for name".to_string()),
                     session_token: Err("no value supplied for session_token".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -518,7 +518,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     query: Err("no value supplied for query".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -594,7 +594,7 @@ pub mod types {
                     session_id: Ok(Default::default()),
                     variables: Ok(Default::default()),
                     visitor: Ok(Default::default()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
@@ -695,7 +695,7 @@ pub mod types {
                 Self {
                     response: Err("no value supplied for response".to_string()),
                     session_id: Err("no value supplied for session_id".to_string()),
-                    extra: Err("no value supplied for extra".to_string()),
+                    extra: Ok(Default::default()),
                 }
             }
         }
