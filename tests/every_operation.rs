@@ -25,6 +25,37 @@ fn contract_operations(contract: &str) -> Vec<String> {
     ids
 }
 
+/// The contract's named string enums and their values.
+fn contract_enums(contract: &str) -> Vec<(String, Vec<String>)> {
+    let doc: serde_json::Value = serde_json::from_str(contract).expect("contract is JSON");
+    let mut out: Vec<(String, Vec<String>)> = doc["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .iter()
+        .filter_map(|(name, schema)| {
+            let values = schema.get("x-enum-values")?.as_array()?;
+            let values: Vec<String> = values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            (!values.is_empty()).then(|| (name.clone(), values))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The generated enums list exactly the contract's values: none typed by
+/// hand, none missing, none stale.
+fn assert_enums_match(generated: &[(&str, &[&str])], contract: &str) {
+    let mut got: Vec<(String, Vec<String>)> = generated
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    got.sort();
+    assert_eq!(got, contract_enums(contract));
+}
+
 async fn contract_sandbox() -> Sandbox {
     Sandbox::builder()
         .contract_answers(true)
@@ -68,6 +99,15 @@ async fn every_colony_operation_is_reachable_and_decodes() {
     );
     let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_enums_match(
+        &agentwire_colony_transport::types::OPEN_ENUMS,
+        include_str!("../openapi/colony.json"),
+    );
+    // The facade's names are the generated enums themselves.
+    assert_eq!(
+        agentwire::colony::PostType::from("poll"),
+        agentwire_colony_transport::types::PostType::Poll
+    );
 }
 
 #[cfg(feature = "mycel")]
@@ -87,6 +127,14 @@ async fn every_mycel_operation_is_reachable_and_decodes() {
     );
     let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_enums_match(
+        &agentwire_mycel_transport::types::OPEN_ENUMS,
+        include_str!("../openapi/mycel.json"),
+    );
+    assert_eq!(
+        agentwire::mycel::DeliveryScope::from("addressed"),
+        agentwire_mycel_transport::types::SendMessageBodyDeliveryScope::Addressed
+    );
 }
 
 #[cfg(feature = "promptev")]
@@ -106,6 +154,14 @@ async fn every_promptev_operation_is_reachable_and_decodes() {
     );
     let failures = call_all(&ids, |id| conformance::call(&client, id)).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_enums_match(
+        &agentwire_promptev_transport::types::OPEN_ENUMS,
+        include_str!("../openapi/promptev.json"),
+    );
+    assert_eq!(
+        agentwire::promptev::AgentEventKind::from("done"),
+        agentwire_promptev_transport::types::AgentEventDataType::Done
+    );
 }
 
 /// Without `contract_answers`, operations that have a stateful handler are

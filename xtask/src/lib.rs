@@ -146,6 +146,20 @@ fn add_to_types(file: &mut syn::File, open_enums: &[enums::OpenEnum]) -> Result<
         })
         .ok_or("progenitor's output has no `types` module")?;
     let mut items = Vec::new();
+    let index = open_enums.iter().map(|e| {
+        let name = &e.name;
+        let ident = syn::Ident::new(&e.name, proc_macro2::Span::call_site());
+        quote::quote!((#name, #ident::VALUES))
+    });
+    let count = open_enums.len();
+    let listing: syn::File = syn::parse2(quote::quote! {
+        /// Each open enum of the contract with the values it lists, for the
+        /// tests that hold the generated enums to the contract.
+        #[doc(hidden)]
+        pub static OPEN_ENUMS: [(&str, &[&str]); #count] = [#(#index),*];
+    })
+    .map_err(|e| format!("the open enum index does not parse: {e}"))?;
+    items.extend(listing.items);
     for e in open_enums {
         let parsed: syn::File = syn::parse2(enums::tokens(e)?)
             .map_err(|err| format!("open enum {} does not parse: {err}", e.name))?;

@@ -9,6 +9,17 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[doc = r" Types used as operation parameters and responses."]
 #[allow(clippy::all)]
 pub mod types {
+    #[doc = r" Each open enum of the contract with the values it lists, for the"]
+    #[doc = r" tests that hold the generated enums to the contract."]
+    #[doc(hidden)]
+    pub static OPEN_ENUMS: [(&str, &[&str]); 3usize] = [
+        ("CreateChatBodyKind", CreateChatBodyKind::VALUES),
+        ("MountSpecMode", MountSpecMode::VALUES),
+        (
+            "SendMessageBodyDeliveryScope",
+            SendMessageBodyDeliveryScope::VALUES,
+        ),
+    ];
     #[doc = "One of the contract's values of `CreateChatBodyKind`, or another value the service sends."]
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[non_exhaustive]
