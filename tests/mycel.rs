@@ -1695,4 +1695,20 @@ async fn builder_options_reach_the_requests() {
         before,
         "an open breaker sends nothing"
     );
+    // Nor does it open the inbox: the WebSocket handshake is an operation
+    // like the others. (A reconnecting stream would wait for the breaker to
+    // close; without reconnection the refusal is its first item.)
+    let mut inbox = guarded
+        .notifications()
+        .stream(Some(0))
+        .reconnect(false)
+        .into_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), inbox.next())
+        .await
+        .expect("the refusal comes at once");
+    assert!(
+        matches!(first, Some(Err(Error::CircuitOpen { .. }))),
+        "{first:?}"
+    );
+    assert_eq!(w.sb.request_count(), before, "no handshake was attempted");
 }
