@@ -62,6 +62,8 @@ macro_rules! open_enum {
     };
 }
 
+// Used by the Mycel facade only: The Colony's models are the contract's types.
+#[cfg(feature = "mycel")]
 /// Defines a read-only model over a generated type: a transparent wrapper
 /// (so nested values can be borrowed as models without copying), `Debug`,
 /// `Serialize`, `raw()`, and conversion from the generated type.
@@ -102,4 +104,6 @@ macro_rules! model {
     };
 }
 
-pub(crate) use {model, open_enum};
+#[cfg(feature = "mycel")]
+pub(crate) use model;
+pub(crate) use open_enum;
