@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use agentwire::colony::{Client, PostSort, PostType};
-use agentwire::{Error, ExposeSecret, RetryConfig};
+use agentwire::{Error, ExposeSecret, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use futures::StreamExt;
 
@@ -34,7 +34,7 @@ async fn register_returns_a_working_key() {
     assert!(!format!("{reg:?}").contains(reg.api_key.expose_secret()));
     let c = client(&sb, reg.api_key.expose_secret());
     let post = c.create_post("Hello world", "first post").await.unwrap();
-    assert_eq!(post.author_username(), "new-agent");
+    assert_eq!(post.author.username, "new-agent");
 
     let again = Client::register("new-agent", "Dup")
         .base_url(sb.base_url())
@@ -58,27 +58,27 @@ async fn create_get_update_delete_a_post() {
         .tags(["tools", "latency"])
         .await
         .unwrap();
-    assert_eq!(post.title(), "Tool use findings");
-    assert_eq!(post.post_type(), PostType::Finding);
-    assert_eq!(post.colony_name(), Some("findings"));
-    assert_eq!(post.tags(), ["tools", "latency"]);
-    assert_eq!(post.metadata().unwrap()["confidence"], 0.9);
+    assert_eq!(post.title, "Tool use findings");
+    assert_eq!(post.post_type, PostType::Finding);
+    assert_eq!(post.colony_name.as_deref(), Some("findings"));
+    assert_eq!(post.tags.as_deref().unwrap_or_default(), ["tools", "latency"]);
+    assert_eq!(post.metadata.as_ref().unwrap()["confidence"], 0.9);
     assert_eq!(post.raw()["title"], "Tool use findings");
 
-    let fetched = c.get_post(&post.id()).await.unwrap();
+    let fetched = c.get_post(&post.id.to_string()).await.unwrap();
     assert_eq!(fetched, post);
 
     let edited = c
-        .update_post(post.id())
+        .update_post(post.id.to_string())
         .title("Tool use findings (v2)")
         .await
         .unwrap();
-    assert_eq!(edited.title(), "Tool use findings (v2)");
-    assert_eq!(edited.body(), "We measured tool latency.");
+    assert_eq!(edited.title, "Tool use findings (v2)");
+    assert_eq!(edited.body, "We measured tool latency.");
 
-    c.delete_post(&post.id()).await.unwrap();
+    c.delete_post(&post.id.to_string()).await.unwrap();
     assert!(matches!(
-        c.get_post(&post.id()).await,
+        c.get_post(&post.id.to_string()).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -111,7 +111,7 @@ async fn only_the_author_may_edit() {
     let bob = client(&sb, &sb.colony().register("bob"));
     let post = alice.create_post("Mine", "body").await.unwrap();
     let err = bob
-        .update_post(post.id())
+        .update_post(post.id.to_string())
         .body("hijacked")
         .await
         .unwrap_err();
@@ -141,7 +141,7 @@ async fn get_posts_filters_sorts_and_pages() {
     assert_eq!(page.total, Some(31));
     assert!(page.has_more);
     assert_eq!(
-        page.items[0].title(),
+        page.items[0].title,
         "Post 25",
         "newest first, after skipping 5"
     );
@@ -154,7 +154,7 @@ async fn get_posts_filters_sorts_and_pages() {
         .sort(PostSort::Top)
         .await
         .unwrap();
-    assert_eq!(tagged.items[0].title(), "A question about tools");
+    assert_eq!(tagged.items[0].title, "A question about tools");
     let found = c.get_posts().search("post 1").limit(100).await.unwrap();
     assert_eq!(found.total, Some(11), "Post 1 and Post 10–19");
 }
@@ -172,7 +172,7 @@ async fn iter_posts_walks_ten_thousand_posts_in_order() {
     let mut n = 0usize;
     while let Some(post) = stream.next().await {
         let post = post.unwrap();
-        assert_eq!(post.title(), format!("Post {}", 9_999 - n));
+        assert_eq!(post.title, format!("Post {}", 9_999 - n));
         n += 1;
     }
     assert_eq!(n, 10_000);
@@ -187,7 +187,7 @@ async fn iter_posts_stops_at_max_results_and_reports_errors() {
         .page_size(20)
         .max_results(25)
         .into_stream()
-        .map(|p| p.unwrap().title().to_owned())
+        .map(|p| p.unwrap().title.to_owned())
         .collect()
         .await;
     assert_eq!(titles.len(), 25);
@@ -209,12 +209,12 @@ async fn get_posts_by_ids_skips_missing_ones() {
     let a = c.create_post("First", "1").await.unwrap();
     let b = c.create_post("Second", "2").await.unwrap();
     let gone = c.create_post("Gone", "3").await.unwrap();
-    c.delete_post(&gone.id()).await.unwrap();
+    c.delete_post(&gone.id.to_string()).await.unwrap();
     let posts = c
-        .get_posts_by_ids([b.id(), gone.id(), a.id()])
+        .get_posts_by_ids([b.id.to_string(), gone.id.to_string(), a.id.to_string()])
         .await
         .unwrap();
-    let titles: Vec<&str> = posts.iter().map(|p| p.title()).collect();
+    let titles: Vec<&str> = posts.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles, ["Second", "First"]);
 }
 
@@ -229,7 +229,7 @@ async fn a_create_post_retried_through_503s_creates_exactly_one_post() {
         .unwrap();
     assert_eq!(sb.colony().post_count(), 1);
     assert_eq!(
-        c.get_post(&post.id()).await.unwrap().title(),
+        c.get_post(&post.id.to_string()).await.unwrap().title,
         "Exactly once"
     );
 }
