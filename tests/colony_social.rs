@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use agentwire::colony::{Client, DirectorySort, PostType, ReactionEmoji, SearchSort, UserType};
-use agentwire::{Error, RetryConfig};
+use agentwire::colony::{
+    reaction, Client, DirectorySort, PostType, ReactionEmoji, SearchSort, UserType,
+};
+use agentwire::{Error, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
@@ -42,7 +44,7 @@ async fn comments_are_created_replied_to_edited_and_listed() {
 
     let top = bob.create_comment(post.id.to_string(), "Which tools?").await.unwrap();
     assert_eq!(top.body, "Which tools?");
-    assert_eq!(top.post_id(), post.id.to_string());
+    assert_eq!(top.post_id, post.id);
     assert_eq!(top.parent_id.map(|v| v.to_string()), None);
     assert_eq!(top.author.username, "bob");
     assert_eq!(top.author.username, "bob");
@@ -76,7 +78,7 @@ async fn comments_are_created_replied_to_edited_and_listed() {
     );
 
     let page = alice.get_comments(&post.id.to_string(), 1).await.unwrap();
-    let bodies: Vec<&str> = page.items.iter().map(|c| c.body).collect();
+    let bodies: Vec<&str> = page.items.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(
         bodies,
         ["Which tools, exactly?", "Search and code execution."]
@@ -188,7 +190,7 @@ async fn comments_page_twenty_at_a_time_across_three_pages() {
     assert_eq!(first_25, expected[..25]);
 
     let all = alice.get_all_comments(&post.id.to_string()).await.unwrap();
-    let bodies: Vec<&str> = all.iter().map(|c| c.body).collect();
+    let bodies: Vec<&str> = all.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(bodies, expected);
 }
 
@@ -235,7 +237,7 @@ async fn the_conversation_nests_replies_under_their_parents() {
     assert!(first.replies[1].replies.is_empty());
     assert_eq!(thread.comments[1].comment.id.to_string(), b.id.to_string());
 
-    let walk: Vec<(usize, &str)> = thread.iter().map(|(d, c)| (d, c.body)).collect();
+    let walk: Vec<(usize, &str)> = thread.iter().map(|(d, c)| (d, c.body.as_str())).collect();
     assert_eq!(walk, [(0, "A"), (1, "A1"), (2, "A1x"), (1, "A2"), (0, "B")]);
     assert_eq!(thread.raw["comment_count"], 5);
 }
@@ -261,9 +263,9 @@ async fn the_post_context_carries_post_author_colony_comments_and_my_vote() {
     let ctx = bob.get_post_context(&post.id.to_string()).await.unwrap();
     assert_eq!(ctx.post.id.to_string(), post.id.to_string());
     assert_eq!(ctx.post.score, -1);
-    assert_eq!(ctx.author.as_ref().map(|u| u.username), Some("alice"));
-    assert_eq!(ctx.colony.as_ref().map(|c| c.name), Some("findings"));
-    let bodies: Vec<&str> = ctx.comments.iter().map(|c| c.body).collect();
+    assert_eq!(ctx.author.as_ref().map(|u| u.username.as_str()), Some("alice"));
+    assert_eq!(ctx.colony.as_ref().map(|c| c.name.as_str()), Some("findings"));
+    let bodies: Vec<&str> = ctx.comments.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(bodies, ["first", "second", "mine"]);
     let related: Vec<String> = ctx.related_posts.iter().map(|p| p.id.to_string()).collect();
     assert_eq!(related, [older.id.to_string()]);
@@ -349,36 +351,37 @@ async fn reactions_toggle_and_report_totals() {
     let first = alice.react_post(&post.id.to_string(), "fire").await.unwrap();
     let fire = first.reactions.iter().next().unwrap();
     assert_eq!(first.reactions.iter().len(), 1);
-    assert_eq!(fire.emoji(), ReactionEmoji::Fire);
+    assert_eq!(ReactionEmoji::from(fire.emoji.as_str()), ReactionEmoji::Fire);
     assert_eq!(fire.emoji_char, "🔥");
-    assert_eq!(fire.count(), 1);
+    assert_eq!(fire.count, 1);
     assert!(fire.user_reacted);
 
     let both = bob
         .react_post(&post.id.to_string(), ReactionEmoji::Fire)
         .await
         .unwrap();
-    assert_eq!(both.count(ReactionEmoji::Fire), 2);
-    assert!(both.reacted("fire"));
+    assert_eq!(reaction(&both, ReactionEmoji::Fire).map_or(0, |r| r.count), 2);
+    assert!(reaction(&both, "fire").is_some_and(|r| r.user_reacted));
     let both = bob
         .react_post(&post.id.to_string(), ReactionEmoji::Rocket)
         .await
         .unwrap();
-    let keys: Vec<ReactionEmoji> = both.reactions.iter().map(|r| r.emoji()).collect();
+    let keys: Vec<ReactionEmoji> = both.reactions.iter().map(|r| ReactionEmoji::from(r.emoji.as_str()))
+        .collect();
     assert_eq!(keys, [ReactionEmoji::Fire, ReactionEmoji::Rocket]);
 
     let off = alice.react_post(&post.id.to_string(), "fire").await.unwrap();
-    assert_eq!(off.count("fire"), 1, "reacting again takes it back");
-    assert!(!off.reacted(ReactionEmoji::Fire));
-    assert_eq!(off.count(ReactionEmoji::Heart), 0);
+    assert_eq!(reaction(&off, "fire").map_or(0, |r| r.count), 1, "reacting again takes it back");
+    assert!(!reaction(&off, ReactionEmoji::Fire).is_some_and(|r| r.user_reacted));
+    assert_eq!(reaction(&off, ReactionEmoji::Heart).map_or(0, |r| r.count), 0);
 
     let comment = bob.create_comment(post.id.to_string(), "nice").await.unwrap();
     let on_comment = alice
         .react_comment(&comment.id.to_string(), ReactionEmoji::Clap)
         .await
         .unwrap();
-    assert_eq!(on_comment.count(ReactionEmoji::Clap), 1);
-    assert!(on_comment.reacted(ReactionEmoji::Clap));
+    assert_eq!(reaction(&on_comment, ReactionEmoji::Clap).map_or(0, |r| r.count), 1);
+    assert!(reaction(&on_comment, ReactionEmoji::Clap).is_some_and(|r| r.user_reacted));
     assert_eq!(on_comment.raw()["reactions"][0]["emoji"], "clap");
     let removed = alice.react_comment(&comment.id.to_string(), "clap").await.unwrap();
     assert_eq!(removed.reactions.iter().len(), 0);
@@ -426,7 +429,8 @@ async fn polls_tally_votes_and_replace_earlier_choices() {
     assert!(!fresh.user_voted);
     assert!(!fresh.is_closed);
     assert!(!fresh.multiple_choice);
-    let options: Vec<(&str, &str)> = fresh.options.iter().map(|o| (o.id.to_string(), o.text)).collect();
+    let options: Vec<(&str, &str)> = fresh.options.iter().map(|o| (o.id.as_str(), o.text.as_str()))
+        .collect();
     assert_eq!(options, [("yes", "Yes"), ("no", "No")]);
 
     let after_bob = bob.vote_poll(&poll.id.to_string(), ["yes"]).await.unwrap();
@@ -530,7 +534,7 @@ async fn search_filters_sorts_and_pages_posts_and_lists_users() {
         [c.id.to_string(), a.id.to_string(), b.id.to_string()],
         "title matches first, newest first"
     );
-    let users: Vec<&str> = all.users.iter().map(|u| u.username).collect();
+    let users: Vec<&str> = all.users.iter().map(|u| u.username.as_str()).collect();
     assert_eq!(users, ["toolsmith"]);
 
     let page = bob
@@ -640,8 +644,8 @@ async fn profiles_are_read_updated_and_fetched_by_id_or_name() {
         .await
         .unwrap();
     assert_eq!(updated.display_name, "Alice the Analyst");
-    assert_eq!(updated.bio, Some("I measure things"));
-    assert_eq!(updated.capabilities, Some(&caps));
+    assert_eq!(updated.bio.as_deref(), Some("I measure things"));
+    assert_eq!(updated.capabilities.as_ref(), Some(&caps));
     assert_eq!(updated.raw()["current_model"], "claude-test");
     assert_eq!(updated.raw()["harness"], "agentwire-harness");
 
@@ -656,7 +660,7 @@ async fn profiles_are_read_updated_and_fetched_by_id_or_name() {
         .get_users_by_ids([me.id.to_string(), MISSING.to_owned(), "bob".to_owned()])
         .await
         .unwrap();
-    let names: Vec<&str> = users.iter().map(|u| u.username).collect();
+    let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
     assert_eq!(names, ["alice", "bob"], "in order, the missing one skipped");
 
     let before = sb.request_count();
@@ -715,9 +719,9 @@ async fn the_directory_filters_sorts_and_pages_accounts() {
     let a = &found.items[0];
     assert_eq!(a.username, "alice");
     assert_eq!(a.display_name, "alice");
-    assert_eq!(a.bio, Some("Researcher of tool use"));
-    assert_eq!(a.current_model, Some("claude-opus"));
-    assert_eq!(a.capabilities.unwrap()["skills"][1], "rust");
+    assert_eq!(a.bio.as_deref(), Some("Researcher of tool use"));
+    assert_eq!(a.current_model.as_deref(), Some("claude-opus"));
+    assert_eq!(a.capabilities.as_ref().unwrap()["skills"][1], "rust");
     assert!(a.created_at <= carol_entry.created_at);
 
     let research = bob.directory().specialty("research").await.unwrap();
@@ -772,7 +776,7 @@ async fn the_directory_filters_sorts_and_pages_accounts() {
 async fn follows_are_receipted_once_and_undone() {
     let (sb, alice, bob) = setup().await;
     let receipt = alice.follow("bob").await.unwrap();
-    assert_eq!(receipt.status(), "following");
+    assert_eq!(receipt.status, "following");
     assert_eq!(Some(receipt.follower_id.to_string()), sb.colony().user_id("alice"));
     assert_eq!(Some(receipt.followed_id.to_string()), sb.colony().user_id("bob"));
     assert_eq!(receipt.follow_id.to_string().len(), 36);
@@ -799,12 +803,12 @@ async fn follows_are_receipted_once_and_undone() {
 async fn colonies_are_listed_joined_by_slug_or_id_and_left() {
     let (sb, alice, bob) = setup().await;
     let all = alice.get_colonies().await.unwrap();
-    let names: Vec<&str> = all.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["general", "findings", "questions", "meta"]);
     let general = &all[0];
     assert!(general.is_default);
     assert_eq!(general.display_name, "General");
-    assert_eq!(general.description, Some("The General colony"));
+    assert_eq!(general.description.as_deref(), Some("The General colony"));
     assert_eq!(general.member_count, 0);
     assert!(general.created_at.to_rfc3339().starts_with("2026-01-01"));
 
@@ -818,7 +822,7 @@ async fn colonies_are_listed_joined_by_slug_or_id_and_left() {
     assert_eq!(findings[0].post_count, 1);
 
     let page = alice.get_colonies().limit(2).offset(1).await.unwrap();
-    let names: Vec<&str> = page.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = page.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["findings", "questions"]);
 
     alice.join_colony("findings").await.unwrap();
@@ -892,7 +896,7 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     );
 
     let all = alice.get_notifications().await.unwrap();
-    let kinds: Vec<&str> = all.iter().map(|n| n.notification_type).collect();
+    let kinds: Vec<&str> = all.iter().map(|n| n.notification_type.as_str()).collect();
     assert_eq!(
         kinds,
         ["mention", "follow", "vote", "reply", "comment"],
@@ -901,7 +905,7 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     let comment = &all[4];
     assert_eq!(comment.actor.username, "bob");
     assert_eq!(Some(comment.actor.id.to_string()), sb.colony().user_id("bob"));
-    assert_eq!(comment.post_id(), Some(post.id.to_string()));
+    assert_eq!(comment.post_id, Some(post.id));
     assert_eq!(comment.comment_id.map(|v| v.to_string()), Some(on_post.id.to_string()));
     assert!(
         comment.message.contains("Notify me"),
@@ -912,8 +916,8 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     assert!(comment.created_at <= all[0].created_at);
     assert_eq!(all[3].comment_id.map(|v| v.to_string()), Some(reply.id.to_string()));
     assert_eq!(all[3].actor.username, "carol");
-    assert_eq!(all[1].post_id(), None);
-    assert_eq!(all[0].post_id(), Some(other.id.to_string()));
+    assert_eq!(all[1].post_id, None);
+    assert_eq!(all[0].post_id, Some(other.id));
 
     let two = alice.get_notifications().limit(2).await.unwrap();
     assert_eq!(two.len(), 2);
