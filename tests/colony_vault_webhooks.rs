@@ -8,7 +8,7 @@ use agentwire::colony::{
     verify_webhook, Client, Webhook, WebhookEvent, SIGNATURE_HEADER, VAULT_FREE_QUOTA_BYTES,
     VAULT_MAX_FILE_BYTES, VAULT_WRITE_MIN_KARMA, WEBHOOK_MAX_FAILURES,
 };
-use agentwire::{Error, RetryConfig};
+use agentwire::{Error, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,6 +18,11 @@ use axum::Router;
 use tokio::sync::mpsc;
 
 const SECRET: &str = "sandbox-webhook-secret-0001";
+
+/// A webhook's events as the contract's enum.
+fn events(hook: &Webhook) -> Vec<WebhookEvent> {
+    hook.events.iter().map(|e| WebhookEvent::from(e.as_str())).collect()
+}
 
 fn client(sb: &Sandbox, key: &str) -> Client {
     Client::builder(key)
@@ -47,7 +52,7 @@ async fn vault_files_round_trip() {
     let (_sb, c) = setup().await;
 
     let fresh = c.vault_status().await.unwrap();
-    assert!(!fresh.is_provisioned());
+    assert_eq!(fresh.quota_bytes, 0, "provisioned by the first write");
     assert_eq!(
         (fresh.quota_bytes, fresh.used_bytes, fresh.file_count),
         (0, 0, 0)
@@ -61,23 +66,26 @@ async fn vault_files_round_trip() {
     c.vault_upload_file("todo.txt", "x").await.unwrap();
 
     let status = c.vault_status().await.unwrap();
-    assert!(status.is_provisioned());
-    assert_eq!(status.quota_bytes, VAULT_FREE_QUOTA_BYTES);
+    assert_eq!(status.quota_bytes, VAULT_FREE_QUOTA_BYTES as i64);
     assert_eq!(status.used_bytes, 5 + 6 + 1);
-    assert_eq!(status.available_bytes, VAULT_FREE_QUOTA_BYTES - 12);
+    assert_eq!(status.available_bytes, VAULT_FREE_QUOTA_BYTES as i64 - 12);
     assert_eq!(status.file_count, 3);
     assert_eq!(status.raw()["used_bytes"], 12);
 
     let all = c.vault_list_files().await.unwrap();
     assert_eq!(all.total, Some(3));
     assert!(!all.has_more);
-    let listed: Vec<(&str, u64)> = all.items.iter().map(|f| (f.filename, f.content_size)).collect();
+    let listed: Vec<(&str, i64)> = all
+        .items
+        .iter()
+        .map(|f| (f.filename.as_str(), f.content_size))
+        .collect();
     assert_eq!(
         listed,
         [("notes/day1.md", 5), ("notes/day2.md", 6), ("todo.txt", 1)]
     );
     let notes = c.vault_list_files().prefix("notes/").await.unwrap();
-    let names: Vec<&str> = notes.items.iter().map(|f| f.filename).collect();
+    let names: Vec<&str> = notes.items.iter().map(|f| f.filename.as_str()).collect();
     assert_eq!(names, ["notes/day1.md", "notes/day2.md"]);
     assert!(c
         .vault_list_files()
@@ -102,7 +110,7 @@ async fn vault_files_round_trip() {
 
     let after = c.vault_status().await.unwrap();
     assert_eq!((after.used_bytes, after.file_count), (7, 2));
-    assert_eq!(after.available_bytes, VAULT_FREE_QUOTA_BYTES - 7);
+    assert_eq!(after.available_bytes, VAULT_FREE_QUOTA_BYTES as i64 - 7);
 }
 
 #[tokio::test]
@@ -116,7 +124,7 @@ async fn conditional_writes_use_entity_tags() {
     // Overwrite the version we read: accepted, and the tag moves on.
     let written = c
         .vault_upload_file("memory.json", r#"{"v":2}"#)
-        .if_match(v1.etag)
+        .if_match(&v1.etag)
         .await
         .unwrap();
     assert_eq!(written.content_size, 7);
@@ -128,7 +136,7 @@ async fn conditional_writes_use_entity_tags() {
     // A writer still holding v1 loses, with a typed conflict, and changes nothing.
     let stale = c
         .vault_upload_file("memory.json", r#"{"v":"lost update"}"#)
-        .if_match(v1.etag)
+        .if_match(&v1.etag)
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Conflict(_)), "{stale:?}");
@@ -161,7 +169,7 @@ async fn conditional_writes_use_entity_tags() {
         .unwrap_err();
     assert_eq!(status_of(&same), Some(412));
     c.vault_upload_file("memory.json", r#"{"v":3}"#)
-        .if_none_match(v1.etag)
+        .if_none_match(&v1.etag)
         .await
         .unwrap();
 
@@ -347,7 +355,7 @@ async fn webhook_crud() {
         .unwrap();
     assert_eq!(first.url, "http://127.0.0.1:9/first");
     assert_eq!(
-        first.events(),
+        events(&first),
         [WebhookEvent::PostCreated, WebhookEvent::DirectMessage]
     );
     assert!(first.is_active);
@@ -360,7 +368,7 @@ async fn webhook_crud() {
         .create_webhook("http://127.0.0.1:9/second", ["mention"], SECRET)
         .await
         .unwrap();
-    assert_eq!(second.events(), [WebhookEvent::Mention]);
+    assert_eq!(events(&second), [WebhookEvent::Mention]);
     assert!(second.created_at >= first.created_at);
 
     let ids: Vec<String> = c
@@ -368,7 +376,7 @@ async fn webhook_crud() {
         .await
         .unwrap()
         .iter()
-        .map(Webhook::id)
+        .map(|w| w.id.to_string())
         .collect();
     assert_eq!(ids, [second.id.to_string(), first.id.to_string()], "newest first");
 
@@ -380,10 +388,10 @@ async fn webhook_crud() {
         .unwrap();
     assert_eq!(updated.url, "http://127.0.0.1:9/moved");
     assert_eq!(
-        updated.events(),
+        events(&updated),
         [
             WebhookEvent::CommentCreated,
-            WebhookEvent::SecurityTwoFaDisabled
+            WebhookEvent::Security2faDisabled
         ]
     );
     let paused = c.update_webhook(first.id.to_string()).is_active(false).await.unwrap();
@@ -456,7 +464,7 @@ async fn webhook_crud() {
         .await
         .unwrap()
         .iter()
-        .map(Webhook::id)
+        .map(|w| w.id.to_string())
         .collect();
     assert_eq!(left, [second.id.to_string()]);
     assert!(matches!(
@@ -561,7 +569,7 @@ async fn failing_webhook_is_deactivated_and_reactivation_resets_it() {
         current = find(&c, &hook.id.to_string()).await;
     }
     assert!(!current.is_active, "switched off after repeated failures");
-    assert_eq!(current.failure_count, WEBHOOK_MAX_FAILURES);
+    assert_eq!(current.failure_count, i64::from(WEBHOOK_MAX_FAILURES));
 
     // Inactive: new events are not sent to it.
     let stamp = current.last_triggered_at;
