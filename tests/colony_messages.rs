@@ -107,7 +107,10 @@ async fn direct_messages_round_trip_with_unread_counts() {
         .await
         .unwrap();
     assert_eq!(
-        page.messages.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        page.messages
+            .iter()
+            .map(|m| m.body.as_str())
+            .collect::<Vec<_>>(),
         ["second"]
     );
 
@@ -119,7 +122,9 @@ async fn direct_messages_round_trip_with_unread_counts() {
     // The inbox lists the most recent conversation first and pages.
     alice.send_message("carol", "hi carol").await.unwrap();
     let names = |cs: Vec<agentwire::colony::Conversation>| -> Vec<String> {
-        cs.iter().map(|c| c.other_user.username.to_owned()).collect()
+        cs.iter()
+            .map(|c| c.other_user.username.to_owned())
+            .collect()
     };
     assert_eq!(
         names(alice.list_conversations().await.unwrap()),
@@ -155,7 +160,10 @@ async fn an_explicit_idempotency_key_sends_once() {
         .await
         .unwrap();
     assert_eq!(a.id.to_string(), b.id.to_string());
-    assert_eq!(sb.colony().messages_in_conversation_of(&a.id.to_string()), 1);
+    assert_eq!(
+        sb.colony().messages_in_conversation_of(&a.id.to_string()),
+        1
+    );
     // The same key on another message is refused rather than replayed.
     let clash = alice
         .send_message("bob", "something else")
@@ -188,9 +196,16 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
         .unwrap();
     assert!(!first.replayed);
     assert!(first.flag.spam_reported_at.is_some());
-    assert_eq!(first.flag.spam_reason_code.as_deref().map(SpamReason::from), Some(SpamReason::Harassment));
+    assert_eq!(
+        first.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::Harassment)
+    );
     assert!(first.flag.spam_reported_at.is_some());
-    let report = first.flag.report_id.map(|v| v.to_string()).expect("a report is filed");
+    let report = first
+        .flag
+        .report_id
+        .map(|v| v.to_string())
+        .expect("a report is filed");
     let attempts: Vec<u32> = operations
         .lock()
         .unwrap()
@@ -204,13 +219,25 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
 
     let again = bob.mark_conversation_spam("alice").await.unwrap();
     assert!(again.replayed);
-    assert_eq!(again.flag.report_id.map(|v| v.to_string()).as_deref(), Some(report.as_str()));
-    assert_eq!(again.flag.spam_reason_code.as_deref().map(SpamReason::from), Some(SpamReason::Harassment));
-    assert_eq!(again.flag.conversation_id.to_string(), first.flag.conversation_id.to_string());
+    assert_eq!(
+        again.flag.report_id.map(|v| v.to_string()).as_deref(),
+        Some(report.as_str())
+    );
+    assert_eq!(
+        again.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::Harassment)
+    );
+    assert_eq!(
+        again.flag.conversation_id.to_string(),
+        first.flag.conversation_id.to_string()
+    );
 
     let cleared = bob.unmark_conversation_spam("alice").await.unwrap();
     assert!(!cleared.spam_reported_at.is_some());
-    assert_eq!(cleared.spam_reason_code.as_deref().map(SpamReason::from), None);
+    assert_eq!(
+        cleared.spam_reason_code.as_deref().map(SpamReason::from),
+        None
+    );
     assert_eq!(
         cleared.report_id.map(|v| v.to_string()).as_deref(),
         Some(report.as_str()),
@@ -224,7 +251,10 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
         .reason(SpamReason::from("phishing"))
         .await
         .unwrap();
-    assert_eq!(other.flag.spam_reason_code.as_deref().map(SpamReason::from), Some(SpamReason::OtherReason));
+    assert_eq!(
+        other.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::OtherReason)
+    );
 
     for err in [
         carol.mark_conversation_spam("alice").await.unwrap_err(),
@@ -241,11 +271,15 @@ async fn a_group_from_creation_to_departure() {
     let group = alice.create_group("Research crew", ["bob"]).await.unwrap();
     let gid = group.id.to_string();
     assert_eq!(group.title.as_deref(), Some("Research crew"));
-    assert_eq!(group.creator_id.to_string(), sb.colony().user_id("alice").unwrap());
+    assert_eq!(
+        group.creator_id.to_string(),
+        sb.colony().user_id("alice").unwrap()
+    );
     let invited: Vec<&str> = group.members.iter().map(|m| m.username.as_str()).collect();
     assert_eq!(invited, ["alice", "bob"]);
     assert!(group
-        .members.iter()
+        .members
+        .iter()
         .all(|m| !m.id.to_string().is_empty() && !m.display_name.is_empty()));
     assert_eq!(group.template, None);
     assert_eq!(group.starter_message_id.map(|v| v.to_string()), None);
@@ -325,7 +359,11 @@ async fn a_group_from_creation_to_departure() {
         .await
         .unwrap();
     assert_eq!(sb.faults().pending(), 0);
-    assert_eq!(sb.colony().messages_in_conversation_of(&sent.id.to_string()), 1);
+    assert_eq!(
+        sb.colony()
+            .messages_in_conversation_of(&sent.id.to_string()),
+        1
+    );
     let detail = bob.get_group(&gid).await.unwrap();
     assert_eq!(detail.id.to_string(), gid);
     assert_eq!(detail.title.as_deref(), Some("Research crew II"));
@@ -333,7 +371,8 @@ async fn a_group_from_creation_to_departure() {
     assert_eq!(detail.creator_id.map(|id| id.to_string()), Some(bob_id));
     assert_eq!(detail.member_count, 3);
     let msgs: Vec<(String, String)> = detail
-        .messages.iter()
+        .messages
+        .iter()
         .map(|m| (m.id.to_string(), m.body.to_owned()))
         .collect();
     assert_eq!(msgs, [(sent.id.to_string(), "Findings are in".to_owned())]);
@@ -347,7 +386,10 @@ async fn a_group_from_creation_to_departure() {
         .reply_to(sent.id.to_string())
         .await
         .unwrap();
-    assert_eq!(carols.reply_to.as_ref().unwrap().id.to_string(), sent.id.to_string());
+    assert_eq!(
+        carols.reply_to.as_ref().unwrap().id.to_string(),
+        sent.id.to_string()
+    );
     let found = alice.search_group_messages(&gid, "latency").await.unwrap();
     assert_eq!(found.q, "latency");
     assert_eq!(found.count, 2);
@@ -371,18 +413,28 @@ async fn a_group_from_creation_to_departure() {
         .offset(1)
         .await
         .unwrap();
-    assert_eq!(second_page.results.iter().next().unwrap().sender.username, "bob");
+    assert_eq!(
+        second_page.results.iter().next().unwrap().sender.username,
+        "bob"
+    );
 
     // Pins (admins only).
-    let pin = bob.pin_group_message(&gid, &sent.id.to_string()).await.unwrap();
-    assert!(pin.pinned && !pin.already);
-    assert!(bob
+    let pin = bob
         .pin_group_message(&gid, &sent.id.to_string())
         .await
-        .unwrap()
-        .already);
+        .unwrap();
+    assert!(pin.pinned && !pin.already);
+    assert!(
+        bob.pin_group_message(&gid, &sent.id.to_string())
+            .await
+            .unwrap()
+            .already
+    );
     assert!(is_forbidden(
-        &carol.pin_group_message(&gid, &sent.id.to_string()).await.unwrap_err()
+        &carol
+            .pin_group_message(&gid, &sent.id.to_string())
+            .await
+            .unwrap_err()
     ));
     let pinned: Vec<String> = alice
         .get_group(&gid)
@@ -393,7 +445,10 @@ async fn a_group_from_creation_to_departure() {
         .map(|m| m.id.to_string())
         .collect();
     assert_eq!(pinned, [sent.id.to_string()]);
-    let unpin = bob.unpin_group_message(&gid, &sent.id.to_string()).await.unwrap();
+    let unpin = bob
+        .unpin_group_message(&gid, &sent.id.to_string())
+        .await
+        .unwrap();
     assert!(!unpin.pinned && !unpin.already);
     assert_eq!(alice.get_group(&gid).await.unwrap().pinned.len(), 0);
 
@@ -406,7 +461,10 @@ async fn a_group_from_creation_to_departure() {
     assert_eq!(hidden.override_, Some(false));
     assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 2);
     assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 0);
-    let reads = alice.list_message_reads(&sent.id.to_string()).await.unwrap();
+    let reads = alice
+        .list_message_reads(&sent.id.to_string())
+        .await
+        .unwrap();
     assert!(reads.is_group);
     assert_eq!(reads.total_others, 2);
     let seen: Vec<&str> = reads.seen.iter().map(|r| r.username.as_str()).collect();
@@ -528,7 +586,10 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     let reader = reads.seen.iter().next().unwrap();
     assert_eq!(reader.username, "bob");
     assert_eq!(reader.display_name, "bob");
-    assert_eq!(reader.user_id.to_string(), sb.colony().user_id("bob").unwrap());
+    assert_eq!(
+        reader.user_id.to_string(),
+        sb.colony().user_id("bob").unwrap()
+    );
     assert!(reader.read_at.is_some());
     assert_eq!(reads.unseen.iter().len(), 0);
 
@@ -536,13 +597,17 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     let thumbs = bob.add_message_reaction(&id, "👍").await.unwrap();
     assert_eq!(thumbs.emoji, "👍");
     assert_eq!(thumbs.username, "bob");
-    assert_eq!(thumbs.user_id.to_string(), sb.colony().user_id("bob").unwrap());
+    assert_eq!(
+        thumbs.user_id.to_string(),
+        sb.colony().user_id("bob").unwrap()
+    );
     let twice = bob.add_message_reaction(&id, "👍").await.unwrap();
     assert_eq!(twice.created_at, thumbs.created_at);
     alice.add_message_reaction(&id, "🔥").await.unwrap();
     let listed = bob.get_conversation("alice").await.unwrap().messages;
     let emojis: Vec<(&str, &str)> = listed[0]
-        .reactions.iter()
+        .reactions
+        .iter()
         .map(|r| (r.username.as_str(), r.emoji.as_str()))
         .collect();
     assert_eq!(emojis, [("bob", "👍"), ("alice", "🔥")]);
@@ -595,7 +660,10 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
         .await
         .unwrap();
     assert_eq!(fwd.body, "FYI\n\n> draft two");
-    assert_ne!(fwd.conversation_id.to_string(), msg.conversation_id.to_string());
+    assert_ne!(
+        fwd.conversation_id.to_string(),
+        msg.conversation_id.to_string()
+    );
     let at_carol = carol.get_conversation("bob").await.unwrap().messages;
     assert_eq!(at_carol[0].id.to_string(), fwd.id.to_string());
     let bare = bob.forward_message(id.clone(), "carol").await.unwrap();
@@ -642,10 +710,15 @@ async fn attachments_round_trip_their_bytes() {
     assert_eq!(att.mime_type, "image/png");
     assert_eq!(att.size_bytes, data.len() as i64);
     assert_eq!((att.width, att.height), (Some(2), Some(3)));
-    assert!(att.full_url.ends_with(&format!("{}/full", att.id.to_string())));
+    assert!(att
+        .full_url
+        .ends_with(&format!("{}/full", att.id.to_string())));
     assert!(att.thumb_url.ends_with("/thumb"));
 
-    let back = alice.download_attachment(&att.id.to_string()).await.unwrap();
+    let back = alice
+        .download_attachment(&att.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(back.bytes.as_ref(), data.as_slice());
     assert_eq!(back.content_type.as_deref(), Some("image/png"));
     assert!(format!("{back:?}").contains(&data.len().to_string()));
@@ -675,10 +748,15 @@ async fn attachments_round_trip_their_bytes() {
         data.as_slice()
     );
     assert!(is_forbidden(
-        &carol.download_attachment(&att.id.to_string()).await.unwrap_err()
+        &carol
+            .download_attachment(&att.id.to_string())
+            .await
+            .unwrap_err()
     ));
     assert!(is_forbidden(
-        &bob.delete_attachment(&att.id.to_string()).await.unwrap_err()
+        &bob.delete_attachment(&att.id.to_string())
+            .await
+            .unwrap_err()
     ));
 
     let notes = alice
@@ -686,7 +764,10 @@ async fn attachments_round_trip_their_bytes() {
         .await
         .unwrap();
     assert_eq!(notes.width, None);
-    let text = alice.download_attachment(&notes.id.to_string()).await.unwrap();
+    let text = alice
+        .download_attachment(&notes.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(text.bytes.as_ref(), b"# Notes\nline two\n");
     assert_eq!(text.content_type.as_deref(), Some("text/markdown"));
 
@@ -708,7 +789,12 @@ async fn attachments_round_trip_their_bytes() {
 #[tokio::test]
 async fn group_avatars_are_uploaded_by_admins_and_served_to_members() {
     let (_sb, [alice, bob]) = agents(["alice", "bob"]).await;
-    let gid = alice.create_group("Avatars", ["bob"]).await.unwrap().id.to_string();
+    let gid = alice
+        .create_group("Avatars", ["bob"])
+        .await
+        .unwrap()
+        .id
+        .to_string();
     bob.respond_to_group_invite(&gid, true).await.unwrap();
     let none = bob.get_group_avatar(&gid).await;
     assert!(matches!(none, Err(Error::NotFound(_))), "{none:?}");
@@ -777,7 +863,8 @@ async fn messaging_errors_are_typed() {
         .create_group("Closed circle", ["bob"])
         .await
         .unwrap()
-        .id.to_string();
+        .id
+        .to_string();
     let outsider = client(&sb, &sb.colony().register("dave"));
     let err = outsider
         .send_group_message(&gid, "hi all")

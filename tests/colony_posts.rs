@@ -5,7 +5,10 @@ use std::time::Duration;
 use agentwire::colony::{Client, PostSort, PostType};
 use agentwire::{Error, ExposeSecret, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
+use axum::routing::{get, post as post_route};
+use axum::{Json, Router};
 use futures::StreamExt;
+use serde_json::json;
 
 fn client(sb: &Sandbox, key: &str) -> Client {
     Client::builder(key)
@@ -61,7 +64,10 @@ async fn create_get_update_delete_a_post() {
     assert_eq!(post.title, "Tool use findings");
     assert_eq!(post.post_type, PostType::Finding);
     assert_eq!(post.colony_name.as_deref(), Some("findings"));
-    assert_eq!(post.tags.as_deref().unwrap_or_default(), ["tools", "latency"]);
+    assert_eq!(
+        post.tags.as_deref().unwrap_or_default(),
+        ["tools", "latency"]
+    );
     assert_eq!(post.metadata.as_ref().unwrap()["confidence"], 0.9);
     assert_eq!(post.raw()["title"], "Tool use findings");
 
@@ -141,8 +147,7 @@ async fn get_posts_filters_sorts_and_pages() {
     assert_eq!(page.total, Some(31));
     assert!(page.has_more);
     assert_eq!(
-        page.items[0].title,
-        "Post 25",
+        page.items[0].title, "Post 25",
         "newest first, after skipping 5"
     );
 
@@ -289,4 +294,53 @@ async fn refresh_token_exchanges_now_and_bad_keys_are_auth_errors() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(bad.get_posts().await, Err(Error::Auth(_))));
+}
+
+#[tokio::test]
+async fn fields_the_contract_does_not_know_survive_at_every_depth() {
+    // A real post from the sandbox, then served by a fake Colony with fields
+    // added at the top, inside `author`, and inside `author.trust_level`.
+    let (_sb, c) = setup().await;
+    let post = c.create_post("Forward", "compatible").await.unwrap();
+    let mut served = post.raw();
+    served["brand_new_field"] = json!({"nested": [1, 2]});
+    served["author"]["pronouns"] = json!("they");
+    served["author"]["trust_level"] = json!({
+        "icon": "*", "min_karma": 10, "name": "regular", "rate_multiplier": 1.5,
+        "badge_color": "teal"
+    });
+    let id = post.id.to_string();
+    let body = served.clone();
+    let app = Router::new()
+        .route(
+            "/api/v1/auth/token",
+            post_route(|| async { Json(json!({"access_token": "tok_fake_fwdcompat_000000"})) }),
+        )
+        .route(
+            &format!("/api/v1/posts/{id}"),
+            get(move || async move { Json(body) }),
+        );
+    let base = agentwire_tests::serve(app).await;
+    let fake = Client::builder("col_fake_fwdcompat_key_0123")
+        .base_url(base)
+        .retry(RetryConfig::none())
+        .no_token_cache()
+        .build()
+        .unwrap();
+
+    let got = fake.get_post(&id).await.unwrap();
+    assert_eq!(got.title, "Forward");
+    assert_eq!(got.extra["brand_new_field"], json!({"nested": [1, 2]}));
+    assert_eq!(got.author.extra["pronouns"], "they");
+    let trust = got
+        .author
+        .trust_level
+        .as_ref()
+        .expect("known field decoded");
+    assert_eq!(trust.name, "regular");
+    assert_eq!(trust.extra["badge_color"], "teal");
+    assert!(!post.extra.contains_key("brand_new_field"));
+    // Nothing is lost on the way back to JSON either.
+    assert_eq!(got.raw(), served);
+    assert_eq!(got.raw()["author"]["trust_level"]["badge_color"], "teal");
 }

@@ -42,7 +42,10 @@ async fn comments_are_created_replied_to_edited_and_listed() {
     let (_sb, alice, bob) = setup().await;
     let post = alice.create_post("Tool latency", "numbers").await.unwrap();
 
-    let top = bob.create_comment(post.id.to_string(), "Which tools?").await.unwrap();
+    let top = bob
+        .create_comment(post.id.to_string(), "Which tools?")
+        .await
+        .unwrap();
     assert_eq!(top.body, "Which tools?");
     assert_eq!(top.post_id, post.id);
     assert_eq!(top.parent_id.map(|v| v.to_string()), None);
@@ -57,7 +60,10 @@ async fn comments_are_created_replied_to_edited_and_listed() {
         .parent_id(top.id.to_string())
         .await
         .unwrap();
-    assert_eq!(reply.parent_id.map(|v| v.to_string()), Some(top.id.to_string()));
+    assert_eq!(
+        reply.parent_id.map(|v| v.to_string()),
+        Some(top.id.to_string())
+    );
 
     let edited = bob
         .update_comment(&top.id.to_string(), "Which tools, exactly?")
@@ -85,7 +91,14 @@ async fn comments_are_created_replied_to_edited_and_listed() {
     );
     assert_eq!(page.total, Some(2));
     assert!(!page.has_more);
-    assert_eq!(alice.get_post(&post.id.to_string()).await.unwrap().comment_count, 2);
+    assert_eq!(
+        alice
+            .get_post(&post.id.to_string())
+            .await
+            .unwrap()
+            .comment_count,
+        2
+    );
 }
 
 #[tokio::test]
@@ -97,7 +110,10 @@ async fn comment_errors_map_to_not_found_and_bad_input_is_not_sent() {
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 
     alice.delete_post(&post.id.to_string()).await.unwrap();
-    let err = bob.create_comment(post.id.to_string(), "too late").await.unwrap_err();
+    let err = bob
+        .create_comment(post.id.to_string(), "too late")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     let err = bob.get_comments(&post.id.to_string(), 1).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
@@ -198,12 +214,18 @@ async fn comments_page_twenty_at_a_time_across_three_pages() {
 async fn the_conversation_nests_replies_under_their_parents() {
     let (_sb, alice, bob) = setup().await;
     let post = alice.create_post("Threads", "discuss").await.unwrap();
-    let empty = bob.get_post_conversation(&post.id.to_string()).await.unwrap();
+    let empty = bob
+        .get_post_conversation(&post.id.to_string())
+        .await
+        .unwrap();
     assert!(empty.is_empty());
     assert_eq!(empty.len(), 0);
 
     let a = bob.create_comment(post.id.to_string(), "A").await.unwrap();
-    let b = alice.create_comment(post.id.to_string(), "B").await.unwrap();
+    let b = alice
+        .create_comment(post.id.to_string(), "B")
+        .await
+        .unwrap();
     let a1 = alice
         .create_comment(post.id.to_string(), "A1")
         .parent_id(a.id.to_string())
@@ -220,18 +242,31 @@ async fn the_conversation_nests_replies_under_their_parents() {
         .await
         .unwrap();
 
-    let thread = bob.get_post_conversation(&post.id.to_string()).await.unwrap();
+    let thread = bob
+        .get_post_conversation(&post.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(thread.post_id, post.id.to_string());
     assert!(!thread.is_empty());
     assert_eq!(thread.len(), 5);
     assert_eq!(thread.comments.len(), 2, "two top-level comments");
     let first = &thread.comments[0];
     assert_eq!(first.comment.id.to_string(), a.id.to_string());
-    let replies: Vec<String> = first.replies.iter().map(|r| r.comment.id.to_string()).collect();
+    let replies: Vec<String> = first
+        .replies
+        .iter()
+        .map(|r| r.comment.id.to_string())
+        .collect();
     assert_eq!(replies, [a1.id.to_string(), a2.id.to_string()]);
-    assert_eq!(first.replies[0].replies[0].comment.id.to_string(), a1x.id.to_string());
     assert_eq!(
-        first.replies[0].replies[0].comment.parent_id.map(|v| v.to_string()),
+        first.replies[0].replies[0].comment.id.to_string(),
+        a1x.id.to_string()
+    );
+    assert_eq!(
+        first.replies[0].replies[0]
+            .comment
+            .parent_id
+            .map(|v| v.to_string()),
         Some(a1.id.to_string())
     );
     assert!(first.replies[1].replies.is_empty());
@@ -255,16 +290,29 @@ async fn the_post_context_carries_post_author_colony_comments_and_my_vote() {
         .colony("findings")
         .await
         .unwrap();
-    bob.create_comment(post.id.to_string(), "first").await.unwrap();
-    bob.create_comment(post.id.to_string(), "second").await.unwrap();
-    alice.create_comment(post.id.to_string(), "mine").await.unwrap();
+    bob.create_comment(post.id.to_string(), "first")
+        .await
+        .unwrap();
+    bob.create_comment(post.id.to_string(), "second")
+        .await
+        .unwrap();
+    alice
+        .create_comment(post.id.to_string(), "mine")
+        .await
+        .unwrap();
     bob.vote_post(&post.id.to_string(), -1).await.unwrap();
 
     let ctx = bob.get_post_context(&post.id.to_string()).await.unwrap();
     assert_eq!(ctx.post.id.to_string(), post.id.to_string());
     assert_eq!(ctx.post.score, -1);
-    assert_eq!(ctx.author.as_ref().map(|u| u.username.as_str()), Some("alice"));
-    assert_eq!(ctx.colony.as_ref().map(|c| c.name.as_str()), Some("findings"));
+    assert_eq!(
+        ctx.author.as_ref().map(|u| u.username.as_str()),
+        Some("alice")
+    );
+    assert_eq!(
+        ctx.colony.as_ref().map(|c| c.name.as_str()),
+        Some("findings")
+    );
     let bodies: Vec<&str> = ctx.comments.iter().map(|c| c.body.as_str()).collect();
     assert_eq!(bodies, ["first", "second", "mine"]);
     let related: Vec<String> = ctx.related_posts.iter().map(|p| p.id.to_string()).collect();
@@ -300,7 +348,10 @@ async fn votes_move_scores_and_karma_and_repeat_votes_conflict() {
 
     let down = bob.vote_post(&post.id.to_string(), -1).await.unwrap();
     assert_eq!(down.new_score, -1, "the opposite vote replaces the first");
-    assert_eq!(alice.get_post(&post.id.to_string()).await.unwrap().score, -1);
+    assert_eq!(
+        alice.get_post(&post.id.to_string()).await.unwrap().score,
+        -1
+    );
     assert_eq!(alice.get_me().await.unwrap().karma, -1);
 
     let own = alice.vote_post(&post.id.to_string(), 1).await.unwrap();
@@ -310,7 +361,10 @@ async fn votes_move_scores_and_karma_and_repeat_votes_conflict() {
         "no karma for voting on one's own post"
     );
 
-    let comment = alice.create_comment(post.id.to_string(), "thanks").await.unwrap();
+    let comment = alice
+        .create_comment(post.id.to_string(), "thanks")
+        .await
+        .unwrap();
     let c = bob.vote_comment(&comment.id.to_string(), 1).await.unwrap();
     assert_eq!(c.new_score, 1);
     let c = bob.vote_comment(&comment.id.to_string(), -1).await.unwrap();
@@ -320,7 +374,12 @@ async fn votes_move_scores_and_karma_and_repeat_votes_conflict() {
         Err(Error::Conflict(_))
     ));
     assert_eq!(
-        alice.get_comments(&post.id.to_string(), 1).await.unwrap().items[0].score,
+        alice
+            .get_comments(&post.id.to_string(), 1)
+            .await
+            .unwrap()
+            .items[0]
+            .score,
         -1
     );
 
@@ -348,10 +407,16 @@ async fn reactions_toggle_and_report_totals() {
     let (sb, alice, bob) = setup().await;
     let post = alice.create_post("React", "here").await.unwrap();
 
-    let first = alice.react_post(&post.id.to_string(), "fire").await.unwrap();
+    let first = alice
+        .react_post(&post.id.to_string(), "fire")
+        .await
+        .unwrap();
     let fire = first.reactions.iter().next().unwrap();
     assert_eq!(first.reactions.iter().len(), 1);
-    assert_eq!(ReactionEmoji::from(fire.emoji.as_str()), ReactionEmoji::Fire);
+    assert_eq!(
+        ReactionEmoji::from(fire.emoji.as_str()),
+        ReactionEmoji::Fire
+    );
     assert_eq!(fire.emoji_char, "🔥");
     assert_eq!(fire.count, 1);
     assert!(fire.user_reacted);
@@ -360,33 +425,61 @@ async fn reactions_toggle_and_report_totals() {
         .react_post(&post.id.to_string(), ReactionEmoji::Fire)
         .await
         .unwrap();
-    assert_eq!(reaction(&both, ReactionEmoji::Fire).map_or(0, |r| r.count), 2);
+    assert_eq!(
+        reaction(&both, ReactionEmoji::Fire).map_or(0, |r| r.count),
+        2
+    );
     assert!(reaction(&both, "fire").is_some_and(|r| r.user_reacted));
     let both = bob
         .react_post(&post.id.to_string(), ReactionEmoji::Rocket)
         .await
         .unwrap();
-    let keys: Vec<ReactionEmoji> = both.reactions.iter().map(|r| ReactionEmoji::from(r.emoji.as_str()))
+    let keys: Vec<ReactionEmoji> = both
+        .reactions
+        .iter()
+        .map(|r| ReactionEmoji::from(r.emoji.as_str()))
         .collect();
     assert_eq!(keys, [ReactionEmoji::Fire, ReactionEmoji::Rocket]);
 
-    let off = alice.react_post(&post.id.to_string(), "fire").await.unwrap();
-    assert_eq!(reaction(&off, "fire").map_or(0, |r| r.count), 1, "reacting again takes it back");
+    let off = alice
+        .react_post(&post.id.to_string(), "fire")
+        .await
+        .unwrap();
+    assert_eq!(
+        reaction(&off, "fire").map_or(0, |r| r.count),
+        1,
+        "reacting again takes it back"
+    );
     assert!(!reaction(&off, ReactionEmoji::Fire).is_some_and(|r| r.user_reacted));
-    assert_eq!(reaction(&off, ReactionEmoji::Heart).map_or(0, |r| r.count), 0);
+    assert_eq!(
+        reaction(&off, ReactionEmoji::Heart).map_or(0, |r| r.count),
+        0
+    );
 
-    let comment = bob.create_comment(post.id.to_string(), "nice").await.unwrap();
+    let comment = bob
+        .create_comment(post.id.to_string(), "nice")
+        .await
+        .unwrap();
     let on_comment = alice
         .react_comment(&comment.id.to_string(), ReactionEmoji::Clap)
         .await
         .unwrap();
-    assert_eq!(reaction(&on_comment, ReactionEmoji::Clap).map_or(0, |r| r.count), 1);
+    assert_eq!(
+        reaction(&on_comment, ReactionEmoji::Clap).map_or(0, |r| r.count),
+        1
+    );
     assert!(reaction(&on_comment, ReactionEmoji::Clap).is_some_and(|r| r.user_reacted));
     assert_eq!(on_comment.raw()["reactions"][0]["emoji"], "clap");
-    let removed = alice.react_comment(&comment.id.to_string(), "clap").await.unwrap();
+    let removed = alice
+        .react_comment(&comment.id.to_string(), "clap")
+        .await
+        .unwrap();
     assert_eq!(removed.reactions.iter().len(), 0);
 
-    let err = alice.react_post(&post.id.to_string(), "banana").await.unwrap_err();
+    let err = alice
+        .react_post(&post.id.to_string(), "banana")
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Validation(ref e) if e.code.as_deref() == Some("INVALID_EMOJI")),
         "{err:?}"
@@ -429,7 +522,10 @@ async fn polls_tally_votes_and_replace_earlier_choices() {
     assert!(!fresh.user_voted);
     assert!(!fresh.is_closed);
     assert!(!fresh.multiple_choice);
-    let options: Vec<(&str, &str)> = fresh.options.iter().map(|o| (o.id.as_str(), o.text.as_str()))
+    let options: Vec<(&str, &str)> = fresh
+        .options
+        .iter()
+        .map(|o| (o.id.as_str(), o.text.as_str()))
         .collect();
     assert_eq!(options, [("yes", "Yes"), ("no", "No")]);
 
@@ -445,7 +541,8 @@ async fn polls_tally_votes_and_replace_earlier_choices() {
 
     let tally = bob.get_poll(&poll.id.to_string()).await.unwrap();
     let counts: Vec<(i64, f64)> = tally
-        .options.iter()
+        .options
+        .iter()
         .map(|o| (o.vote_count, o.percentage))
         .collect();
     assert_eq!(counts, [(1, 33.3), (2, 66.7)]);
@@ -456,12 +553,18 @@ async fn polls_tally_votes_and_replace_earlier_choices() {
     let counts: Vec<i64> = changed.options.iter().map(|o| o.vote_count).collect();
     assert_eq!(counts, [0, 3]);
 
-    let err = bob.vote_poll(&poll.id.to_string(), ["maybe"]).await.unwrap_err();
+    let err = bob
+        .vote_poll(&poll.id.to_string(), ["maybe"])
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Validation(ref e) if e.code.as_deref() == Some("INVALID_OPTION")),
         "{err:?}"
     );
-    let err = bob.vote_poll(&poll.id.to_string(), ["yes", "no"]).await.unwrap_err();
+    let err = bob
+        .vote_poll(&poll.id.to_string(), ["yes", "no"])
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::Validation(_)),
         "single choice: {err:?}"
@@ -484,13 +587,17 @@ async fn polls_tally_votes_and_replace_earlier_choices() {
         })))
         .await
         .unwrap();
-    let both = bob.vote_poll(&multi.id.to_string(), ["rust", "go"]).await.unwrap();
+    let both = bob
+        .vote_poll(&multi.id.to_string(), ["rust", "go"])
+        .await
+        .unwrap();
     assert!(both.multiple_choice);
     assert_eq!(both.user_option_ids, ["rust", "go"]);
 
     let before = sb.request_count();
     assert!(matches!(
-        bob.vote_poll(&poll.id.to_string(), Vec::<String>::new()).await,
+        bob.vote_poll(&poll.id.to_string(), Vec::<String>::new())
+            .await,
         Err(Error::InvalidArgument {
             name: "option_ids",
             ..
@@ -591,7 +698,11 @@ async fn search_filters_sorts_and_pages_posts_and_lists_users() {
     let findings = bob.search("tool").colony("findings").await.unwrap();
     assert_eq!(findings.total, 1);
     assert_eq!(findings.posts[0].id.to_string(), a.id.to_string());
-    let by_id = bob.search("tool").colony(a.colony_id.to_string()).await.unwrap();
+    let by_id = bob
+        .search("tool")
+        .colony(a.colony_id.to_string())
+        .await
+        .unwrap();
     assert_eq!(by_id.total, 1);
     let questions = bob
         .search("tool")
@@ -712,7 +823,10 @@ async fn the_directory_filters_sorts_and_pages_accounts() {
     let carol_entry = all.items.iter().find(|u| u.username == "carol").unwrap();
     assert_eq!(carol_entry.post_count, 2);
     assert_eq!(carol_entry.user_type, UserType::Agent);
-    assert_eq!(Some(carol_entry.id.to_string()), sb.colony().user_id("carol"));
+    assert_eq!(
+        Some(carol_entry.id.to_string()),
+        sb.colony().user_id("carol")
+    );
 
     let found = bob.directory().query("tool use").await.unwrap();
     assert_eq!(found.items.len(), 1);
@@ -777,8 +891,14 @@ async fn follows_are_receipted_once_and_undone() {
     let (sb, alice, bob) = setup().await;
     let receipt = alice.follow("bob").await.unwrap();
     assert_eq!(receipt.status, "following");
-    assert_eq!(Some(receipt.follower_id.to_string()), sb.colony().user_id("alice"));
-    assert_eq!(Some(receipt.followed_id.to_string()), sb.colony().user_id("bob"));
+    assert_eq!(
+        Some(receipt.follower_id.to_string()),
+        sb.colony().user_id("alice")
+    );
+    assert_eq!(
+        Some(receipt.followed_id.to_string()),
+        sb.colony().user_id("bob")
+    );
     assert_eq!(receipt.follow_id.to_string().len(), 36);
     assert!(receipt.created_at >= alice.get_me().await.unwrap().created_at);
 
@@ -841,7 +961,10 @@ async fn colonies_are_listed_joined_by_slug_or_id_and_left() {
         matches!(err, Error::Conflict(ref e) if e.code.as_deref() == Some("ALREADY_MEMBER")),
         "{err:?}"
     );
-    alice.leave_colony(&findings[0].id.to_string()).await.unwrap();
+    alice
+        .leave_colony(&findings[0].id.to_string())
+        .await
+        .unwrap();
     bob.leave_colony("findings").await.unwrap();
     let err = bob.leave_colony("findings").await.unwrap_err();
     assert!(matches!(err, Error::Validation(_)), "{err:?}");
@@ -875,9 +998,15 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     let (sb, alice, bob) = setup().await;
     let carol = client(&sb, &sb.colony().register("carol"));
     let post = alice.create_post("Notify me", "please").await.unwrap();
-    let mine = alice.create_comment(post.id.to_string(), "my own").await.unwrap();
+    let mine = alice
+        .create_comment(post.id.to_string(), "my own")
+        .await
+        .unwrap();
 
-    let on_post = bob.create_comment(post.id.to_string(), "hello alice").await.unwrap();
+    let on_post = bob
+        .create_comment(post.id.to_string(), "hello alice")
+        .await
+        .unwrap();
     let reply = carol
         .create_comment(post.id.to_string(), "replying")
         .parent_id(mine.id.to_string())
@@ -904,17 +1033,22 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     );
     let comment = &all[4];
     assert_eq!(comment.actor.username, "bob");
-    assert_eq!(Some(comment.actor.id.to_string()), sb.colony().user_id("bob"));
-    assert_eq!(comment.post_id, Some(post.id));
-    assert_eq!(comment.comment_id.map(|v| v.to_string()), Some(on_post.id.to_string()));
-    assert!(
-        comment.message.contains("Notify me"),
-        "{}",
-        comment.message
+    assert_eq!(
+        Some(comment.actor.id.to_string()),
+        sb.colony().user_id("bob")
     );
+    assert_eq!(comment.post_id, Some(post.id));
+    assert_eq!(
+        comment.comment_id.map(|v| v.to_string()),
+        Some(on_post.id.to_string())
+    );
+    assert!(comment.message.contains("Notify me"), "{}", comment.message);
     assert!(!comment.is_read);
     assert!(comment.created_at <= all[0].created_at);
-    assert_eq!(all[3].comment_id.map(|v| v.to_string()), Some(reply.id.to_string()));
+    assert_eq!(
+        all[3].comment_id.map(|v| v.to_string()),
+        Some(reply.id.to_string())
+    );
     assert_eq!(all[3].actor.username, "carol");
     assert_eq!(all[1].post_id, None);
     assert_eq!(all[0].post_id, Some(other.id));
@@ -922,7 +1056,10 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     let two = alice.get_notifications().limit(2).await.unwrap();
     assert_eq!(two.len(), 2);
 
-    alice.mark_notification_read(&all[4].id.to_string()).await.unwrap();
+    alice
+        .mark_notification_read(&all[4].id.to_string())
+        .await
+        .unwrap();
     let unread = alice.get_notifications().unread_only(true).await.unwrap();
     assert_eq!(unread.len(), 4);
     assert!(unread.iter().all(|n| !n.is_read));
@@ -931,7 +1068,9 @@ async fn other_agents_actions_notify_and_notifications_are_marked_read() {
     assert!(everything[4].is_read);
 
     // Someone else's id, or an unknown one, changes nothing and is not an error.
-    bob.mark_notification_read(&all[3].id.to_string()).await.unwrap();
+    bob.mark_notification_read(&all[3].id.to_string())
+        .await
+        .unwrap();
     alice.mark_notification_read(MISSING).await.unwrap();
     assert_eq!(
         alice

@@ -21,7 +21,10 @@ const SECRET: &str = "sandbox-webhook-secret-0001";
 
 /// A webhook's events as the contract's enum.
 fn events(hook: &Webhook) -> Vec<WebhookEvent> {
-    hook.events.iter().map(|e| WebhookEvent::from(e.as_str())).collect()
+    hook.events
+        .iter()
+        .map(|e| WebhookEvent::from(e.as_str()))
+        .collect()
 }
 
 fn client(sb: &Sandbox, key: &str) -> Client {
@@ -378,7 +381,11 @@ async fn webhook_crud() {
         .iter()
         .map(|w| w.id.to_string())
         .collect();
-    assert_eq!(ids, [second.id.to_string(), first.id.to_string()], "newest first");
+    assert_eq!(
+        ids,
+        [second.id.to_string(), first.id.to_string()],
+        "newest first"
+    );
 
     let updated = c
         .update_webhook(first.id.to_string())
@@ -394,7 +401,11 @@ async fn webhook_crud() {
             WebhookEvent::Security2faDisabled
         ]
     );
-    let paused = c.update_webhook(first.id.to_string()).is_active(false).await.unwrap();
+    let paused = c
+        .update_webhook(first.id.to_string())
+        .is_active(false)
+        .await
+        .unwrap();
     assert!(!paused.is_active);
     assert!(!find(&c, &first.id.to_string()).await.is_active);
 
@@ -501,8 +512,14 @@ async fn deliveries_are_signed_and_verify() {
         .unwrap();
     // Marked as triggered before the post call returns; the other webhook
     // does not subscribe to posts.
-    assert!(find(&c, &hook.id.to_string()).await.last_triggered_at.is_some());
-    assert_eq!(find(&c, &other.id.to_string()).await.last_triggered_at, None);
+    assert!(find(&c, &hook.id.to_string())
+        .await
+        .last_triggered_at
+        .is_some());
+    assert_eq!(
+        find(&c, &other.id.to_string()).await.last_triggered_at,
+        None
+    );
 
     let (path, (headers, body)) = next_delivery(&mut rx).await;
     assert_eq!(path, "hook");
@@ -577,7 +594,10 @@ async fn failing_webhook_is_deactivated_and_reactivation_resets_it() {
     c.create_post("Ignored", "the webhook is off")
         .await
         .unwrap();
-    assert_eq!(find(&c, &hook.id.to_string()).await.last_triggered_at, stamp);
+    assert_eq!(
+        find(&c, &hook.id.to_string()).await.last_triggered_at,
+        stamp
+    );
 
     // Re-activating resets the count; pointed at a live receiver it delivers.
     let (base, mut rx) = receiver().await;

@@ -270,22 +270,14 @@ impl Client {
     pub async fn pin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
-        self.t()
-            .pin_group_message()
-            .conv_id(id)
-            .msg_id(msg)
-            .await
+        self.t().pin_group_message().conv_id(id).msg_id(msg).await
     }
 
     /// Unpins a group message (admins only).
     pub async fn unpin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
-        self.t()
-            .unpin_group_message()
-            .conv_id(id)
-            .msg_id(msg)
-            .await
+        self.t().unpin_group_message().conv_id(id).msg_id(msg).await
     }
 
     /// Searches one group's messages (2+ characters).
@@ -444,12 +436,7 @@ impl<'a> IntoFuture for SendGroupMessage<'a> {
             let (body, key) = self
                 .draft
                 .build::<types::SendGroupMessageIdempotencyKey>()?;
-            let mut request = self
-                .client
-                .t()
-                .send_group_message()
-                .conv_id(id)
-                .body(body);
+            let mut request = self.client.t().send_group_message().conv_id(id).body(body);
             if let Some(key) = key {
                 request = request.idempotency_key(key);
             }

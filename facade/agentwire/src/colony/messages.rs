@@ -313,12 +313,7 @@ impl Client {
     /// Every version of a message's text, current first.
     pub async fn list_message_edits(&self, message_id: &str) -> Result<Vec<MessageVersion>> {
         let id = uuid("message_id", message_id)?;
-        Ok(self
-            .t()
-            .list_message_edits()
-            .message_id(id)
-            .await?
-            .versions)
+        Ok(self.t().list_message_edits().message_id(id).await?.versions)
     }
 
     /// Deletes a message the caller sent. It stays in the conversation as a
@@ -451,11 +446,7 @@ impl<'a> IntoFuture for GetConversation<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let request = self
-                .client
-                .t()
-                .get_conversation()
-                .username(self.username);
+            let request = self.client.t().get_conversation().username(self.username);
             paged!(request, size, offset).await
         })
     }

@@ -108,14 +108,13 @@ pub mod types {
 }
 
 pub use agentwire_colony_transport::types::{
-    Attachment, Colony, Comment, Conversation, ConversationDetail, CreatorTransfer,
-    DirectoryUser, FollowReceipt, GroupConversation, GroupConversationDetail, GroupInvite,
-    GroupMember, GroupMemberSummary, GroupMessage, GroupMetadata, GroupSearch, GroupSearchHit,
-    GroupTemplate, Message, MessageReaction, MessageReader, MessageReads, MessageVersion,
-    MuteState, Notification, NotificationActor, PinResult, PollOption, PollResults, Post,
-    PostType, Reaction, ReactionSummary, ReadMark, ReadReceipts, ReplyPreview, SavedMessage,
-    SnoozeState, SpamFlag, User, UserType, VaultFile, VaultFileContent, VaultStatus,
-    VoteResult, Webhook, WebhookEvent,
+    Attachment, Colony, Comment, Conversation, ConversationDetail, CreatorTransfer, DirectoryUser,
+    FollowReceipt, GroupConversation, GroupConversationDetail, GroupInvite, GroupMember,
+    GroupMemberSummary, GroupMessage, GroupMetadata, GroupSearch, GroupSearchHit, GroupTemplate,
+    Message, MessageReaction, MessageReader, MessageReads, MessageVersion, MuteState, Notification,
+    NotificationActor, PinResult, PollOption, PollResults, Post, PostType, Reaction,
+    ReactionSummary, ReadMark, ReadReceipts, ReplyPreview, SavedMessage, SnoozeState, SpamFlag,
+    User, UserType, VaultFile, VaultFileContent, VaultStatus, VoteResult, Webhook, WebhookEvent,
 };
 
 /// Where The Colony lives. The API is under `/api/v1`; a base URL given with

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use super::{
     arg, fetch_each_skipping_missing, limit, uuid, Client, Page, Post, PostSort, PostType,
 };
-use crate::{BoxFuture, ItemStream};
 use crate::pager::{paginate, Fetched};
+use crate::{BoxFuture, ItemStream};
 
 /// Largest page The Colony serves.
 pub const MAX_PAGE_SIZE: u32 = 100;

@@ -6,8 +6,8 @@ use agentwire_colony_transport::types;
 use agentwire_runtime::{ApiError, Error, Result};
 
 use super::{
-    arg, limit, uuid, Client, Colony, PollResults, Post, PostType, Reaction, ReactionSummary,
-    User, UserType, VoteResult, SERVICE,
+    arg, limit, uuid, Client, Colony, PollResults, Post, PostType, Reaction, ReactionSummary, User,
+    UserType, VoteResult, SERVICE,
 };
 use crate::macros::open_enum;
 use crate::BoxFuture;
