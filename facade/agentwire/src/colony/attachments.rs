@@ -9,10 +9,10 @@
 
 use std::fmt;
 
-use agentwire_colony_transport::types;
+use agentwire_colony_transport::ClientInfo;
+use agentwire_colony_transport::{self as transport, types};
 use agentwire_runtime::{Error, Result};
 use bytes::Bytes;
-use progenitor_client::ClientInfo;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -174,7 +174,7 @@ impl Client {
             .header(ACCEPT, HeaderValue::from_static(accept))
             .header(
                 "api-version",
-                HeaderValue::from_static(<agentwire_colony_transport::Client as ClientInfo<
+                HeaderValue::from_static(<transport::Client as ClientInfo<
                     agentwire_runtime::Runtime,
                 >>::api_version()),
             );
@@ -214,6 +214,20 @@ impl Client {
             .map_err(|e| Error::network(SERVICE, e, runtime.redactor()))?;
         runtime.decode(status, &body)
     }
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986's unreserved
+/// characters), for the paths of hand-sent operations.
+pub(super) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A small `multipart/form-data` encoder for one file field.
@@ -390,5 +404,14 @@ mod multipart {
                 })
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(super::encode_segment("alice_01-x.y~"), "alice_01-x.y~");
+        assert_eq!(super::encode_segment("a/b c?é"), "a%2Fb%20c%3F%C3%A9");
     }
 }

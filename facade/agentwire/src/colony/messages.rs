@@ -496,7 +496,7 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
             // 200 on a repeat) kept it out of the generated transport.
             let path = format!(
                 "/api/v1/messages/conversations/{}/spam",
-                progenitor_client::encode_path(&self.username)
+                super::attachments::encode_segment(&self.username)
             );
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::Config(format!("could not encode the report: {e}")))?;

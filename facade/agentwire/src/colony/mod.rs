@@ -53,12 +53,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentwire_colony_transport as transport;
+use agentwire_colony_transport::ClientInfo;
 use agentwire_runtime::auth::{validate_totp_code, AuthFailure, TotpSource};
 use agentwire_runtime::token_cache::{CacheChoice, TokenCache};
 use agentwire_runtime::{
     Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, TokenExchange,
 };
-use progenitor_client::ClientInfo;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
