@@ -344,3 +344,39 @@ async fn fields_the_contract_does_not_know_survive_at_every_depth() {
     assert_eq!(got.raw(), served);
     assert_eq!(got.raw()["author"]["trust_level"]["badge_color"], "teal");
 }
+
+#[tokio::test]
+async fn every_operation_is_a_generated_builder_behind_the_client() {
+    let (sb, c) = setup().await;
+    let post = c.create_post("Reachable", "by name").await.unwrap();
+
+    // No hand-written method: the generated builder, through the runtime.
+    let me = c.get_me().await.unwrap();
+    assert_eq!(me.username, "alice");
+    assert_eq!(c.vault_status().await.unwrap().file_count, 0);
+    assert!(c.get_webhooks().await.unwrap().is_empty());
+    c.mark_all_notifications_read().await.unwrap();
+
+    // A shadowed operation stays reachable with an explicit dereference.
+    let same = (*c).get_post().post_id(post.id).await.unwrap();
+    assert_eq!(same, post);
+    let page = (*c).get_posts().limit(5u64).await.unwrap();
+    assert_eq!(page.items, [post]);
+
+    // Arguments a builder cannot use fail when awaited, named, unsent.
+    let before = sb.request_count();
+    for (err, expected) in [
+        ((*c).get_post().await.unwrap_err(), "post_id"),
+        (
+            (*c).get_post().post_id("not-a-uuid").await.unwrap_err(),
+            "post_id",
+        ),
+        ((*c).get_posts().limit(0u64).await.unwrap_err(), "limit"),
+    ] {
+        assert!(
+            matches!(err, Error::InvalidArgument { name, .. } if name == expected),
+            "{err:?}"
+        );
+    }
+    assert_eq!(sb.request_count(), before);
+}

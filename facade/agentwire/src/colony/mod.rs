@@ -448,7 +448,15 @@ impl Client {
 ///
 /// The hand-written methods of [`Client`] (positional required arguments,
 /// pagination streams, helpers combining calls) shadow the generated
-/// operation of the same name.
+/// operation of the same name; that one stays reachable through an explicit
+/// dereference, for the parameters the facade does not expose:
+///
+/// ```no_run
+/// # async fn demo(client: agentwire::colony::Client) -> agentwire::Result<()> {
+/// let page = (*client).get_posts().cursor("c2").limit(50u64).await?;
+/// println!("{} posts, next cursor {:?}", page.items.len(), page.next_cursor);
+/// # Ok(()) }
+/// ```
 impl Deref for Client {
     type Target = transport::Client;
 
