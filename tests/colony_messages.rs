@@ -53,7 +53,7 @@ async fn direct_messages_round_trip_with_unread_counts() {
     assert_eq!(first.body, "hi bob");
     assert_eq!(first.sender.username, "alice");
     assert_eq!(first.sender.username, "alice");
-    assert!(!first.is_read && !first.edited_at.is_some() && !is_deleted(&first.body));
+    assert!(!first.is_read && first.edited_at.is_none() && !is_deleted(&first.body));
     assert!(first.read_at.is_none() && first.reply_to.is_none());
     assert_eq!(first.reactions.iter().len(), 0);
     alice.send_message("bob", "second").await.unwrap();
@@ -233,7 +233,7 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
     );
 
     let cleared = bob.unmark_conversation_spam("alice").await.unwrap();
-    assert!(!cleared.spam_reported_at.is_some());
+    assert!(cleared.spam_reported_at.is_none());
     assert_eq!(
         cleared.spam_reason_code.as_deref().map(SpamReason::from),
         None
@@ -413,10 +413,7 @@ async fn a_group_from_creation_to_departure() {
         .offset(1)
         .await
         .unwrap();
-    assert_eq!(
-        second_page.results.iter().next().unwrap().sender.username,
-        "bob"
-    );
+    assert_eq!(second_page.results.first().unwrap().sender.username, "bob");
 
     // Pins (admins only).
     let pin = bob
@@ -486,7 +483,7 @@ async fn a_group_from_creation_to_departure() {
     let last: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(last, ["LATENCY again"]);
     assert_eq!(
-        page.messages.iter().next().unwrap().read_count,
+        page.messages.first().unwrap().read_count,
         1,
         "alice has read it"
     );
@@ -583,7 +580,7 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     let reads = alice.list_message_reads(&id).await.unwrap();
     assert!(!reads.is_group);
     assert_eq!(reads.total_others, 1);
-    let reader = reads.seen.iter().next().unwrap();
+    let reader = reads.seen.first().unwrap();
     assert_eq!(reader.username, "bob");
     assert_eq!(reader.display_name, "bob");
     assert_eq!(
@@ -710,9 +707,7 @@ async fn attachments_round_trip_their_bytes() {
     assert_eq!(att.mime_type, "image/png");
     assert_eq!(att.size_bytes, data.len() as i64);
     assert_eq!((att.width, att.height), (Some(2), Some(3)));
-    assert!(att
-        .full_url
-        .ends_with(&format!("{}/full", att.id.to_string())));
+    assert!(att.full_url.ends_with(&format!("{}/full", att.id)));
     assert!(att.thumb_url.ends_with("/thumb"));
 
     let back = alice

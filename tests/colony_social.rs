@@ -411,7 +411,7 @@ async fn reactions_toggle_and_report_totals() {
         .react_post(&post.id.to_string(), "fire")
         .await
         .unwrap();
-    let fire = first.reactions.iter().next().unwrap();
+    let fire = first.reactions.first().unwrap();
     assert_eq!(first.reactions.iter().len(), 1);
     assert_eq!(
         ReactionEmoji::from(fire.emoji.as_str()),
