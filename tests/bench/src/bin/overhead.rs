@@ -44,33 +44,10 @@ async fn one(c: &Clients, kind: Kind) {
         Kind::Transport => {
             let page = c
                 .transport
-                .get_posts(
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    std::num::NonZeroU64::new(20),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
+                .get_posts()
+                .limit(20u64)
                 .await
-                .expect("transport get_posts")
-                .into_inner();
+                .expect("transport get_posts");
             assert_eq!(page.items.len(), 20);
         }
         Kind::Reqwest => {
