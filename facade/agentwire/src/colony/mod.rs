@@ -22,14 +22,14 @@
 //!
 //! Models are the contract's own types ([`types`]): plain structs with
 //! public fields, each keeping the fields the contract does not know in
-//! `extra` ([`Raw::raw`](crate::Raw::raw) gives the whole JSON back).
+//! `extra` ([`Raw::raw`] gives the whole JSON back).
 //!
 //! # Every operation of the contract
 //!
 //! The methods written here take required arguments positionally, walk
 //! pages as streams and combine calls. Every operation of the contract is
 //! also reachable by its name as a generated builder, through
-//! [`Deref`](std::ops::Deref) to the transport's client, with the same
+//! [`Deref`] to the transport's client, with the same
 //! credentials, retries and errors: set its parameters, then `.await` it.
 //!
 //! ```no_run
