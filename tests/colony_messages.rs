@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentwire::colony::{
-    Client, InviteStatus, MuteDuration, SnoozeDuration, SpamReason, DELETED_MESSAGE_BODY,
+    is_deleted, Client, InviteStatus, MuteDuration, SnoozeDuration, SpamReason,
+    DELETED_MESSAGE_BODY,
 };
 use agentwire::{CircuitBreakerConfig, Error, RetryConfig};
 use agentwire_sandbox::Sandbox;
@@ -49,54 +50,54 @@ fn png_like() -> Vec<u8> {
 async fn direct_messages_round_trip_with_unread_counts() {
     let (sb, [alice, bob, carol]) = agents(["alice", "bob", "carol"]).await;
     let first = alice.send_message("bob", "hi bob").await.unwrap();
-    assert_eq!(first.body(), "hi bob");
-    assert_eq!(first.sender_username(), "alice");
-    assert_eq!(first.sender().username(), "alice");
-    assert!(!first.is_read() && !first.is_edited() && !first.is_deleted());
-    assert!(first.read_at().is_none() && first.reply_to().is_none());
-    assert_eq!(first.reactions().len(), 0);
+    assert_eq!(first.body, "hi bob");
+    assert_eq!(first.sender.username, "alice");
+    assert_eq!(first.sender.username, "alice");
+    assert!(!first.is_read && first.edited_at.is_none() && !is_deleted(&first.body));
+    assert!(first.read_at.is_none() && first.reply_to.is_none());
+    assert_eq!(first.reactions.iter().len(), 0);
     alice.send_message("bob", "second").await.unwrap();
 
     assert_eq!(bob.get_unread_count().await.unwrap(), 2);
     let inbox = bob.list_conversations().await.unwrap();
     assert_eq!(inbox.len(), 1);
-    assert_eq!(inbox[0].other_username(), "alice");
-    assert_eq!(inbox[0].other_user().username(), "alice");
-    assert_eq!(inbox[0].unread_count(), 2);
-    assert_eq!(inbox[0].last_message_preview(), Some("second"));
-    assert_eq!(inbox[0].id(), first.conversation_id());
-    assert!(!inbox[0].is_archived());
-    assert!(inbox[0].last_message_at() >= first.created_at());
+    assert_eq!(inbox[0].other_user.username, "alice");
+    assert_eq!(inbox[0].other_user.username, "alice");
+    assert_eq!(inbox[0].unread_count, 2);
+    assert_eq!(inbox[0].last_message_preview.as_deref(), Some("second"));
+    assert_eq!(inbox[0].id.to_string(), first.conversation_id.to_string());
+    assert!(!inbox[0].is_archived);
+    assert!(inbox[0].last_message_at >= first.created_at);
 
     // Reading the conversation marks it read.
     let thread = bob.get_conversation("alice").await.unwrap();
     assert_eq!(
-        thread.id().as_deref(),
-        Some(first.conversation_id().as_str())
+        thread.id.map(|id| id.to_string()).as_deref(),
+        Some(first.conversation_id.to_string().as_str())
     );
-    assert_eq!(thread.other_user().username(), "alice");
-    let bodies: Vec<&str> = thread.messages().map(|m| m.body()).collect();
+    assert_eq!(thread.other_user.username, "alice");
+    let bodies: Vec<&str> = thread.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["hi bob", "second"]);
-    assert!(thread.messages().all(|m| m.is_read()));
+    assert!(thread.messages.iter().all(|m| m.is_read));
     assert_eq!(bob.get_unread_count().await.unwrap(), 0);
-    assert_eq!(bob.list_conversations().await.unwrap()[0].unread_count(), 0);
+    assert_eq!(bob.list_conversations().await.unwrap()[0].unread_count, 0);
     // The sender sees that it was read.
-    let seen = alice.get_conversation("bob").await.unwrap().into_messages();
-    assert!(seen[0].is_read() && seen[0].read_at().is_some());
+    let seen = alice.get_conversation("bob").await.unwrap().messages;
+    assert!(seen[0].is_read && seen[0].read_at.is_some());
 
     // A reply, addressed by user id, carries a preview of what it answers.
     let alice_id = sb.colony().user_id("alice").unwrap();
     let reply = bob
         .send_message(&alice_id, "hello alice")
-        .reply_to(first.id())
+        .reply_to(first.id.to_string())
         .await
         .unwrap();
-    let preview = reply.reply_to().unwrap();
-    assert_eq!(preview.id(), first.id());
-    assert_eq!(preview.body_preview(), "hi bob");
-    assert_eq!(preview.sender_username(), "alice");
-    assert_eq!(preview.sender_id(), alice_id);
-    assert!(!preview.is_deleted());
+    let preview = reply.reply_to.as_ref().unwrap();
+    assert_eq!(preview.id.to_string(), first.id.to_string());
+    assert_eq!(preview.body_preview, "hi bob");
+    assert_eq!(preview.sender_username, "alice");
+    assert_eq!(preview.sender_id.to_string(), alice_id);
+    assert!(!preview.deleted);
 
     // Paging through the thread.
     let page = alice
@@ -106,19 +107,24 @@ async fn direct_messages_round_trip_with_unread_counts() {
         .await
         .unwrap();
     assert_eq!(
-        page.messages().map(|m| m.body()).collect::<Vec<_>>(),
+        page.messages
+            .iter()
+            .map(|m| m.body.as_str())
+            .collect::<Vec<_>>(),
         ["second"]
     );
 
     // No conversation yet: no id, no messages.
     let empty = carol.get_conversation("alice").await.unwrap();
-    assert_eq!(empty.id(), None);
-    assert_eq!(empty.messages().len(), 0);
+    assert_eq!(empty.id, None);
+    assert_eq!(empty.messages.iter().len(), 0);
 
     // The inbox lists the most recent conversation first and pages.
     alice.send_message("carol", "hi carol").await.unwrap();
     let names = |cs: Vec<agentwire::colony::Conversation>| -> Vec<String> {
-        cs.iter().map(|c| c.other_username().to_owned()).collect()
+        cs.iter()
+            .map(|c| c.other_user.username.to_owned())
+            .collect()
     };
     assert_eq!(
         names(alice.list_conversations().await.unwrap()),
@@ -153,8 +159,11 @@ async fn an_explicit_idempotency_key_sends_once() {
         .idempotency_key("send-42")
         .await
         .unwrap();
-    assert_eq!(a.id(), b.id());
-    assert_eq!(sb.colony().messages_in_conversation_of(&a.id()), 1);
+    assert_eq!(a.id.to_string(), b.id.to_string());
+    assert_eq!(
+        sb.colony().messages_in_conversation_of(&a.id.to_string()),
+        1
+    );
     // The same key on another message is refused rather than replayed.
     let clash = alice
         .send_message("bob", "something else")
@@ -186,10 +195,17 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
         .await
         .unwrap();
     assert!(!first.replayed);
-    assert!(first.flag.is_flagged());
-    assert_eq!(first.flag.reason(), Some(SpamReason::Harassment));
-    assert!(first.flag.reported_at().is_some());
-    let report = first.flag.report_id().expect("a report is filed");
+    assert!(first.flag.spam_reported_at.is_some());
+    assert_eq!(
+        first.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::Harassment)
+    );
+    assert!(first.flag.spam_reported_at.is_some());
+    let report = first
+        .flag
+        .report_id
+        .map(|v| v.to_string())
+        .expect("a report is filed");
     let attempts: Vec<u32> = operations
         .lock()
         .unwrap()
@@ -203,15 +219,27 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
 
     let again = bob.mark_conversation_spam("alice").await.unwrap();
     assert!(again.replayed);
-    assert_eq!(again.flag.report_id().as_deref(), Some(report.as_str()));
-    assert_eq!(again.flag.reason(), Some(SpamReason::Harassment));
-    assert_eq!(again.flag.conversation_id(), first.flag.conversation_id());
+    assert_eq!(
+        again.flag.report_id.map(|v| v.to_string()).as_deref(),
+        Some(report.as_str())
+    );
+    assert_eq!(
+        again.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::Harassment)
+    );
+    assert_eq!(
+        again.flag.conversation_id.to_string(),
+        first.flag.conversation_id.to_string()
+    );
 
     let cleared = bob.unmark_conversation_spam("alice").await.unwrap();
-    assert!(!cleared.is_flagged());
-    assert_eq!(cleared.reason(), None);
+    assert!(cleared.spam_reported_at.is_none());
     assert_eq!(
-        cleared.report_id().as_deref(),
+        cleared.spam_reason_code.as_deref().map(SpamReason::from),
+        None
+    );
+    assert_eq!(
+        cleared.report_id.map(|v| v.to_string()).as_deref(),
         Some(report.as_str()),
         "reports stay"
     );
@@ -223,7 +251,10 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
         .reason(SpamReason::from("phishing"))
         .await
         .unwrap();
-    assert_eq!(other.flag.reason(), Some(SpamReason::OtherReason));
+    assert_eq!(
+        other.flag.spam_reason_code.as_deref().map(SpamReason::from),
+        Some(SpamReason::OtherReason)
+    );
 
     for err in [
         carol.mark_conversation_spam("alice").await.unwrap_err(),
@@ -238,16 +269,20 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
 async fn a_group_from_creation_to_departure() {
     let (sb, [alice, bob, carol, dave]) = agents(["alice", "bob", "carol", "dave"]).await;
     let group = alice.create_group("Research crew", ["bob"]).await.unwrap();
-    let gid = group.id();
-    assert_eq!(group.title(), Some("Research crew"));
-    assert_eq!(group.creator_id(), sb.colony().user_id("alice").unwrap());
-    let invited: Vec<&str> = group.members().map(|m| m.username()).collect();
+    let gid = group.id.to_string();
+    assert_eq!(group.title.as_deref(), Some("Research crew"));
+    assert_eq!(
+        group.creator_id.to_string(),
+        sb.colony().user_id("alice").unwrap()
+    );
+    let invited: Vec<&str> = group.members.iter().map(|m| m.username.as_str()).collect();
     assert_eq!(invited, ["alice", "bob"]);
     assert!(group
-        .members()
-        .all(|m| !m.id().is_empty() && !m.display_name().is_empty()));
-    assert_eq!(group.template(), None);
-    assert_eq!(group.starter_message_id(), None);
+        .members
+        .iter()
+        .all(|m| !m.id.to_string().is_empty() && !m.display_name.is_empty()));
+    assert_eq!(group.template, None);
+    assert_eq!(group.starter_message_id.map(|v| v.to_string()), None);
 
     // A pending invitee cannot read the group yet.
     assert!(is_forbidden(&bob.get_group(&gid).await.unwrap_err()));
@@ -257,17 +292,20 @@ async fn a_group_from_creation_to_departure() {
     );
 
     let invite = alice.add_group_member(&gid, "carol").await.unwrap();
-    assert!(invite.added() && !invite.already_member());
-    assert_eq!(invite.username(), "carol");
-    assert_eq!(invite.invite_status(), Some(InviteStatus::Pending));
+    assert!(invite.added && !invite.already_member);
+    assert_eq!(invite.username, "carol");
+    assert_eq!(
+        invite.invite_status.as_deref().map(InviteStatus::from),
+        Some(InviteStatus::Pending)
+    );
     let again = alice.add_group_member(&gid, "carol").await.unwrap();
-    assert!(!again.added() && again.already_member());
+    assert!(!again.added && again.already_member);
     assert_eq!(
         carol.respond_to_group_invite(&gid, false).await.unwrap(),
         InviteStatus::Declined
     );
     let names = |ms: Vec<agentwire::colony::GroupMember>| -> Vec<String> {
-        ms.iter().map(|m| m.username().to_owned()).collect()
+        ms.iter().map(|m| m.username.to_owned()).collect()
     };
     assert_eq!(
         names(alice.list_group_members(&gid).await.unwrap()),
@@ -277,10 +315,13 @@ async fn a_group_from_creation_to_departure() {
     carol.respond_to_group_invite(&gid, true).await.unwrap();
     let members = alice.list_group_members(&gid).await.unwrap();
     assert_eq!(names(members.clone()), ["alice", "bob", "carol"]);
-    assert_eq!(members[2].user_type(), agentwire::colony::UserType::Agent);
-    assert_eq!(members[2].display_name(), "carol");
-    assert_eq!(members[2].presence_status(), None);
-    assert!(!members[2].id().is_empty());
+    assert_eq!(
+        agentwire::colony::UserType::from(members[2].user_type.as_str()),
+        agentwire::colony::UserType::Agent
+    );
+    assert_eq!(members[2].display_name, "carol");
+    assert_eq!(members[2].presence_status, None);
+    assert!(!members[2].id.to_string().is_empty());
 
     // Roles.
     assert!(is_forbidden(
@@ -297,17 +338,17 @@ async fn a_group_from_creation_to_departure() {
         .description("Tool latency")
         .await
         .unwrap();
-    assert_eq!(meta.title(), Some("Research crew II"));
-    assert_eq!(meta.description(), Some("Tool latency"));
+    assert_eq!(meta.title.as_deref(), Some("Research crew II"));
+    assert_eq!(meta.description.as_deref(), Some("Tool latency"));
     let cleared = bob.update_group(&gid).description("").await.unwrap();
-    assert_eq!(cleared.description(), None);
+    assert_eq!(cleared.description, None);
     assert!(is_forbidden(
         &bob.transfer_group_creator(&gid, "bob").await.unwrap_err()
     ));
     let transfer = alice.transfer_group_creator(&gid, "bob").await.unwrap();
-    assert_eq!(transfer.creator_username(), "bob");
+    assert_eq!(transfer.creator_username, "bob");
     let bob_id = sb.colony().user_id("bob").unwrap();
-    assert_eq!(transfer.creator_id(), bob_id);
+    assert_eq!(transfer.creator_id.to_string(), bob_id);
 
     // A send retried through two 503s and a lost answer creates ONE message.
     alice.get_unread_count().await.unwrap();
@@ -318,18 +359,23 @@ async fn a_group_from_creation_to_departure() {
         .await
         .unwrap();
     assert_eq!(sb.faults().pending(), 0);
-    assert_eq!(sb.colony().messages_in_conversation_of(&sent.id()), 1);
+    assert_eq!(
+        sb.colony()
+            .messages_in_conversation_of(&sent.id.to_string()),
+        1
+    );
     let detail = bob.get_group(&gid).await.unwrap();
-    assert_eq!(detail.id(), gid);
-    assert_eq!(detail.title(), Some("Research crew II"));
-    assert_eq!(detail.description(), None);
-    assert_eq!(detail.creator_id(), Some(bob_id));
-    assert_eq!(detail.member_count(), 3);
+    assert_eq!(detail.id.to_string(), gid);
+    assert_eq!(detail.title.as_deref(), Some("Research crew II"));
+    assert_eq!(detail.description, None);
+    assert_eq!(detail.creator_id.map(|id| id.to_string()), Some(bob_id));
+    assert_eq!(detail.member_count, 3);
     let msgs: Vec<(String, String)> = detail
-        .messages()
-        .map(|m| (m.id(), m.body().to_owned()))
+        .messages
+        .iter()
+        .map(|m| (m.id.to_string(), m.body.to_owned()))
         .collect();
-    assert_eq!(msgs, [(sent.id(), "Findings are in".to_owned())]);
+    assert_eq!(msgs, [(sent.id.to_string(), "Findings are in".to_owned())]);
 
     // Search, newest first, with the matches marked.
     bob.send_group_message(&gid, "tool latency is high")
@@ -337,18 +383,21 @@ async fn a_group_from_creation_to_departure() {
         .unwrap();
     let carols = carol
         .send_group_message(&gid, "LATENCY again")
-        .reply_to(sent.id())
+        .reply_to(sent.id.to_string())
         .await
         .unwrap();
-    assert_eq!(carols.reply_to().unwrap().id(), sent.id());
+    assert_eq!(
+        carols.reply_to.as_ref().unwrap().id.to_string(),
+        sent.id.to_string()
+    );
     let found = alice.search_group_messages(&gid, "latency").await.unwrap();
-    assert_eq!(found.query(), "latency");
-    assert_eq!(found.count(), 2);
-    assert!(!found.has_more());
-    let hits: Vec<&str> = found.hits().map(|h| h.body()).collect();
+    assert_eq!(found.q, "latency");
+    assert_eq!(found.count, 2);
+    assert!(!found.pagination.as_ref().is_some_and(|p| p.has_more));
+    let hits: Vec<&str> = found.results.iter().map(|h| h.body.as_str()).collect();
     assert_eq!(hits, ["LATENCY again", "tool latency is high"]);
     assert_eq!(
-        found.hits().next().unwrap().body_highlight(),
+        found.results[0].body_highlight.as_deref(),
         Some("<mark>LATENCY</mark> again")
     );
     let first_page = alice
@@ -356,90 +405,104 @@ async fn a_group_from_creation_to_departure() {
         .limit(1)
         .await
         .unwrap();
-    assert_eq!(first_page.hits().len(), 1);
-    assert!(first_page.has_more());
+    assert_eq!(first_page.results.iter().len(), 1);
+    assert!(first_page.pagination.as_ref().is_some_and(|p| p.has_more));
     let second_page = alice
         .search_group_messages(&gid, "latency")
         .limit(1)
         .offset(1)
         .await
         .unwrap();
-    assert_eq!(second_page.hits().next().unwrap().sender_username(), "bob");
+    assert_eq!(second_page.results.first().unwrap().sender.username, "bob");
 
     // Pins (admins only).
-    let pin = bob.pin_group_message(&gid, &sent.id()).await.unwrap();
-    assert!(pin.pinned() && !pin.already());
-    assert!(bob
-        .pin_group_message(&gid, &sent.id())
+    let pin = bob
+        .pin_group_message(&gid, &sent.id.to_string())
         .await
-        .unwrap()
-        .already());
+        .unwrap();
+    assert!(pin.pinned && !pin.already);
+    assert!(
+        bob.pin_group_message(&gid, &sent.id.to_string())
+            .await
+            .unwrap()
+            .already
+    );
     assert!(is_forbidden(
-        &carol.pin_group_message(&gid, &sent.id()).await.unwrap_err()
+        &carol
+            .pin_group_message(&gid, &sent.id.to_string())
+            .await
+            .unwrap_err()
     ));
     let pinned: Vec<String> = alice
         .get_group(&gid)
         .await
         .unwrap()
-        .pinned()
-        .map(|m| m.id())
+        .pinned
+        .iter()
+        .map(|m| m.id.to_string())
         .collect();
-    assert_eq!(pinned, [sent.id()]);
-    let unpin = bob.unpin_group_message(&gid, &sent.id()).await.unwrap();
-    assert!(!unpin.pinned() && !unpin.already());
-    assert_eq!(alice.get_group(&gid).await.unwrap().pinned().len(), 0);
+    assert_eq!(pinned, [sent.id.to_string()]);
+    let unpin = bob
+        .unpin_group_message(&gid, &sent.id.to_string())
+        .await
+        .unwrap();
+    assert!(!unpin.pinned && !unpin.already);
+    assert_eq!(alice.get_group(&gid).await.unwrap().pinned.len(), 0);
 
     // Read receipts: carol hides hers, so her read does not show.
     let hidden = carol
         .set_group_read_receipts(&gid, Some(false))
         .await
         .unwrap();
-    assert!(!hidden.effective());
-    assert_eq!(hidden.override_value(), Some(false));
+    assert!(!hidden.effective);
+    assert_eq!(hidden.override_, Some(false));
     assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 2);
     assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 0);
-    let reads = alice.list_message_reads(&sent.id()).await.unwrap();
-    assert!(reads.is_group());
-    assert_eq!(reads.total_others(), 2);
-    let seen: Vec<&str> = reads.seen().map(|r| r.username()).collect();
-    let unseen: Vec<&str> = reads.unseen().map(|r| r.username()).collect();
+    let reads = alice
+        .list_message_reads(&sent.id.to_string())
+        .await
+        .unwrap();
+    assert!(reads.is_group);
+    assert_eq!(reads.total_others, 2);
+    let seen: Vec<&str> = reads.seen.iter().map(|r| r.username.as_str()).collect();
+    let unseen: Vec<&str> = reads.unseen.iter().map(|r| r.username.as_str()).collect();
     assert_eq!((seen, unseen), (vec!["bob"], vec!["carol"]));
-    assert_eq!(reads.seen_count(), 1);
+    assert_eq!(reads.seen_count, 1);
     let shown = carol.set_group_read_receipts(&gid, None).await.unwrap();
-    assert!(shown.effective());
-    assert_eq!(shown.override_value(), None);
+    assert!(shown.effective);
+    assert_eq!(shown.override_, None);
     assert_eq!(
         alice
-            .list_message_reads(&sent.id())
+            .list_message_reads(&sent.id.to_string())
             .await
             .unwrap()
-            .seen_count(),
+            .seen_count,
         2
     );
     let page = alice.get_group(&gid).limit(1).offset(2).await.unwrap();
-    let last: Vec<&str> = page.messages().map(|m| m.body()).collect();
+    let last: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(last, ["LATENCY again"]);
     assert_eq!(
-        page.messages().next().unwrap().read_count(),
+        page.messages.first().unwrap().read_count,
         1,
         "alice has read it"
     );
 
     // Mute and snooze.
     let muted = alice.mute_group(&gid, MuteDuration::OneHour).await.unwrap();
-    assert!(muted.is_muted() && muted.muted_until().is_some());
+    assert!(muted.muted && muted.muted_until.is_some());
     let forever = alice.mute_group(&gid, MuteDuration::Forever).await.unwrap();
-    assert!(forever.is_muted() && forever.muted_until().is_none());
-    assert!(!alice.unmute_group(&gid).await.unwrap().is_muted());
+    assert!(forever.muted && forever.muted_until.is_none());
+    assert!(!alice.unmute_group(&gid).await.unwrap().muted);
     let snoozed = alice
         .snooze_group(&gid, SnoozeDuration::UntilMorning)
         .await
         .unwrap();
-    let until = snoozed.snoozed_until().unwrap();
-    assert!(until > sent.created_at() && !snoozed.cleared());
-    assert!(alice.unsnooze_group(&gid).await.unwrap().cleared());
+    let until = snoozed.snoozed_until.unwrap();
+    assert!(until > sent.created_at && !snoozed.cleared);
+    assert!(alice.unsnooze_group(&gid).await.unwrap().cleared);
     let none = alice.unsnooze_group(&gid).await.unwrap();
-    assert!(!none.cleared() && none.snoozed_until().is_none());
+    assert!(!none.cleared && none.snoozed_until.is_none());
 
     // Outsiders and departures.
     let err = dave
@@ -468,34 +531,35 @@ async fn groups_from_templates_start_with_a_pinned_message() {
     let templates = alice.list_group_templates().await.unwrap();
     assert!(!templates.is_empty());
     let t = &templates[0];
-    assert!(!t.slug().is_empty() && !t.title().is_empty() && !t.description().is_empty());
-    assert!(!t.starter_message().is_empty());
-    let _ = t.suggested_roles();
+    assert!(!t.slug.is_empty() && !t.title.is_empty() && !t.description.is_empty());
+    assert!(!t.starter_pinned_message.is_empty());
+    let _ = t.suggested_roles;
 
     let group = alice
-        .create_group_from_template(t.slug(), ["bob"])
+        .create_group_from_template(&t.slug, ["bob"])
         .title("Our squad")
         .await
         .unwrap();
-    assert_eq!(group.title(), Some("Our squad"));
-    assert_eq!(group.template(), Some(t.slug()));
-    assert_eq!(group.description(), Some(t.description()));
-    let starter = group.starter_message_id().unwrap();
-    bob.respond_to_group_invite(&group.id(), true)
+    assert_eq!(group.title.as_deref(), Some("Our squad"));
+    assert_eq!(group.template.as_deref(), Some(t.slug.as_str()));
+    assert_eq!(group.description.as_deref(), Some(t.description.as_str()));
+    let starter = group.starter_message_id.map(|v| v.to_string()).unwrap();
+    bob.respond_to_group_invite(&group.id.to_string(), true)
         .await
         .unwrap();
-    let detail = bob.get_group(group.id()).await.unwrap();
+    let detail = bob.get_group(group.id.to_string()).await.unwrap();
     let pinned: Vec<(String, String)> = detail
-        .pinned()
-        .map(|m| (m.id(), m.body().to_owned()))
+        .pinned
+        .iter()
+        .map(|m| (m.id.to_string(), m.body.to_owned()))
         .collect();
-    assert_eq!(pinned, [(starter, t.starter_message().to_owned())]);
+    assert_eq!(pinned, [(starter, t.starter_pinned_message.to_owned())]);
 
     let plain = alice
-        .create_group_from_template(t.slug(), ["bob"])
+        .create_group_from_template(&t.slug, ["bob"])
         .await
         .unwrap();
-    assert_eq!(plain.title(), Some(t.title()));
+    assert_eq!(plain.title.as_deref(), Some(t.title.as_str()));
     let missing = alice
         .create_group_from_template("no-such-template", ["bob"])
         .await;
@@ -506,35 +570,42 @@ async fn groups_from_templates_start_with_a_pinned_message() {
 async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     let (sb, [alice, bob, carol]) = agents(["alice", "bob", "carol"]).await;
     let msg = alice.send_message("bob", "draft one").await.unwrap();
-    let id = msg.id();
+    let id = msg.id.to_string();
 
     // Reads.
     let mark = bob.mark_message_read(&id).await.unwrap();
-    assert!(!mark.already() && !mark.self_authored());
-    assert!(bob.mark_message_read(&id).await.unwrap().already());
-    assert!(alice.mark_message_read(&id).await.unwrap().self_authored());
+    assert!(!mark.already && !mark.self_authored);
+    assert!(bob.mark_message_read(&id).await.unwrap().already);
+    assert!(alice.mark_message_read(&id).await.unwrap().self_authored);
     let reads = alice.list_message_reads(&id).await.unwrap();
-    assert!(!reads.is_group());
-    assert_eq!(reads.total_others(), 1);
-    let reader = reads.seen().next().unwrap();
-    assert_eq!(reader.username(), "bob");
-    assert_eq!(reader.display_name(), "bob");
-    assert_eq!(reader.user_id(), sb.colony().user_id("bob").unwrap());
-    assert!(reader.read_at().is_some());
-    assert_eq!(reads.unseen().len(), 0);
+    assert!(!reads.is_group);
+    assert_eq!(reads.total_others, 1);
+    let reader = reads.seen.first().unwrap();
+    assert_eq!(reader.username, "bob");
+    assert_eq!(reader.display_name, "bob");
+    assert_eq!(
+        reader.user_id.to_string(),
+        sb.colony().user_id("bob").unwrap()
+    );
+    assert!(reader.read_at.is_some());
+    assert_eq!(reads.unseen.iter().len(), 0);
 
     // Reactions.
     let thumbs = bob.add_message_reaction(&id, "👍").await.unwrap();
-    assert_eq!(thumbs.emoji(), "👍");
-    assert_eq!(thumbs.username(), "bob");
-    assert_eq!(thumbs.user_id(), sb.colony().user_id("bob").unwrap());
+    assert_eq!(thumbs.emoji, "👍");
+    assert_eq!(thumbs.username, "bob");
+    assert_eq!(
+        thumbs.user_id.to_string(),
+        sb.colony().user_id("bob").unwrap()
+    );
     let twice = bob.add_message_reaction(&id, "👍").await.unwrap();
-    assert_eq!(twice.created_at(), thumbs.created_at());
+    assert_eq!(twice.created_at, thumbs.created_at);
     alice.add_message_reaction(&id, "🔥").await.unwrap();
-    let listed = bob.get_conversation("alice").await.unwrap().into_messages();
+    let listed = bob.get_conversation("alice").await.unwrap().messages;
     let emojis: Vec<(&str, &str)> = listed[0]
-        .reactions()
-        .map(|r| (r.username(), r.emoji()))
+        .reactions
+        .iter()
+        .map(|r| (r.username.as_str(), r.emoji.as_str()))
         .collect();
     assert_eq!(emojis, [("bob", "👍"), ("alice", "🔥")]);
     assert!(bob.remove_message_reaction(&id, "👍").await.unwrap());
@@ -542,18 +613,18 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
 
     // Edits, by the sender only, within 5 minutes.
     let edited = alice.edit_message(&id, "draft two").await.unwrap();
-    assert_eq!(edited.body(), "draft two");
-    assert!(edited.is_edited() && edited.edited_at().is_some());
+    assert_eq!(edited.body, "draft two");
+    assert!(edited.edited_at.is_some() && edited.edited_at.is_some());
     assert!(is_forbidden(
         &bob.edit_message(&id, "hijack").await.unwrap_err()
     ));
     let versions = bob.list_message_edits(&id).await.unwrap();
     let texts: Vec<(&str, bool)> = versions
         .iter()
-        .map(|v| (v.body(), v.is_current()))
+        .map(|v| (v.body.as_str(), v.is_current))
         .collect();
     assert_eq!(texts, [("draft two", true), ("draft one", false)]);
-    assert!(versions[0].created_at() >= versions[1].created_at());
+    assert!(versions[0].created_at >= versions[1].created_at);
     assert!(sb.colony().age_message(&id, Duration::from_secs(6 * 60)));
     match alice.edit_message(&id, "too late").await {
         Err(Error::Auth(e)) => {
@@ -570,10 +641,10 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     assert_eq!(saved.total, Some(1));
     assert!(!saved.has_more);
     let entry = &saved.items[0];
-    assert_eq!(entry.message().id(), id);
-    assert_eq!(entry.other_username(), Some("alice"));
-    assert!(!entry.is_group() && entry.conversation_title().is_none());
-    assert!(entry.note().is_none() && entry.saved_at() >= msg.created_at());
+    assert_eq!(entry.message.id.to_string(), id);
+    assert_eq!(entry.other_username.as_deref(), Some("alice"));
+    assert!(!entry.is_group && entry.conversation_title.is_none());
+    assert!(entry.note.is_none() && entry.saved_at >= msg.created_at);
     let paged = bob.list_saved_messages().limit(1).offset(1).await.unwrap();
     assert!(paged.items.is_empty());
     assert!(!bob.toggle_message_star(&id).await.unwrap());
@@ -585,12 +656,15 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
         .comment("FYI")
         .await
         .unwrap();
-    assert_eq!(fwd.body(), "FYI\n\n> draft two");
-    assert_ne!(fwd.conversation_id(), msg.conversation_id());
-    let at_carol = carol.get_conversation("bob").await.unwrap().into_messages();
-    assert_eq!(at_carol[0].id(), fwd.id());
+    assert_eq!(fwd.body, "FYI\n\n> draft two");
+    assert_ne!(
+        fwd.conversation_id.to_string(),
+        msg.conversation_id.to_string()
+    );
+    let at_carol = carol.get_conversation("bob").await.unwrap().messages;
+    assert_eq!(at_carol[0].id.to_string(), fwd.id.to_string());
     let bare = bob.forward_message(id.clone(), "carol").await.unwrap();
-    assert_eq!(bare.body(), "> draft two");
+    assert_eq!(bare.body, "> draft two");
     assert!(is_forbidden(
         &carol
             .forward_message(id.clone(), "alice")
@@ -606,15 +680,15 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
         .unwrap();
     assert!(is_forbidden(&bob.delete_message(&id).await.unwrap_err()));
     assert!(alice.delete_message(&id).await.unwrap());
-    let thread = bob.get_conversation("alice").await.unwrap().into_messages();
+    let thread = bob.get_conversation("alice").await.unwrap().messages;
     assert_eq!(thread.len(), 2, "still listed");
-    assert_eq!(thread[0].id(), id);
-    assert!(thread[0].is_deleted());
-    assert_eq!(thread[0].body(), DELETED_MESSAGE_BODY);
-    assert_eq!(thread[0].reactions().len(), 0);
-    assert_eq!(thread[1].id(), answer.id());
-    assert!(thread[1].reply_to().unwrap().is_deleted());
-    assert!(!thread[1].is_deleted());
+    assert_eq!(thread[0].id.to_string(), id);
+    assert!(is_deleted(&thread[0].body));
+    assert_eq!(thread[0].body, DELETED_MESSAGE_BODY);
+    assert_eq!(thread[0].reactions.iter().len(), 0);
+    assert_eq!(thread[1].id.to_string(), answer.id.to_string());
+    assert!(thread[1].reply_to.as_ref().unwrap().deleted);
+    assert!(!is_deleted(&thread[1].body));
 }
 
 #[tokio::test]
@@ -630,13 +704,16 @@ async fn attachments_round_trip_their_bytes() {
         .upload_attachment(&data, "diagram.png", "image/png")
         .await
         .unwrap();
-    assert_eq!(att.mime_type(), "image/png");
-    assert_eq!(att.size_bytes(), data.len() as u64);
-    assert_eq!((att.width(), att.height()), (Some(2), Some(3)));
-    assert!(att.full_url().ends_with(&format!("{}/full", att.id())));
-    assert!(att.thumb_url().ends_with("/thumb"));
+    assert_eq!(att.mime_type, "image/png");
+    assert_eq!(att.size_bytes, data.len() as i64);
+    assert_eq!((att.width, att.height), (Some(2), Some(3)));
+    assert!(att.full_url.ends_with(&format!("{}/full", att.id)));
+    assert!(att.thumb_url.ends_with("/thumb"));
 
-    let back = alice.download_attachment(&att.id()).await.unwrap();
+    let back = alice
+        .download_attachment(&att.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(back.bytes.as_ref(), data.as_slice());
     assert_eq!(back.content_type.as_deref(), Some("image/png"));
     assert!(format!("{back:?}").contains(&data.len().to_string()));
@@ -646,19 +723,19 @@ async fn attachments_round_trip_their_bytes() {
         .upload_attachment(data.clone(), "copy.png", "image/png")
         .await
         .unwrap();
-    assert_eq!(dup.id(), att.id());
+    assert_eq!(dup.id.to_string(), att.id.to_string());
 
     // An attachment-only message; the recipient may download it, others not.
     let msg = alice
         .send_message("bob", "")
-        .attachments([att.id()])
+        .attachments([att.id.to_string()])
         .await
         .unwrap();
-    assert_eq!(msg.body(), "");
-    let listed: Vec<String> = msg.attachments().map(|a| a.id()).collect();
-    assert_eq!(listed, [att.id()]);
+    assert_eq!(msg.body, "");
+    let listed: Vec<String> = msg.attachments.iter().map(|a| a.id.to_string()).collect();
+    assert_eq!(listed, [att.id.to_string()]);
     assert_eq!(
-        bob.download_attachment(&att.id())
+        bob.download_attachment(&att.id.to_string())
             .await
             .unwrap()
             .bytes
@@ -666,26 +743,34 @@ async fn attachments_round_trip_their_bytes() {
         data.as_slice()
     );
     assert!(is_forbidden(
-        &carol.download_attachment(&att.id()).await.unwrap_err()
+        &carol
+            .download_attachment(&att.id.to_string())
+            .await
+            .unwrap_err()
     ));
     assert!(is_forbidden(
-        &bob.delete_attachment(&att.id()).await.unwrap_err()
+        &bob.delete_attachment(&att.id.to_string())
+            .await
+            .unwrap_err()
     ));
 
     let notes = alice
         .upload_attachment("# Notes\nline two\n", "notes.md", "text/markdown")
         .await
         .unwrap();
-    assert_eq!(notes.width(), None);
-    let text = alice.download_attachment(&notes.id()).await.unwrap();
+    assert_eq!(notes.width, None);
+    let text = alice
+        .download_attachment(&notes.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(text.bytes.as_ref(), b"# Notes\nline two\n");
     assert_eq!(text.content_type.as_deref(), Some("text/markdown"));
 
-    alice.delete_attachment(&att.id()).await.unwrap();
-    let gone = alice.download_attachment(&att.id()).await;
+    alice.delete_attachment(&att.id.to_string()).await.unwrap();
+    let gone = alice.download_attachment(&att.id.to_string()).await;
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
-    let thread = bob.get_conversation("alice").await.unwrap().into_messages();
-    assert_eq!(thread[0].attachments().len(), 0);
+    let thread = bob.get_conversation("alice").await.unwrap().messages;
+    assert_eq!(thread[0].attachments.iter().len(), 0);
 
     let zip = alice
         .upload_attachment(b"PK\x03\x04", "a.zip", "application/zip")
@@ -699,7 +784,12 @@ async fn attachments_round_trip_their_bytes() {
 #[tokio::test]
 async fn group_avatars_are_uploaded_by_admins_and_served_to_members() {
     let (_sb, [alice, bob]) = agents(["alice", "bob"]).await;
-    let gid = alice.create_group("Avatars", ["bob"]).await.unwrap().id();
+    let gid = alice
+        .create_group("Avatars", ["bob"])
+        .await
+        .unwrap()
+        .id
+        .to_string();
     bob.respond_to_group_invite(&gid, true).await.unwrap();
     let none = bob.get_group_avatar(&gid).await;
     assert!(matches!(none, Err(Error::NotFound(_))), "{none:?}");
@@ -768,7 +858,8 @@ async fn messaging_errors_are_typed() {
         .create_group("Closed circle", ["bob"])
         .await
         .unwrap()
-        .id();
+        .id
+        .to_string();
     let outsider = client(&sb, &sb.colony().register("dave"));
     let err = outsider
         .send_group_message(&gid, "hi all")

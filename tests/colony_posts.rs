@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use agentwire::colony::{Client, PostSort, PostType};
-use agentwire::{Error, ExposeSecret, RetryConfig};
+use agentwire::{Error, ExposeSecret, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
+use axum::routing::{get, post as post_route};
+use axum::{Json, Router};
 use futures::StreamExt;
+use serde_json::json;
 
 fn client(sb: &Sandbox, key: &str) -> Client {
     Client::builder(key)
@@ -34,7 +37,7 @@ async fn register_returns_a_working_key() {
     assert!(!format!("{reg:?}").contains(reg.api_key.expose_secret()));
     let c = client(&sb, reg.api_key.expose_secret());
     let post = c.create_post("Hello world", "first post").await.unwrap();
-    assert_eq!(post.author_username(), "new-agent");
+    assert_eq!(post.author.username, "new-agent");
 
     let again = Client::register("new-agent", "Dup")
         .base_url(sb.base_url())
@@ -58,27 +61,30 @@ async fn create_get_update_delete_a_post() {
         .tags(["tools", "latency"])
         .await
         .unwrap();
-    assert_eq!(post.title(), "Tool use findings");
-    assert_eq!(post.post_type(), PostType::Finding);
-    assert_eq!(post.colony_name(), Some("findings"));
-    assert_eq!(post.tags(), ["tools", "latency"]);
-    assert_eq!(post.metadata().unwrap()["confidence"], 0.9);
+    assert_eq!(post.title, "Tool use findings");
+    assert_eq!(post.post_type, PostType::Finding);
+    assert_eq!(post.colony_name.as_deref(), Some("findings"));
+    assert_eq!(
+        post.tags.as_deref().unwrap_or_default(),
+        ["tools", "latency"]
+    );
+    assert_eq!(post.metadata.as_ref().unwrap()["confidence"], 0.9);
     assert_eq!(post.raw()["title"], "Tool use findings");
 
-    let fetched = c.get_post(&post.id()).await.unwrap();
+    let fetched = c.get_post(&post.id.to_string()).await.unwrap();
     assert_eq!(fetched, post);
 
     let edited = c
-        .update_post(post.id())
+        .update_post(post.id.to_string())
         .title("Tool use findings (v2)")
         .await
         .unwrap();
-    assert_eq!(edited.title(), "Tool use findings (v2)");
-    assert_eq!(edited.body(), "We measured tool latency.");
+    assert_eq!(edited.title, "Tool use findings (v2)");
+    assert_eq!(edited.body, "We measured tool latency.");
 
-    c.delete_post(&post.id()).await.unwrap();
+    c.delete_post(&post.id.to_string()).await.unwrap();
     assert!(matches!(
-        c.get_post(&post.id()).await,
+        c.get_post(&post.id.to_string()).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -111,7 +117,7 @@ async fn only_the_author_may_edit() {
     let bob = client(&sb, &sb.colony().register("bob"));
     let post = alice.create_post("Mine", "body").await.unwrap();
     let err = bob
-        .update_post(post.id())
+        .update_post(post.id.to_string())
         .body("hijacked")
         .await
         .unwrap_err();
@@ -141,8 +147,7 @@ async fn get_posts_filters_sorts_and_pages() {
     assert_eq!(page.total, Some(31));
     assert!(page.has_more);
     assert_eq!(
-        page.items[0].title(),
-        "Post 25",
+        page.items[0].title, "Post 25",
         "newest first, after skipping 5"
     );
 
@@ -154,7 +159,7 @@ async fn get_posts_filters_sorts_and_pages() {
         .sort(PostSort::Top)
         .await
         .unwrap();
-    assert_eq!(tagged.items[0].title(), "A question about tools");
+    assert_eq!(tagged.items[0].title, "A question about tools");
     let found = c.get_posts().search("post 1").limit(100).await.unwrap();
     assert_eq!(found.total, Some(11), "Post 1 and Post 10–19");
 }
@@ -172,7 +177,7 @@ async fn iter_posts_walks_ten_thousand_posts_in_order() {
     let mut n = 0usize;
     while let Some(post) = stream.next().await {
         let post = post.unwrap();
-        assert_eq!(post.title(), format!("Post {}", 9_999 - n));
+        assert_eq!(post.title, format!("Post {}", 9_999 - n));
         n += 1;
     }
     assert_eq!(n, 10_000);
@@ -187,7 +192,7 @@ async fn iter_posts_stops_at_max_results_and_reports_errors() {
         .page_size(20)
         .max_results(25)
         .into_stream()
-        .map(|p| p.unwrap().title().to_owned())
+        .map(|p| p.unwrap().title.to_owned())
         .collect()
         .await;
     assert_eq!(titles.len(), 25);
@@ -209,12 +214,12 @@ async fn get_posts_by_ids_skips_missing_ones() {
     let a = c.create_post("First", "1").await.unwrap();
     let b = c.create_post("Second", "2").await.unwrap();
     let gone = c.create_post("Gone", "3").await.unwrap();
-    c.delete_post(&gone.id()).await.unwrap();
+    c.delete_post(&gone.id.to_string()).await.unwrap();
     let posts = c
-        .get_posts_by_ids([b.id(), gone.id(), a.id()])
+        .get_posts_by_ids([b.id.to_string(), gone.id.to_string(), a.id.to_string()])
         .await
         .unwrap();
-    let titles: Vec<&str> = posts.iter().map(|p| p.title()).collect();
+    let titles: Vec<&str> = posts.iter().map(|p| p.title.as_str()).collect();
     assert_eq!(titles, ["Second", "First"]);
 }
 
@@ -229,7 +234,7 @@ async fn a_create_post_retried_through_503s_creates_exactly_one_post() {
         .unwrap();
     assert_eq!(sb.colony().post_count(), 1);
     assert_eq!(
-        c.get_post(&post.id()).await.unwrap().title(),
+        c.get_post(&post.id.to_string()).await.unwrap().title,
         "Exactly once"
     );
 }
@@ -289,4 +294,89 @@ async fn refresh_token_exchanges_now_and_bad_keys_are_auth_errors() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(bad.get_posts().await, Err(Error::Auth(_))));
+}
+
+#[tokio::test]
+async fn fields_the_contract_does_not_know_survive_at_every_depth() {
+    // A real post from the sandbox, then served by a fake Colony with fields
+    // added at the top, inside `author`, and inside `author.trust_level`.
+    let (_sb, c) = setup().await;
+    let post = c.create_post("Forward", "compatible").await.unwrap();
+    let mut served = post.raw();
+    served["brand_new_field"] = json!({"nested": [1, 2]});
+    served["author"]["pronouns"] = json!("they");
+    served["author"]["trust_level"] = json!({
+        "icon": "*", "min_karma": 10, "name": "regular", "rate_multiplier": 1.5,
+        "badge_color": "teal"
+    });
+    let id = post.id.to_string();
+    let body = served.clone();
+    let app = Router::new()
+        .route(
+            "/api/v1/auth/token",
+            post_route(|| async { Json(json!({"access_token": "tok_fake_fwdcompat_000000"})) }),
+        )
+        .route(
+            &format!("/api/v1/posts/{id}"),
+            get(move || async move { Json(body) }),
+        );
+    let base = agentwire_tests::serve(app).await;
+    let fake = Client::builder("col_fake_fwdcompat_key_0123")
+        .base_url(base)
+        .retry(RetryConfig::none())
+        .no_token_cache()
+        .build()
+        .unwrap();
+
+    let got = fake.get_post(&id).await.unwrap();
+    assert_eq!(got.title, "Forward");
+    assert_eq!(got.extra["brand_new_field"], json!({"nested": [1, 2]}));
+    assert_eq!(got.author.extra["pronouns"], "they");
+    let trust = got
+        .author
+        .trust_level
+        .as_ref()
+        .expect("known field decoded");
+    assert_eq!(trust.name, "regular");
+    assert_eq!(trust.extra["badge_color"], "teal");
+    assert!(!post.extra.contains_key("brand_new_field"));
+    // Nothing is lost on the way back to JSON either.
+    assert_eq!(got.raw(), served);
+    assert_eq!(got.raw()["author"]["trust_level"]["badge_color"], "teal");
+}
+
+#[tokio::test]
+async fn every_operation_is_a_generated_builder_behind_the_client() {
+    let (sb, c) = setup().await;
+    let post = c.create_post("Reachable", "by name").await.unwrap();
+
+    // No hand-written method: the generated builder, through the runtime.
+    let me = c.get_me().await.unwrap();
+    assert_eq!(me.username, "alice");
+    assert_eq!(c.vault_status().await.unwrap().file_count, 0);
+    assert!(c.get_webhooks().await.unwrap().is_empty());
+    c.mark_all_notifications_read().await.unwrap();
+
+    // A shadowed operation stays reachable with an explicit dereference.
+    let same = (*c).get_post().post_id(post.id).await.unwrap();
+    assert_eq!(same, post);
+    let page = (*c).get_posts().limit(5u64).await.unwrap();
+    assert_eq!(page.items, [post]);
+
+    // Arguments a builder cannot use fail when awaited, named, unsent.
+    let before = sb.request_count();
+    for (err, expected) in [
+        ((*c).get_post().await.unwrap_err(), "post_id"),
+        (
+            (*c).get_post().post_id("not-a-uuid").await.unwrap_err(),
+            "post_id",
+        ),
+        ((*c).get_posts().limit(0u64).await.unwrap_err(), "limit"),
+    ] {
+        assert!(
+            matches!(err, Error::InvalidArgument { name, .. } if name == expected),
+            "{err:?}"
+        );
+    }
+    assert_eq!(sb.request_count(), before);
 }

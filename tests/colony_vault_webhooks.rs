@@ -8,7 +8,7 @@ use agentwire::colony::{
     verify_webhook, Client, Webhook, WebhookEvent, SIGNATURE_HEADER, VAULT_FREE_QUOTA_BYTES,
     VAULT_MAX_FILE_BYTES, VAULT_WRITE_MIN_KARMA, WEBHOOK_MAX_FAILURES,
 };
-use agentwire::{Error, RetryConfig};
+use agentwire::{Error, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,6 +18,14 @@ use axum::Router;
 use tokio::sync::mpsc;
 
 const SECRET: &str = "sandbox-webhook-secret-0001";
+
+/// A webhook's events as the contract's enum.
+fn events(hook: &Webhook) -> Vec<WebhookEvent> {
+    hook.events
+        .iter()
+        .map(|e| WebhookEvent::from(e.as_str()))
+        .collect()
+}
 
 fn client(sb: &Sandbox, key: &str) -> Client {
     Client::builder(key)
@@ -47,37 +55,40 @@ async fn vault_files_round_trip() {
     let (_sb, c) = setup().await;
 
     let fresh = c.vault_status().await.unwrap();
-    assert!(!fresh.is_provisioned());
+    assert_eq!(fresh.quota_bytes, 0, "provisioned by the first write");
     assert_eq!(
-        (fresh.quota_bytes(), fresh.used_bytes(), fresh.file_count()),
+        (fresh.quota_bytes, fresh.used_bytes, fresh.file_count),
         (0, 0, 0)
     );
 
     let day1 = c.vault_upload_file("notes/day1.md", "hello").await.unwrap();
-    assert_eq!(day1.filename(), "notes/day1.md");
-    assert_eq!(day1.size(), 5);
-    assert_eq!(day1.created_at(), day1.updated_at());
+    assert_eq!(day1.filename, "notes/day1.md");
+    assert_eq!(day1.content_size, 5);
+    assert_eq!(day1.created_at, day1.updated_at);
     c.vault_upload_file("notes/day2.md", "héllo").await.unwrap();
     c.vault_upload_file("todo.txt", "x").await.unwrap();
 
     let status = c.vault_status().await.unwrap();
-    assert!(status.is_provisioned());
-    assert_eq!(status.quota_bytes(), VAULT_FREE_QUOTA_BYTES);
-    assert_eq!(status.used_bytes(), 5 + 6 + 1);
-    assert_eq!(status.available_bytes(), VAULT_FREE_QUOTA_BYTES - 12);
-    assert_eq!(status.file_count(), 3);
+    assert_eq!(status.quota_bytes, VAULT_FREE_QUOTA_BYTES as i64);
+    assert_eq!(status.used_bytes, 5 + 6 + 1);
+    assert_eq!(status.available_bytes, VAULT_FREE_QUOTA_BYTES as i64 - 12);
+    assert_eq!(status.file_count, 3);
     assert_eq!(status.raw()["used_bytes"], 12);
 
     let all = c.vault_list_files().await.unwrap();
     assert_eq!(all.total, Some(3));
     assert!(!all.has_more);
-    let listed: Vec<(&str, u64)> = all.items.iter().map(|f| (f.filename(), f.size())).collect();
+    let listed: Vec<(&str, i64)> = all
+        .items
+        .iter()
+        .map(|f| (f.filename.as_str(), f.content_size))
+        .collect();
     assert_eq!(
         listed,
         [("notes/day1.md", 5), ("notes/day2.md", 6), ("todo.txt", 1)]
     );
     let notes = c.vault_list_files().prefix("notes/").await.unwrap();
-    let names: Vec<&str> = notes.items.iter().map(|f| f.filename()).collect();
+    let names: Vec<&str> = notes.items.iter().map(|f| f.filename.as_str()).collect();
     assert_eq!(names, ["notes/day1.md", "notes/day2.md"]);
     assert!(c
         .vault_list_files()
@@ -88,11 +99,11 @@ async fn vault_files_round_trip() {
         .is_empty());
 
     let file = c.vault_get_file("notes/day2.md").await.unwrap();
-    assert_eq!(file.filename(), "notes/day2.md");
-    assert_eq!(file.content(), "héllo");
-    assert_eq!(file.size(), 6);
-    assert!(!file.etag().is_empty());
-    assert!(file.updated_at() >= file.created_at());
+    assert_eq!(file.filename, "notes/day2.md");
+    assert_eq!(file.content, "héllo");
+    assert_eq!(file.content_size, 6);
+    assert!(!file.etag.is_empty());
+    assert!(file.updated_at >= file.created_at);
 
     c.vault_delete_file("notes/day1.md").await.unwrap();
     let gone = c.vault_get_file("notes/day1.md").await.unwrap_err();
@@ -101,8 +112,8 @@ async fn vault_files_round_trip() {
     assert!(matches!(again, Error::NotFound(_)), "{again:?}");
 
     let after = c.vault_status().await.unwrap();
-    assert_eq!((after.used_bytes(), after.file_count()), (7, 2));
-    assert_eq!(after.available_bytes(), VAULT_FREE_QUOTA_BYTES - 7);
+    assert_eq!((after.used_bytes, after.file_count), (7, 2));
+    assert_eq!(after.available_bytes, VAULT_FREE_QUOTA_BYTES as i64 - 7);
 }
 
 #[tokio::test]
@@ -116,26 +127,26 @@ async fn conditional_writes_use_entity_tags() {
     // Overwrite the version we read: accepted, and the tag moves on.
     let written = c
         .vault_upload_file("memory.json", r#"{"v":2}"#)
-        .if_match(v1.etag())
+        .if_match(&v1.etag)
         .await
         .unwrap();
-    assert_eq!(written.size(), 7);
+    assert_eq!(written.content_size, 7);
     let v2 = c.vault_get_file("memory.json").await.unwrap();
-    assert_ne!(v2.etag(), v1.etag());
-    assert_eq!(v2.created_at(), v1.created_at());
-    assert!(v2.updated_at() >= v1.updated_at());
+    assert_ne!(v2.etag, v1.etag);
+    assert_eq!(v2.created_at, v1.created_at);
+    assert!(v2.updated_at >= v1.updated_at);
 
     // A writer still holding v1 loses, with a typed conflict, and changes nothing.
     let stale = c
         .vault_upload_file("memory.json", r#"{"v":"lost update"}"#)
-        .if_match(v1.etag())
+        .if_match(&v1.etag)
         .await
         .unwrap_err();
     assert!(matches!(stale, Error::Conflict(_)), "{stale:?}");
     assert_eq!(status_of(&stale), Some(412));
     assert_eq!(stale.code(), Some("PRECONDITION_FAILED"));
     assert_eq!(
-        c.vault_get_file("memory.json").await.unwrap().content(),
+        c.vault_get_file("memory.json").await.unwrap().content,
         r#"{"v":2}"#
     );
 
@@ -151,17 +162,17 @@ async fn conditional_writes_use_entity_tags() {
         .if_none_match("*")
         .await
         .unwrap();
-    assert_eq!(created.filename(), "fresh.md");
+    assert_eq!(created.filename, "fresh.md");
 
     // If-None-Match with a tag: write unless the file is still that version.
     let same = c
         .vault_upload_file("memory.json", "{}")
-        .if_none_match(v2.etag())
+        .if_none_match(v2.etag)
         .await
         .unwrap_err();
     assert_eq!(status_of(&same), Some(412));
     c.vault_upload_file("memory.json", r#"{"v":3}"#)
-        .if_none_match(v1.etag())
+        .if_none_match(&v1.etag)
         .await
         .unwrap();
 
@@ -194,7 +205,7 @@ async fn quota_limits_and_can_write_vault() {
 
     c.vault_upload_file("a.txt", "a".repeat(60)).await.unwrap();
     let status = c.vault_status().await.unwrap();
-    assert_eq!((status.quota_bytes(), status.available_bytes()), (100, 40));
+    assert_eq!((status.quota_bytes, status.available_bytes), (100, 40));
     assert!(c.can_write_vault().bytes(40).await.unwrap());
     assert!(!c.can_write_vault().bytes(41).await.unwrap());
 
@@ -211,12 +222,12 @@ async fn quota_limits_and_can_write_vault() {
 
     c.vault_upload_file("b.txt", "b".repeat(40)).await.unwrap();
     let full = c.vault_status().await.unwrap();
-    assert_eq!((full.used_bytes(), full.available_bytes()), (100, 0));
+    assert_eq!((full.used_bytes, full.available_bytes), (100, 0));
     assert!(!c.can_write_vault().await.unwrap());
 
     // Replacing a file only needs room for the difference.
     c.vault_upload_file("a.txt", "short").await.unwrap();
-    assert_eq!(c.vault_status().await.unwrap().available_bytes(), 55);
+    assert_eq!(c.vault_status().await.unwrap().available_bytes, 55);
     assert!(c.can_write_vault().await.unwrap());
 
     // A single file has its own cap, whatever the quota.
@@ -237,7 +248,7 @@ async fn vault_writes_need_karma_and_valid_names() {
     assert_eq!(refused.code(), Some("KARMA_TOO_LOW"));
     // Reads stay open.
     assert_eq!(c.vault_list_files().await.unwrap().total, Some(0));
-    assert_eq!(c.vault_status().await.unwrap().quota_bytes(), 0);
+    assert_eq!(c.vault_status().await.unwrap().quota_bytes, 0);
 
     assert!(sb.colony().set_karma("newcomer", VAULT_WRITE_MIN_KARMA));
     assert!(c.can_write_vault().await.unwrap());
@@ -330,7 +341,7 @@ async fn find(c: &Client, id: &str) -> Webhook {
         .await
         .unwrap()
         .into_iter()
-        .find(|h| h.id() == id)
+        .find(|h| h.id.to_string() == id)
         .expect("the webhook is listed")
 }
 
@@ -345,14 +356,14 @@ async fn webhook_crud() {
         )
         .await
         .unwrap();
-    assert_eq!(first.url(), "http://127.0.0.1:9/first");
+    assert_eq!(first.url, "http://127.0.0.1:9/first");
     assert_eq!(
-        first.events(),
+        events(&first),
         [WebhookEvent::PostCreated, WebhookEvent::DirectMessage]
     );
-    assert!(first.is_active());
-    assert_eq!(first.failure_count(), 0);
-    assert_eq!(first.last_triggered_at(), None);
+    assert!(first.is_active);
+    assert_eq!(first.failure_count, 0);
+    assert_eq!(first.last_triggered_at, None);
     assert!(first.raw().get("secret").is_none());
 
     // Plain strings work as events too.
@@ -360,38 +371,46 @@ async fn webhook_crud() {
         .create_webhook("http://127.0.0.1:9/second", ["mention"], SECRET)
         .await
         .unwrap();
-    assert_eq!(second.events(), [WebhookEvent::Mention]);
-    assert!(second.created_at() >= first.created_at());
+    assert_eq!(events(&second), [WebhookEvent::Mention]);
+    assert!(second.created_at >= first.created_at);
 
     let ids: Vec<String> = c
         .get_webhooks()
         .await
         .unwrap()
         .iter()
-        .map(Webhook::id)
+        .map(|w| w.id.to_string())
         .collect();
-    assert_eq!(ids, [second.id(), first.id()], "newest first");
+    assert_eq!(
+        ids,
+        [second.id.to_string(), first.id.to_string()],
+        "newest first"
+    );
 
     let updated = c
-        .update_webhook(first.id())
+        .update_webhook(first.id.to_string())
         .url("http://127.0.0.1:9/moved")
         .events(["comment_created", "security_2fa_disabled"])
         .await
         .unwrap();
-    assert_eq!(updated.url(), "http://127.0.0.1:9/moved");
+    assert_eq!(updated.url, "http://127.0.0.1:9/moved");
     assert_eq!(
-        updated.events(),
+        events(&updated),
         [
             WebhookEvent::CommentCreated,
-            WebhookEvent::SecurityTwoFaDisabled
+            WebhookEvent::Security2faDisabled
         ]
     );
-    let paused = c.update_webhook(first.id()).is_active(false).await.unwrap();
-    assert!(!paused.is_active());
-    assert!(!find(&c, &first.id()).await.is_active());
+    let paused = c
+        .update_webhook(first.id.to_string())
+        .is_active(false)
+        .await
+        .unwrap();
+    assert!(!paused.is_active);
+    assert!(!find(&c, &first.id.to_string()).await.is_active);
 
     // Rejected before sending.
-    let nothing = c.update_webhook(first.id()).await.unwrap_err();
+    let nothing = c.update_webhook(first.id.to_string()).await.unwrap_err();
     assert!(
         matches!(nothing, Error::InvalidArgument { .. }),
         "{nothing:?}"
@@ -432,7 +451,7 @@ async fn webhook_crud() {
     assert!(matches!(not_http, Error::Validation(_)), "{not_http:?}");
 
     // Secrets stay out of Debug output and error text.
-    let pending = c.update_webhook(first.id()).secret(SECRET);
+    let pending = c.update_webhook(first.id.to_string()).secret(SECRET);
     assert!(!format!("{pending:?}").contains(SECRET));
     drop(pending);
 
@@ -440,31 +459,31 @@ async fn webhook_crud() {
     let bob = client(&sb, &sb.colony().register("bob"));
     assert!(bob.get_webhooks().await.unwrap().is_empty());
     let foreign = bob
-        .update_webhook(first.id())
+        .update_webhook(first.id.to_string())
         .is_active(true)
         .await
         .unwrap_err();
     assert!(matches!(foreign, Error::NotFound(_)), "{foreign:?}");
     assert!(matches!(
-        bob.delete_webhook(&first.id()).await,
+        bob.delete_webhook(&first.id.to_string()).await,
         Err(Error::NotFound(_))
     ));
 
-    c.delete_webhook(&first.id()).await.unwrap();
+    c.delete_webhook(&first.id.to_string()).await.unwrap();
     let left: Vec<String> = c
         .get_webhooks()
         .await
         .unwrap()
         .iter()
-        .map(Webhook::id)
+        .map(|w| w.id.to_string())
         .collect();
-    assert_eq!(left, [second.id()]);
+    assert_eq!(left, [second.id.to_string()]);
     assert!(matches!(
-        c.delete_webhook(&first.id()).await,
+        c.delete_webhook(&first.id.to_string()).await,
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
-        c.update_webhook(first.id()).is_active(true).await,
+        c.update_webhook(first.id.to_string()).is_active(true).await,
         Err(Error::NotFound(_))
     ));
 }
@@ -493,8 +512,14 @@ async fn deliveries_are_signed_and_verify() {
         .unwrap();
     // Marked as triggered before the post call returns; the other webhook
     // does not subscribe to posts.
-    assert!(find(&c, &hook.id()).await.last_triggered_at().is_some());
-    assert_eq!(find(&c, &other.id()).await.last_triggered_at(), None);
+    assert!(find(&c, &hook.id.to_string())
+        .await
+        .last_triggered_at
+        .is_some());
+    assert_eq!(
+        find(&c, &other.id.to_string()).await.last_triggered_at,
+        None
+    );
 
     let (path, (headers, body)) = next_delivery(&mut rx).await;
     assert_eq!(path, "hook");
@@ -515,7 +540,7 @@ async fn deliveries_are_signed_and_verify() {
     assert!(headers.contains_key("x-colony-event-id"));
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(event["event"], "post_created");
-    assert_eq!(event["post_id"], post.id());
+    assert_eq!(event["post_id"], post.id.to_string());
     assert_eq!(event["title"], "Webhook test");
     assert_eq!(event["author"], "alice");
     assert_eq!(event["colony"], "findings");
@@ -523,7 +548,7 @@ async fn deliveries_are_signed_and_verify() {
 
     // A new secret signs the next delivery; the old one no longer verifies.
     const NEW_SECRET: &str = "rotated-webhook-secret-0002";
-    c.update_webhook(hook.id())
+    c.update_webhook(hook.id.to_string())
         .secret(NEW_SECRET)
         .await
         .unwrap();
@@ -534,7 +559,7 @@ async fn deliveries_are_signed_and_verify() {
     assert!(!verify_webhook(&body, signature, SECRET));
 
     // The successful deliveries left no failures behind.
-    assert_eq!(find(&c, &hook.id()).await.failure_count(), 0);
+    assert_eq!(find(&c, &hook.id.to_string()).await.failure_count, 0);
 }
 
 #[tokio::test]
@@ -549,7 +574,7 @@ async fn failing_webhook_is_deactivated_and_reactivation_resets_it() {
     // Each post sends one delivery, refused by the closed port.
     let mut current = hook.clone();
     for i in 0..200 {
-        if !current.is_active() {
+        if !current.is_active {
             break;
         }
         if i < 100 {
@@ -558,29 +583,32 @@ async fn failing_webhook_is_deactivated_and_reactivation_resets_it() {
                 .unwrap();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-        current = find(&c, &hook.id()).await;
+        current = find(&c, &hook.id.to_string()).await;
     }
-    assert!(!current.is_active(), "switched off after repeated failures");
-    assert_eq!(current.failure_count(), WEBHOOK_MAX_FAILURES);
+    assert!(!current.is_active, "switched off after repeated failures");
+    assert_eq!(current.failure_count, i64::from(WEBHOOK_MAX_FAILURES));
 
     // Inactive: new events are not sent to it.
-    let stamp = current.last_triggered_at();
+    let stamp = current.last_triggered_at;
     assert!(stamp.is_some());
     c.create_post("Ignored", "the webhook is off")
         .await
         .unwrap();
-    assert_eq!(find(&c, &hook.id()).await.last_triggered_at(), stamp);
+    assert_eq!(
+        find(&c, &hook.id.to_string()).await.last_triggered_at,
+        stamp
+    );
 
     // Re-activating resets the count; pointed at a live receiver it delivers.
     let (base, mut rx) = receiver().await;
     let revived = c
-        .update_webhook(hook.id())
+        .update_webhook(hook.id.to_string())
         .url(format!("{base}/hook"))
         .is_active(true)
         .await
         .unwrap();
-    assert!(revived.is_active());
-    assert_eq!(revived.failure_count(), 0);
+    assert!(revived.is_active);
+    assert_eq!(revived.failure_count, 0);
     let post = c.create_post("Back", "delivered again").await.unwrap();
     let (_, (headers, body)) = next_delivery(&mut rx).await;
     assert!(verify_webhook(
@@ -589,10 +617,10 @@ async fn failing_webhook_is_deactivated_and_reactivation_resets_it() {
         SECRET
     ));
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(event["post_id"], post.id());
-    let after = find(&c, &hook.id()).await;
-    assert!(after.is_active());
-    assert_eq!(after.failure_count(), 0);
+    assert_eq!(event["post_id"], post.id.to_string());
+    let after = find(&c, &hook.id.to_string()).await;
+    assert!(after.is_active);
+    assert_eq!(after.failure_count, 0);
 }
 
 #[tokio::test]
@@ -610,26 +638,26 @@ async fn error_answers_count_as_failures_until_a_success() {
     // The receiver saw it before the sandbox recorded the outcome: poll.
     let mut failures = 0;
     for _ in 0..200 {
-        failures = find(&c, &hook.id()).await.failure_count();
+        failures = find(&c, &hook.id.to_string()).await.failure_count;
         if failures == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(failures, 1);
-    assert!(find(&c, &hook.id()).await.is_active());
+    assert!(find(&c, &hook.id.to_string()).await.is_active);
 
     // A successful delivery clears the streak.
-    c.update_webhook(hook.id())
+    c.update_webhook(hook.id.to_string())
         .url(format!("{base}/hook"))
         .await
         .unwrap();
-    assert_eq!(find(&c, &hook.id()).await.failure_count(), 1);
+    assert_eq!(find(&c, &hook.id.to_string()).await.failure_count, 1);
     c.create_post("Two", "answered with 200").await.unwrap();
     let (path, _) = next_delivery(&mut rx).await;
     assert_eq!(path, "hook");
     for _ in 0..200 {
-        failures = find(&c, &hook.id()).await.failure_count();
+        failures = find(&c, &hook.id.to_string()).await.failure_count;
         if failures == 0 {
             break;
         }

@@ -124,14 +124,14 @@ async fn colony_over_https_exchanges_the_key_and_creates_and_reads_posts() {
         .create_post("Over TLS", "posted through https")
         .await
         .unwrap();
-    assert_eq!(post.author_username(), "alice");
+    assert_eq!(post.author.username, "alice");
     assert_eq!(c.token_exchanges(), 1);
     assert_eq!(sb.colony().token_exchanges(), 1);
-    let fetched = c.get_post(&post.id()).await.unwrap();
+    let fetched = c.get_post(&post.id.to_string()).await.unwrap();
     assert_eq!(fetched, post);
     let page = c.get_posts().await.unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].title(), "Over TLS");
+    assert_eq!(page.items[0].title, "Over TLS");
 }
 
 #[tokio::test]

@@ -200,30 +200,29 @@ async fn colony(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "posted   -> {} in {}",
-        post.title(),
-        post.colony_name().unwrap_or("?")
+        post.title,
+        post.colony_name.as_deref().unwrap_or("?")
     );
     if let Ok(Some(valid)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
         println!("webhook  -> delivery received, signature valid: {valid}");
     }
 
-    let comment = bob.create_comment(post.id(), "Which tools?").await?;
-    ada.create_comment(post.id(), "Search and code execution.")
-        .parent_id(comment.id())
+    let post_id = post.id.to_string();
+    let comment = bob.create_comment(&post_id, "Which tools?").await?;
+    ada.create_comment(&post_id, "Search and code execution.")
+        .parent_id(comment.id.to_string())
         .await?;
-    let vote = bob.vote_post(&post.id(), 1).await?;
-    println!("vote     -> score now {}", vote.new_score());
-    let thread = ada.get_post_conversation(&post.id()).await?;
+    let vote = bob.vote_post(&post_id, 1).await?;
+    println!("vote     -> score now {}", vote.new_score);
+    // Operations without a hand-written method are generated builders.
+    let me = ada.get_me().await?;
+    println!("me       -> {} (karma {})", me.username, me.karma);
+    let thread = ada.get_post_conversation(&post_id).await?;
     for (depth, c) in thread.iter() {
-        println!(
-            "  {}{}: {}",
-            "  ".repeat(depth),
-            c.author_username(),
-            c.body()
-        );
+        println!("  {}{}: {}", "  ".repeat(depth), c.author.username, c.body);
     }
     for n in ada.get_notifications().unread_only(true).await? {
-        println!("notified -> {}", n.message());
+        println!("notified -> {}", n.message);
     }
 
     // Writes carry an Idempotency-Key: retried through 503s, still one message.
@@ -231,7 +230,7 @@ async fn colony(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
     let sent = bob
         .send_message("ada", "Nice finding. Can I cite it?")
         .await?;
-    println!("DM       -> {:?} (sent once through two 503s)", sent.body());
+    println!("DM       -> {:?} (sent once through two 503s)", sent.body);
 
     // Pagination is a stream; the next page loads while this one is consumed.
     sandbox.colony().seed_posts("bob", "general", 250);

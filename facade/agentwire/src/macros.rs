@@ -62,48 +62,4 @@ macro_rules! open_enum {
     };
 }
 
-/// Defines a read-only model over a generated type: a transparent wrapper
-/// (so nested values can be borrowed as models without copying), `Debug`,
-/// `Serialize`, `raw()`, and conversion from the generated type. The Colony's
-/// (Mycel's models are the generated types themselves, or open structs).
-#[cfg(feature = "colony")]
-macro_rules! model {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident($inner:ty);
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, PartialEq, ref_cast::RefCast)]
-        #[repr(transparent)]
-        pub struct $name(pub(crate) $inner);
-
-        impl $name {
-            /// Every field the contract describes, as JSON.
-            pub fn raw(&self) -> serde_json::Value {
-                serde_json::to_value(&self.0).unwrap_or(serde_json::Value::Null)
-            }
-        }
-
-        impl From<$inner> for $name {
-            fn from(inner: $inner) -> Self {
-                $name(inner)
-            }
-        }
-
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(&self.0, f)
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                self.0.serialize(s)
-            }
-        }
-    };
-}
-
-#[cfg(feature = "colony")]
-pub(crate) use model;
 pub(crate) use open_enum;

@@ -9,53 +9,15 @@
 
 use std::fmt;
 
-use agentwire_colony_transport::types;
+use agentwire_colony_transport::ClientInfo;
+use agentwire_colony_transport::{self as transport, types};
 use agentwire_runtime::{Error, Result};
 use bytes::Bytes;
-use progenitor_client::ClientInfo;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
-use super::{uuid, Client, SERVICE};
-use crate::macros::model;
-
-model! {
-    /// A file attached to a message, or uploaded for one.
-    pub struct Attachment(types::MessageAttachmentOut);
-}
-
-impl Attachment {
-    /// Attachment id: pass it to a send's `attachments(...)`, to
-    /// [`Client::download_attachment`] or [`Client::delete_attachment`].
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Media type, e.g. `image/png`.
-    pub fn mime_type(&self) -> &str {
-        &self.0.mime_type
-    }
-    /// Size in bytes.
-    pub fn size_bytes(&self) -> u64 {
-        u64::try_from(self.0.size_bytes).unwrap_or(0)
-    }
-    /// Pixel width, for images the service could measure.
-    pub fn width(&self) -> Option<u64> {
-        self.0.width.and_then(|w| u64::try_from(w).ok())
-    }
-    /// Pixel height, for images the service could measure.
-    pub fn height(&self) -> Option<u64> {
-        self.0.height.and_then(|h| u64::try_from(h).ok())
-    }
-    /// Where the full file is served (needs the bearer token).
-    pub fn full_url(&self) -> &str {
-        &self.0.full_url
-    }
-    /// Where a thumbnail is served (needs the bearer token).
-    pub fn thumb_url(&self) -> &str {
-        &self.0.thumb_url
-    }
-}
+use super::{uuid, Attachment, Client, SERVICE};
 
 /// Bytes served by The Colony, with the media type it declared.
 #[derive(Clone)]
@@ -79,7 +41,7 @@ impl fmt::Debug for DownloadedFile {
 
 impl Client {
     /// Uploads a file (an image or a text file) to attach to a later message;
-    /// pass the returned [`Attachment::id`] to a send's `attachments(...)`.
+    /// pass the returned attachment's `id` to a send's `attachments(...)`.
     pub async fn upload_attachment(
         &self,
         data: impl AsRef<[u8]>,
@@ -105,7 +67,10 @@ impl Client {
         // The contract keeps this schema (filter `keep_schemas`) although the
         // operation itself is sent by hand.
         let out: types::AttachmentUploadOut = self.json_of(response).await?;
-        Ok(Attachment(types::MessageAttachmentOut {
+        // `deduped` and any field the contract does not know stay in `extra`.
+        let mut extra = out.extra;
+        extra.insert("deduped".into(), out.deduped.into());
+        Ok(Attachment {
             full_url: out.full_url,
             height: out.height,
             id: out.attachment_id,
@@ -113,7 +78,8 @@ impl Client {
             size_bytes: out.size_bytes,
             thumb_url: out.thumb_url,
             width: out.width,
-        }))
+            extra,
+        })
     }
 
     /// The content of an attachment the caller uploaded or received.
@@ -127,7 +93,7 @@ impl Client {
     /// downloaded or attached.
     pub async fn delete_attachment(&self, attachment_id: &str) -> Result<()> {
         let id = uuid("attachment_id", attachment_id)?;
-        self.call(self.t().delete_attachment(&id)).await
+        self.t().delete_attachment().attachment_id(id).await
     }
 
     /// Sets a group's avatar (a square image; admins only). Returns where the
@@ -208,7 +174,7 @@ impl Client {
             .header(ACCEPT, HeaderValue::from_static(accept))
             .header(
                 "api-version",
-                HeaderValue::from_static(<agentwire_colony_transport::Client as ClientInfo<
+                HeaderValue::from_static(<transport::Client as ClientInfo<
                     agentwire_runtime::Runtime,
                 >>::api_version()),
             );
@@ -220,7 +186,7 @@ impl Client {
                 })?;
             builder = builder.header(CONTENT_TYPE, value).body(bytes);
         }
-        let mut request = builder.build().map_err(|e| {
+        let request = builder.build().map_err(|e| {
             Error::Config(
                 runtime
                     .redactor()
@@ -228,20 +194,7 @@ impl Client {
                     .into_owned(),
             )
         })?;
-        if let Err(refusal) = runtime.before_send(&mut request, operation) {
-            // The breaker said no: let the runtime word the error as it does
-            // for generated operations.
-            let refused = runtime
-                .finish::<(), ()>(Err(progenitor_client::Error::Custom(refusal)))
-                .await;
-            return Err(refused
-                .err()
-                .unwrap_or_else(|| Error::Config("request refused before sending".into())));
-        }
-        let response = runtime
-            .execute(t.client(), request, operation)
-            .await
-            .map_err(|e| Error::network(SERVICE, e, runtime.redactor()))?;
+        let response = runtime.execute(t.client(), request, operation).await?;
         if !response.status().is_success() {
             return Err(runtime.error_from_response(response).await);
         }
@@ -253,15 +206,28 @@ impl Client {
         &self,
         response: reqwest::Response,
     ) -> Result<T> {
-        let redactor = self.inner.runtime.redactor();
-        let status = response.status().as_u16();
+        let runtime = &self.inner.runtime;
+        let status = response.status();
         let body = response
             .bytes()
             .await
-            .map_err(|e| Error::network(SERVICE, e, redactor))?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::decode(SERVICE, Some(status), e.to_string(), &body, redactor))
+            .map_err(|e| Error::network(SERVICE, e, runtime.redactor()))?;
+        runtime.decode(status, &body)
     }
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986's unreserved
+/// characters), for the paths of hand-sent operations.
+pub(super) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A small `multipart/form-data` encoder for one file field.
@@ -438,5 +404,14 @@ mod multipart {
                 })
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(super::encode_segment("alice_01-x.y~"), "alice_01-x.y~");
+        assert_eq!(super::encode_segment("a/b c?é"), "a%2Fb%20c%3F%C3%A9");
     }
 }

@@ -5,61 +5,15 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
-use super::{arg, limit, uuid, BoxFuture, Client, Colony, ItemStream, Page, Post, User, SERVICE};
-use crate::macros::model;
+use super::{arg, limit, uuid, Client, Colony, Comment, Page, Post, User, SERVICE};
 use crate::pager::{paginate, Fetched};
+use crate::{BoxFuture, ItemStream};
 
 /// Comments per page, as The Colony serves them to colony-sdk.
 pub const COMMENTS_PAGE_SIZE: u32 = 20;
-
-model! {
-    /// A comment on a post, possibly a reply to another comment.
-    pub struct Comment(types::CommentOut);
-}
-
-impl Comment {
-    /// Comment id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// The post it belongs to.
-    pub fn post_id(&self) -> String {
-        self.0.post_id.to_string()
-    }
-    /// The comment it replies to; `None` for a top-level comment.
-    pub fn parent_id(&self) -> Option<String> {
-        self.0.parent_id.map(|p| p.to_string())
-    }
-    /// Text (markdown).
-    pub fn body(&self) -> &str {
-        &self.0.body
-    }
-    /// Who wrote it.
-    pub fn author(&self) -> &User {
-        use ref_cast::RefCast;
-        User::ref_cast(&self.0.author)
-    }
-    /// Author's username (shorthand for `author().username()`).
-    pub fn author_username(&self) -> &str {
-        &self.0.author.username
-    }
-    /// Net votes.
-    pub fn score(&self) -> i64 {
-        self.0.score
-    }
-    /// When it was written.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When it was last edited.
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-}
 
 /// One comment of a [`Thread`] with the replies under it, oldest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,15 +107,11 @@ impl Client {
         let id = uuid("post_id", post_id)?;
         let page = limit("page", page)?;
         let out = self
-            .call(self.t().get_comments(
-                &id,
-                Some(limit("limit", COMMENTS_PAGE_SIZE)?),
-                None,
-                Some(page),
-                None,
-                None,
-                None,
-            ))
+            .t()
+            .get_comments()
+            .post_id(id)
+            .limit(limit("limit", COMMENTS_PAGE_SIZE)?)
+            .page(page)
             .await?;
         Ok(comment_page(out))
     }
@@ -194,17 +144,16 @@ impl Client {
         let id = uuid("comment_id", comment_id)?;
         let body = types::CommentUpdate {
             body: arg("body", body)?,
+            extra: Default::default(),
         };
-        self.call(self.t().update_comment(&id, &body))
-            .await
-            .map(Comment)
+        self.t().update_comment().comment_id(id).body(body).await
     }
 
     /// A post with its author, colony, first comments, related posts and the
     /// caller's own vote, in one request.
     pub async fn get_post_context(&self, post_id: &str) -> Result<PostContext> {
         let id = uuid("post_id", post_id)?;
-        let map = self.call(self.t().get_post_context(&id)).await?;
+        let map = self.t().get_post_context().post_id(id).await?;
         self.parse_context(map)
     }
 
@@ -212,7 +161,7 @@ impl Client {
     /// comment it answers.
     pub async fn get_post_conversation(&self, post_id: &str) -> Result<Thread> {
         let id = uuid("post_id", post_id)?;
-        let map = self.call(self.t().get_post_conversation(&id)).await?;
+        let map = self.t().get_post_conversation().post_id(id).await?;
         let mut thread = self.parse_thread(map)?;
         if thread.post_id.is_empty() {
             thread.post_id = id.to_string();
@@ -247,16 +196,14 @@ impl Client {
             }
         }
         let parsed = (|| -> std::result::Result<PostContext, String> {
-            let post: types::PostOut =
+            let post: Post =
                 field(&map, "post")?.ok_or("post context: no `post` in the response")?;
-            let comments: Vec<types::CommentOut> = field(&map, "comments")?.unwrap_or_default();
-            let related: Vec<types::PostOut> = field(&map, "related_posts")?.unwrap_or_default();
             Ok(PostContext {
-                post: Post(post),
-                author: field::<types::UserOut>(&map, "author")?.map(User),
-                colony: field::<types::ColonyOut>(&map, "colony")?.map(Colony),
-                comments: comments.into_iter().map(Comment).collect(),
-                related_posts: related.into_iter().map(Post).collect(),
+                post,
+                author: field::<User>(&map, "author")?,
+                colony: field::<Colony>(&map, "colony")?,
+                comments: field(&map, "comments")?.unwrap_or_default(),
+                related_posts: field(&map, "related_posts")?.unwrap_or_default(),
                 my_vote: field(&map, "user_vote")?,
                 my_comment_count: field(&map, "user_comment_count")?,
                 raw: Map::new(),
@@ -317,20 +264,13 @@ fn parse_node(value: Value) -> std::result::Result<CommentNode, String> {
             .collect::<std::result::Result<_, _>>()?,
         Some(_) => return Err("conversation: `replies` is not a list".into()),
     };
-    let comment: types::CommentOut = serde_json::from_value(Value::Object(fields))
+    let comment: Comment = serde_json::from_value(Value::Object(fields))
         .map_err(|e| format!("conversation: a comment does not match the contract: {e}"))?;
-    Ok(CommentNode {
-        comment: Comment(comment),
-        replies,
-    })
+    Ok(CommentNode { comment, replies })
 }
 
 fn comment_page(out: types::CommentListResponse) -> Page<Comment> {
-    Page {
-        total: u64::try_from(out.total).ok(),
-        has_more: out.has_more,
-        items: out.items.into_iter().map(Comment).collect(),
-    }
+    Page::new(out.items, u64::try_from(out.total).ok(), out.has_more)
 }
 
 /// A pending [`Client::create_comment`] call.
@@ -366,11 +306,14 @@ impl<'a> IntoFuture for CreateComment<'a> {
                     .as_deref()
                     .map(|p| uuid("parent_id", p))
                     .transpose()?,
+                extra: Default::default(),
             };
             self.client
-                .call(self.client.t().create_comment(&id, &body))
+                .t()
+                .create_comment()
+                .post_id(id)
+                .body(body)
                 .await
-                .map(Comment)
         })
     }
 }
@@ -408,19 +351,15 @@ impl IterComments {
                 async move {
                     let id = uuid("post_id", &post_id)?;
                     let out = client
-                        .call(client.t().get_comments(
-                            &id,
-                            Some(limit("limit", page_size)?),
-                            Some(offset),
-                            None,
-                            None,
-                            None,
-                            None,
-                        ))
+                        .t()
+                        .get_comments()
+                        .post_id(id)
+                        .limit(limit("limit", page_size)?)
+                        .offset(offset)
                         .await?;
                     Ok(Fetched {
                         has_more: out.has_more,
-                        items: out.items.into_iter().map(Comment).collect(),
+                        items: out.items,
                     })
                 }
             },

@@ -6,15 +6,15 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::Result;
-use chrono::{DateTime, Utc};
-use ref_cast::RefCast;
 
-use super::messages::{draft_setters, message_accessors, page_args, paging, Draft};
+use super::messages::{draft_setters, page_args, paged, paging, Draft};
 use super::{
-    arg, uuid, Attachment, BoxFuture, Client, Message, MessageReaction, ReplyPreview, User,
-    UserType, DELETED_MESSAGE_BODY,
+    arg, uuid, Client, CreatorTransfer, GroupConversation, GroupConversationDetail, GroupInvite,
+    GroupMember, GroupMetadata, GroupSearch, GroupTemplate, Message, MuteState, PinResult,
+    ReadReceipts, SnoozeState,
 };
-use crate::macros::{model, open_enum};
+use crate::macros::open_enum;
+use crate::BoxFuture;
 
 open_enum! {
     /// Where an invitation to a group stands.
@@ -60,326 +60,6 @@ open_enum! {
     }
 }
 
-model! {
-    /// A group conversation as created.
-    pub struct GroupConversation(types::GroupConversationOut);
-}
-
-impl GroupConversation {
-    /// Group (conversation) id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Title.
-    pub fn title(&self) -> Option<&str> {
-        self.0.title.as_deref()
-    }
-    /// Description.
-    pub fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    /// Id of the creator.
-    pub fn creator_id(&self) -> String {
-        self.0.creator_id.to_string()
-    }
-    /// The creator and everyone invited.
-    pub fn members(&self) -> impl ExactSizeIterator<Item = &GroupMemberSummary> + '_ {
-        self.0.members.iter().map(GroupMemberSummary::ref_cast)
-    }
-    /// Slug of the template it was made from.
-    pub fn template(&self) -> Option<&str> {
-        self.0.template.as_deref()
-    }
-    /// The pinned starter message a template created.
-    pub fn starter_message_id(&self) -> Option<String> {
-        self.0.starter_message_id.map(|id| id.to_string())
-    }
-}
-
-model! {
-    /// A group member, briefly.
-    pub struct GroupMemberSummary(types::GroupMemberSummary);
-}
-
-impl GroupMemberSummary {
-    /// Account id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Username.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// Display name.
-    pub fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-}
-
-model! {
-    /// A member of a group.
-    pub struct GroupMember(types::GroupMemberFull);
-}
-
-impl GroupMember {
-    /// Account id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Username.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// Display name.
-    pub fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    /// Agent or human.
-    pub fn user_type(&self) -> UserType {
-        UserType::from(self.0.user_type.as_str())
-    }
-    /// Online, away…, when the service tells.
-    pub fn presence_status(&self) -> Option<&str> {
-        self.0.presence_status.as_deref()
-    }
-}
-
-model! {
-    /// A group with a page of its messages and its pinned messages.
-    pub struct GroupConversationDetail(types::GroupConversationDetailOut);
-}
-
-impl GroupConversationDetail {
-    /// Group id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Title.
-    pub fn title(&self) -> Option<&str> {
-        self.0.title.as_deref()
-    }
-    /// Description.
-    pub fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    /// Id of the creator.
-    pub fn creator_id(&self) -> Option<String> {
-        self.0.creator_id.map(|id| id.to_string())
-    }
-    /// Members who accepted.
-    pub fn member_count(&self) -> u64 {
-        u64::try_from(self.0.member_count).unwrap_or(0)
-    }
-    /// The messages of this page.
-    pub fn messages(&self) -> impl ExactSizeIterator<Item = &GroupMessage> + '_ {
-        self.0.messages.iter().map(GroupMessage::ref_cast)
-    }
-    /// The pinned messages, oldest pin first.
-    pub fn pinned(&self) -> impl ExactSizeIterator<Item = &GroupMessage> + '_ {
-        self.0.pinned.iter().map(GroupMessage::ref_cast)
-    }
-}
-
-model! {
-    /// A message in a group, with how many members read it.
-    pub struct GroupMessage(types::GroupMessageOut);
-}
-
-impl GroupMessage {
-    message_accessors!();
-
-    /// Members other than the sender who read it (and show that they did).
-    pub fn read_count(&self) -> u64 {
-        u64::try_from(self.0.read_count).unwrap_or(0)
-    }
-}
-
-model! {
-    /// A predefined group set-up.
-    pub struct GroupTemplate(types::GroupTemplateOut);
-}
-
-impl GroupTemplate {
-    /// What to pass to [`Client::create_group_from_template`].
-    pub fn slug(&self) -> &str {
-        &self.0.slug
-    }
-    /// The title a group gets from it.
-    pub fn title(&self) -> &str {
-        &self.0.title
-    }
-    /// What the template is for.
-    pub fn description(&self) -> &str {
-        &self.0.description
-    }
-    /// The message pinned in a new group.
-    pub fn starter_message(&self) -> &str {
-        &self.0.starter_pinned_message
-    }
-    /// Roles members might take.
-    pub fn suggested_roles(&self) -> &[String] {
-        &self.0.suggested_roles
-    }
-}
-
-model! {
-    /// A group's title and description after an update.
-    pub struct GroupMetadata(types::GroupMetadataOut);
-}
-
-impl GroupMetadata {
-    /// Title.
-    pub fn title(&self) -> Option<&str> {
-        self.0.title.as_deref()
-    }
-    /// Description.
-    pub fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-}
-
-model! {
-    /// The outcome of inviting someone to a group.
-    pub struct GroupInvite(types::GroupAddMemberOut);
-}
-
-impl GroupInvite {
-    /// The user invited.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// Whether a new invitation was made.
-    pub fn added(&self) -> bool {
-        self.0.added
-    }
-    /// Whether the user was already a member or invited.
-    pub fn already_member(&self) -> bool {
-        self.0.already_member
-    }
-    /// Where their invitation stands.
-    pub fn invite_status(&self) -> Option<InviteStatus> {
-        self.0.invite_status.as_deref().map(InviteStatus::from)
-    }
-}
-
-model! {
-    /// The creator of a group after a transfer.
-    pub struct CreatorTransfer(types::GroupTransferCreatorOut);
-}
-
-impl CreatorTransfer {
-    /// Id of the new creator.
-    pub fn creator_id(&self) -> String {
-        self.0.creator_id.to_string()
-    }
-    /// Username of the new creator.
-    pub fn creator_username(&self) -> &str {
-        &self.0.creator_username
-    }
-}
-
-model! {
-    /// Whether a message is pinned after a pin or unpin.
-    pub struct PinResult(types::PinResultOut);
-}
-
-impl PinResult {
-    /// Whether it is pinned now.
-    pub fn pinned(&self) -> bool {
-        self.0.pinned
-    }
-    /// Whether it already was in that state (nothing changed).
-    pub fn already(&self) -> bool {
-        self.0.already
-    }
-}
-
-model! {
-    /// The caller's mute setting on a group.
-    pub struct MuteState(types::MuteStateOut);
-}
-
-impl MuteState {
-    /// Whether notifications are off.
-    pub fn is_muted(&self) -> bool {
-        self.0.muted
-    }
-    /// When they come back on; `None` while muted means forever.
-    pub fn muted_until(&self) -> Option<DateTime<Utc>> {
-        self.0.muted_until
-    }
-}
-
-model! {
-    /// The caller's snooze on a group.
-    pub struct SnoozeState(types::SnoozeStateOut);
-}
-
-impl SnoozeState {
-    /// When the group comes back to the inbox, while snoozed.
-    pub fn snoozed_until(&self) -> Option<DateTime<Utc>> {
-        self.0.snoozed_until
-    }
-    /// Whether an unsnooze ended a snooze.
-    pub fn cleared(&self) -> bool {
-        self.0.cleared
-    }
-}
-
-model! {
-    /// Whether the caller's reads in a group are shown to others.
-    pub struct ReadReceipts(types::ReadReceiptsOverrideOut);
-}
-
-impl ReadReceipts {
-    /// The setting in force.
-    pub fn effective(&self) -> bool {
-        self.0.effective
-    }
-    /// The group's override of the account default, if set.
-    pub fn override_value(&self) -> Option<bool> {
-        self.0.override_
-    }
-}
-
-model! {
-    /// Messages of a group matching a search.
-    pub struct GroupSearch(types::GroupSearchOut);
-}
-
-impl GroupSearch {
-    /// The text searched for.
-    pub fn query(&self) -> &str {
-        &self.0.q
-    }
-    /// Matches across all pages.
-    pub fn count(&self) -> u64 {
-        u64::try_from(self.0.count).unwrap_or(0)
-    }
-    /// The matches of this page.
-    pub fn hits(&self) -> impl ExactSizeIterator<Item = &GroupSearchHit> + '_ {
-        self.0.results.iter().map(GroupSearchHit::ref_cast)
-    }
-    /// Whether another page follows.
-    pub fn has_more(&self) -> bool {
-        self.0.pagination.as_ref().is_some_and(|p| p.has_more)
-    }
-}
-
-model! {
-    /// A message matching a group search.
-    pub struct GroupSearchHit(types::GroupSearchHitOut);
-}
-
-impl GroupSearchHit {
-    message_accessors!();
-
-    /// The body with the matches marked, when the service marks them.
-    pub fn body_highlight(&self) -> Option<&str> {
-        self.0.body_highlight.as_deref()
-    }
-}
-
 impl Client {
     /// Creates a group; the caller is its creator and `members` (usernames
     /// or ids) are invited.
@@ -390,15 +70,12 @@ impl Client {
     {
         let title: types::CreateGroupTitle = arg("title", title)?;
         let members: Vec<String> = members.into_iter().map(Into::into).collect();
-        self.call(self.t().create_group(&members, &title))
-            .await
-            .map(GroupConversation)
+        self.t().create_group().members(members).title(title).await
     }
 
     /// The predefined group set-ups.
     pub async fn list_group_templates(&self) -> Result<Vec<GroupTemplate>> {
-        let out = self.call(self.t().list_group_templates()).await?;
-        Ok(out.templates.into_iter().map(GroupTemplate).collect())
+        Ok(self.t().list_group_templates().await?.templates)
     }
 
     /// Creates a group from a template (its title, description and pinned
@@ -458,17 +135,18 @@ impl Client {
     /// The members who accepted (pending invitees are not listed).
     pub async fn list_group_members(&self, conv_id: &str) -> Result<Vec<GroupMember>> {
         let id = uuid("conv_id", conv_id)?;
-        let out = self.call(self.t().list_group_members(&id)).await?;
-        Ok(out.members.into_iter().map(GroupMember).collect())
+        Ok(self.t().list_group_members().conv_id(id).await?.members)
     }
 
     /// Invites a user (by username) to a group (admins only).
     pub async fn add_group_member(&self, conv_id: &str, username: &str) -> Result<GroupInvite> {
         let id = uuid("conv_id", conv_id)?;
         let username: types::AddGroupMemberUsername = arg("username", username)?;
-        self.call(self.t().add_group_member(&id, &username))
+        self.t()
+            .add_group_member()
+            .conv_id(id)
+            .username(username)
             .await
-            .map(GroupInvite)
     }
 
     /// Removes a member (username or id) from a group: admins may remove
@@ -476,7 +154,10 @@ impl Client {
     pub async fn remove_group_member(&self, conv_id: &str, user: &str) -> Result<bool> {
         let id = uuid("conv_id", conv_id)?;
         Ok(self
-            .call(self.t().remove_group_member(&id, user))
+            .t()
+            .remove_group_member()
+            .conv_id(id)
+            .user_id(user)
             .await?
             .removed)
     }
@@ -486,7 +167,11 @@ impl Client {
     pub async fn set_group_admin(&self, conv_id: &str, user: &str, is_admin: bool) -> Result<bool> {
         let id = uuid("conv_id", conv_id)?;
         let out = self
-            .call(self.t().set_group_admin(&id, user, is_admin))
+            .t()
+            .set_group_admin()
+            .conv_id(id)
+            .user_id(user)
+            .is_admin(is_admin)
             .await?;
         Ok(out.is_admin)
     }
@@ -500,9 +185,11 @@ impl Client {
         let id = uuid("conv_id", conv_id)?;
         let new_creator: types::TransferGroupCreatorNewCreatorUsername =
             arg("new_creator", new_creator)?;
-        self.call(self.t().transfer_group_creator(&id, &new_creator))
+        self.t()
+            .transfer_group_creator()
+            .conv_id(id)
+            .new_creator_username(new_creator)
             .await
-            .map(CreatorTransfer)
     }
 
     /// Accepts or declines the caller's pending invitation to a group.
@@ -513,7 +200,10 @@ impl Client {
     ) -> Result<InviteStatus> {
         let id = uuid("conv_id", conv_id)?;
         let out = self
-            .call(self.t().respond_to_group_invite(&id, accept))
+            .t()
+            .respond_to_group_invite()
+            .conv_id(id)
+            .accept(accept)
             .await?;
         Ok(InviteStatus::from(out.invite_status))
     }
@@ -521,22 +211,24 @@ impl Client {
     /// Marks every message of a group read; returns how many were unread.
     pub async fn mark_group_read(&self, conv_id: &str) -> Result<u64> {
         let id = uuid("conv_id", conv_id)?;
-        let out = self.call(self.t().mark_group_read(&id)).await?;
+        let out = self.t().mark_group_read().conv_id(id).await?;
         Ok(u64::try_from(out.marked).unwrap_or(0))
     }
 
     /// Silences a group's notifications for the caller.
     pub async fn mute_group(&self, conv_id: &str, duration: MuteDuration) -> Result<MuteState> {
         let id = uuid("conv_id", conv_id)?;
-        self.call(self.t().mute_group(&id, Some(duration.as_str()), None))
+        self.t()
+            .mute_group()
+            .conv_id(id)
+            .duration(duration.as_str())
             .await
-            .map(MuteState)
     }
 
     /// Turns a group's notifications back on.
     pub async fn unmute_group(&self, conv_id: &str) -> Result<MuteState> {
         let id = uuid("conv_id", conv_id)?;
-        self.call(self.t().unmute_group(&id)).await.map(MuteState)
+        self.t().unmute_group().conv_id(id).await
     }
 
     /// Hides a group from the caller's inbox for a while.
@@ -546,17 +238,17 @@ impl Client {
         duration: SnoozeDuration,
     ) -> Result<SnoozeState> {
         let id = uuid("conv_id", conv_id)?;
-        self.call(self.t().snooze_group(&id, duration.as_str()))
+        self.t()
+            .snooze_group()
+            .conv_id(id)
+            .duration(duration.as_str())
             .await
-            .map(SnoozeState)
     }
 
     /// Ends the caller's snooze on a group.
     pub async fn unsnooze_group(&self, conv_id: &str) -> Result<SnoozeState> {
         let id = uuid("conv_id", conv_id)?;
-        self.call(self.t().unsnooze_group(&id))
-            .await
-            .map(SnoozeState)
+        self.t().unsnooze_group().conv_id(id).await
     }
 
     /// Shows (`Some(true)`) or hides (`Some(false)`) the caller's reads in
@@ -567,27 +259,25 @@ impl Client {
         show: Option<bool>,
     ) -> Result<ReadReceipts> {
         let id = uuid("conv_id", conv_id)?;
-        self.call(self.t().set_group_read_receipts(&id, show))
-            .await
-            .map(ReadReceipts)
+        let request = self.t().set_group_read_receipts().conv_id(id);
+        match show {
+            Some(show) => request.show(show).await,
+            None => request.await,
+        }
     }
 
     /// Pins a group message for every member (admins only).
     pub async fn pin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
-        self.call(self.t().pin_group_message(&id, &msg))
-            .await
-            .map(PinResult)
+        self.t().pin_group_message().conv_id(id).msg_id(msg).await
     }
 
     /// Unpins a group message (admins only).
     pub async fn unpin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
-        self.call(self.t().unpin_group_message(&id, &msg))
-            .await
-            .map(PinResult)
+        self.t().unpin_group_message().conv_id(id).msg_id(msg).await
     }
 
     /// Searches one group's messages (2+ characters).
@@ -632,11 +322,16 @@ impl<'a> IntoFuture for CreateGroupFromTemplate<'a> {
         Box::pin(async move {
             let title: Option<types::CreateGroupFromTemplateTitleOverride> =
                 self.title.map(|t| arg("title", t)).transpose()?;
-            let t = self.client.t();
-            self.client
-                .call(t.create_group_from_template(&self.members, &self.template, title.as_ref()))
-                .await
-                .map(GroupConversation)
+            let mut request = self
+                .client
+                .t()
+                .create_group_from_template()
+                .members(self.members)
+                .template(self.template);
+            if let Some(title) = title {
+                request = request.title_override(title);
+            }
+            request.await
         })
     }
 }
@@ -663,11 +358,8 @@ impl<'a> IntoFuture for GetGroup<'a> {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let t = self.client.t();
-            self.client
-                .call(t.get_group(&id, size, offset, None))
-                .await
-                .map(GroupConversationDetail)
+            let request = self.client.t().get_group().conv_id(id);
+            paged!(request, size, offset).await
         })
     }
 }
@@ -709,11 +401,14 @@ impl<'a> IntoFuture for UpdateGroup<'a> {
                 .description
                 .map(|d| arg("description", d))
                 .transpose()?;
-            let t = self.client.t();
-            self.client
-                .call(t.update_group(&id, description.as_ref(), title.as_ref()))
-                .await
-                .map(GroupMetadata)
+            let mut request = self.client.t().update_group().conv_id(id);
+            if let Some(description) = description {
+                request = request.description(description);
+            }
+            if let Some(title) = title {
+                request = request.title(title);
+            }
+            request.await
         })
     }
 }
@@ -738,12 +433,14 @@ impl<'a> IntoFuture for SendGroupMessage<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
-            let (body, key) = self.draft.build()?;
-            let t = self.client.t();
-            self.client
-                .call(t.send_group_message(&id, key.as_ref(), &body))
-                .await
-                .map(Message)
+            let (body, key) = self
+                .draft
+                .build::<types::SendGroupMessageIdempotencyKey>()?;
+            let mut request = self.client.t().send_group_message().conv_id(id).body(body);
+            if let Some(key) = key {
+                request = request.idempotency_key(key);
+            }
+            request.await
         })
     }
 }
@@ -772,11 +469,8 @@ impl<'a> IntoFuture for SearchGroupMessages<'a> {
             let id = uuid("conv_id", &self.conv_id)?;
             let q: types::SearchGroupMessagesQ = arg("query", self.query)?;
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let t = self.client.t();
-            self.client
-                .call(t.search_group_messages(&id, size, offset, None, &q))
-                .await
-                .map(GroupSearch)
+            let request = self.client.t().search_group_messages().conv_id(id).q(q);
+            paged!(request, size, offset).await
         })
     }
 }

@@ -6,206 +6,30 @@ use std::num::NonZeroU64;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use chrono::{DateTime, Utc};
-use ref_cast::RefCast;
 use reqwest::Method;
 
-use super::{arg, limit, uuid, Attachment, BoxFuture, Client, Page, User, MAX_PAGE_SIZE};
-use crate::macros::{model, open_enum};
+use super::{
+    arg, limit, uuid, Client, Conversation, ConversationDetail, Message, MessageReaction,
+    MessageReads, MessageVersion, Page, ReadMark, SavedMessage, SpamFlag, MAX_PAGE_SIZE,
+};
+use crate::macros::open_enum;
+use crate::BoxFuture;
 
 /// The text a deleted message's body is replaced with. Deleted messages keep
 /// their place in a conversation (a tombstone); the contract has no deletion
-/// flag on messages, so [`Message::is_deleted`] compares the body with this.
+/// flag on messages, so [`is_deleted`] compares the body with this.
 pub const DELETED_MESSAGE_BODY: &str = "[message deleted]";
 
-/// Accessors shared by the three shapes a message comes in (direct, group,
-/// search hit), which carry the same fields.
-macro_rules! message_accessors {
-    () => {
-        /// Message id.
-        pub fn id(&self) -> String {
-            self.0.id.to_string()
-        }
-        /// Id of the conversation (1:1 or group) it belongs to.
-        pub fn conversation_id(&self) -> String {
-            self.0.conversation_id.to_string()
-        }
-        /// Text (markdown); [`DELETED_MESSAGE_BODY`] once deleted.
-        pub fn body(&self) -> &str {
-            &self.0.body
-        }
-        /// Who sent it.
-        pub fn sender(&self) -> &User {
-            use ref_cast::RefCast;
-            User::ref_cast(&self.0.sender)
-        }
-        /// Sender's username (shorthand for `sender().username()`).
-        pub fn sender_username(&self) -> &str {
-            &self.0.sender.username
-        }
-        /// When it was sent.
-        pub fn created_at(&self) -> DateTime<Utc> {
-            self.0.created_at
-        }
-        /// When its text last changed, if it was edited.
-        pub fn edited_at(&self) -> Option<DateTime<Utc>> {
-            self.0.edited_at
-        }
-        /// Whether its text was changed after sending.
-        pub fn is_edited(&self) -> bool {
-            self.0.edited_at.is_some()
-        }
-        /// Whether the sender deleted it (it stays listed as a tombstone).
-        pub fn is_deleted(&self) -> bool {
-            self.0.body == DELETED_MESSAGE_BODY
-        }
-        /// For the recipient: whether they read it. For the sender: whether
-        /// someone else did.
-        pub fn is_read(&self) -> bool {
-            self.0.is_read
-        }
-        /// When it was read (see [`is_read`](Self::is_read)).
-        pub fn read_at(&self) -> Option<DateTime<Utc>> {
-            self.0.read_at
-        }
-        /// Emoji reactions, in the order they were added.
-        pub fn reactions(&self) -> impl ExactSizeIterator<Item = &MessageReaction> + '_ {
-            use ref_cast::RefCast;
-            self.0.reactions.iter().map(MessageReaction::ref_cast)
-        }
-        /// Attached files.
-        pub fn attachments(&self) -> impl ExactSizeIterator<Item = &Attachment> + '_ {
-            use ref_cast::RefCast;
-            self.0.attachments.iter().map(Attachment::ref_cast)
-        }
-        /// The message this one answers, if any.
-        pub fn reply_to(&self) -> Option<&ReplyPreview> {
-            use ref_cast::RefCast;
-            self.0.reply_to.as_ref().map(ReplyPreview::ref_cast)
-        }
-    };
-}
-pub(super) use message_accessors;
-
-model! {
-    /// A direct or group message.
-    pub struct Message(types::MessageOut);
-}
-
-impl Message {
-    message_accessors!();
-}
-
-model! {
-    /// One user's emoji on a message.
-    pub struct MessageReaction(types::MessageReactionOut);
-}
-
-impl MessageReaction {
-    /// The emoji itself.
-    pub fn emoji(&self) -> &str {
-        &self.0.emoji
-    }
-    /// Id of the user who reacted.
-    pub fn user_id(&self) -> String {
-        self.0.user_id.to_string()
-    }
-    /// Username of the user who reacted.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// When they reacted.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-model! {
-    /// A short view of the message a reply answers.
-    pub struct ReplyPreview(types::MessageReplyContext);
-}
-
-impl ReplyPreview {
-    /// Id of the message replied to.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// The beginning of its text.
-    pub fn body_preview(&self) -> &str {
-        &self.0.body_preview
-    }
-    /// Id of its sender.
-    pub fn sender_id(&self) -> String {
-        self.0.sender_id.to_string()
-    }
-    /// Username of its sender.
-    pub fn sender_username(&self) -> &str {
-        &self.0.sender_username
-    }
-    /// Whether it has been deleted since.
-    pub fn is_deleted(&self) -> bool {
-        self.0.deleted
-    }
-}
-
-model! {
-    /// A 1:1 conversation as listed in the inbox.
-    pub struct Conversation(types::ConversationOut);
-}
-
-impl Conversation {
-    /// Conversation id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// The other participant.
-    pub fn other_user(&self) -> &User {
-        User::ref_cast(&self.0.other_user)
-    }
-    /// The other participant's username.
-    pub fn other_username(&self) -> &str {
-        &self.0.other_user.username
-    }
-    /// Messages the caller has not read yet.
-    pub fn unread_count(&self) -> u64 {
-        u64::try_from(self.0.unread_count).unwrap_or(0)
-    }
-    /// The beginning of the latest message.
-    pub fn last_message_preview(&self) -> Option<&str> {
-        self.0.last_message_preview.as_deref()
-    }
-    /// When the latest message was sent.
-    pub fn last_message_at(&self) -> DateTime<Utc> {
-        self.0.last_message_at
-    }
-    /// Whether the caller archived it.
-    pub fn is_archived(&self) -> bool {
-        self.0.is_archived
-    }
-}
-
-model! {
-    /// A 1:1 conversation with a page of its messages.
-    pub struct ConversationDetail(types::ConversationDetail);
-}
-
-impl ConversationDetail {
-    /// Conversation id; `None` when the two users never wrote to each other.
-    pub fn id(&self) -> Option<String> {
-        self.0.id.map(|id| id.to_string())
-    }
-    /// The other participant.
-    pub fn other_user(&self) -> &User {
-        User::ref_cast(&self.0.other_user)
-    }
-    /// The messages of this page.
-    pub fn messages(&self) -> impl ExactSizeIterator<Item = &Message> + '_ {
-        self.0.messages.iter().map(Message::ref_cast)
-    }
-    /// The messages of this page, owned.
-    pub fn into_messages(self) -> Vec<Message> {
-        self.0.messages.into_iter().map(Message).collect()
-    }
+/// Whether a message (direct, group or search hit: pass its `body`) was
+/// deleted by its sender. Kept as a function because the contract has no
+/// deletion flag: only the tombstone text tells.
+///
+/// ```
+/// assert!(agentwire::colony::is_deleted("[message deleted]"));
+/// assert!(!agentwire::colony::is_deleted("hello"));
+/// ```
+pub fn is_deleted(body: &str) -> bool {
+    body == DELETED_MESSAGE_BODY
 }
 
 open_enum! {
@@ -220,165 +44,17 @@ open_enum! {
     }
 }
 
-model! {
-    /// The spam-flag state of a 1:1 conversation.
-    pub struct SpamFlag(types::DmSpamMarkOut);
-}
-
-impl SpamFlag {
-    /// The conversation concerned.
-    pub fn conversation_id(&self) -> String {
-        self.0.conversation_id.to_string()
-    }
-    /// The report filed for admins, if one was.
-    pub fn report_id(&self) -> Option<String> {
-        self.0.report_id.map(|id| id.to_string())
-    }
-    /// Whether the caller currently flags the conversation.
-    pub fn is_flagged(&self) -> bool {
-        self.0.spam_reported_at.is_some()
-    }
-    /// The reason given, while flagged.
-    pub fn reason(&self) -> Option<SpamReason> {
-        self.0.spam_reason_code.as_deref().map(SpamReason::from)
-    }
-    /// When it was flagged.
-    pub fn reported_at(&self) -> Option<DateTime<Utc>> {
-        self.0.spam_reported_at
-    }
-}
-
 /// What [`Client::mark_conversation_spam`] did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SpamReport {
-    /// The flag now in force.
+    /// The flag now in force (flagged while `spam_reported_at` is set).
     pub flag: SpamFlag,
     /// True when the conversation was already reported before this call:
     /// nothing new was filed and the earlier state came back. A report that
     /// agentwire itself had to send twice (the first answer was lost) is not
     /// counted as a repeat.
     pub replayed: bool,
-}
-
-model! {
-    /// The outcome of marking one message read.
-    pub struct ReadMark(types::MarkMessageReadOut);
-}
-
-impl ReadMark {
-    /// It had been marked read before.
-    pub fn already(&self) -> bool {
-        self.0.already
-    }
-    /// The caller sent it, so there was nothing to mark.
-    pub fn self_authored(&self) -> bool {
-        self.0.self_authored
-    }
-}
-
-model! {
-    /// Who has read a message and who has not.
-    pub struct MessageReads(types::MessageReadsOut);
-}
-
-impl MessageReads {
-    /// Whether the message is in a group.
-    pub fn is_group(&self) -> bool {
-        self.0.is_group
-    }
-    /// Participants who read it (those hiding their receipts are not here).
-    pub fn seen(&self) -> impl ExactSizeIterator<Item = &MessageReader> + '_ {
-        self.0.seen.iter().map(MessageReader::ref_cast)
-    }
-    /// Participants who have not read it, as far as the caller may know.
-    pub fn unseen(&self) -> impl ExactSizeIterator<Item = &MessageReader> + '_ {
-        self.0.unseen.iter().map(MessageReader::ref_cast)
-    }
-    /// Number of participants in [`seen`](Self::seen).
-    pub fn seen_count(&self) -> u64 {
-        u64::try_from(self.0.seen_count).unwrap_or(0)
-    }
-    /// Participants other than the sender.
-    pub fn total_others(&self) -> u64 {
-        u64::try_from(self.0.total_others).unwrap_or(0)
-    }
-}
-
-model! {
-    /// One participant in a [`MessageReads`] list.
-    pub struct MessageReader(types::MessageReadEntry);
-}
-
-impl MessageReader {
-    /// Account id.
-    pub fn user_id(&self) -> String {
-        self.0.user_id.to_string()
-    }
-    /// Username.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// Display name.
-    pub fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    /// When they read it.
-    pub fn read_at(&self) -> Option<DateTime<Utc>> {
-        self.0.read_at
-    }
-}
-
-model! {
-    /// One version of a message's text.
-    pub struct MessageVersion(types::MessageEditVersion);
-}
-
-impl MessageVersion {
-    /// The text of this version.
-    pub fn body(&self) -> &str {
-        &self.0.body
-    }
-    /// When this version was written.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// Whether this is the text shown now.
-    pub fn is_current(&self) -> bool {
-        self.0.is_current
-    }
-}
-
-model! {
-    /// A message the caller starred.
-    pub struct SavedMessage(types::SavedMessageEntry);
-}
-
-impl SavedMessage {
-    /// The message.
-    pub fn message(&self) -> &Message {
-        Message::ref_cast(&self.0.message)
-    }
-    /// When it was starred.
-    pub fn saved_at(&self) -> DateTime<Utc> {
-        self.0.saved_at
-    }
-    /// Whether it is in a group.
-    pub fn is_group(&self) -> bool {
-        self.0.is_group
-    }
-    /// The group's title, for a group message.
-    pub fn conversation_title(&self) -> Option<&str> {
-        self.0.conversation_title.as_deref()
-    }
-    /// The other participant, for a 1:1 message.
-    pub fn other_username(&self) -> Option<&str> {
-        self.0.other_username.as_deref()
-    }
-    /// The caller's note on it.
-    pub fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
-    }
 }
 
 /// Converts page options into the contract's types; the page size must be
@@ -425,6 +101,21 @@ macro_rules! paging {
 }
 pub(super) use paging;
 
+/// Sets the optional `limit` and `offset` of a generated builder.
+macro_rules! paged {
+    ($request:expr, $size:expr, $offset:expr) => {{
+        let mut request = $request;
+        if let Some(size) = $size {
+            request = request.limit(size);
+        }
+        if let Some(offset) = $offset {
+            request = request.offset(offset);
+        }
+        request
+    }};
+}
+pub(super) use paged;
+
 /// What a new message is made of (1:1 and group alike).
 #[derive(Debug, Default)]
 pub(super) struct Draft {
@@ -450,20 +141,28 @@ impl Draft {
     {
         // The contract's default body is the empty string, which its `Body`
         // type would refuse: only a message with attachments may have it.
-        let mut out = types::MessageCreate::default();
+        let mut out = types::builder::MessageCreate::default().extra(serde_json::Map::new());
         if !self.body.is_empty() || self.attachments.is_empty() {
-            out.body = arg("body", self.body)?;
+            out = out.body(arg::<types::Body>("body", self.body)?);
         }
-        out.attachment_ids = self
+        let attachment_ids = self
             .attachments
             .iter()
             .map(|a| uuid("attachment_ids", a))
-            .collect::<Result<_>>()?;
-        out.reply_to_message_id = self
+            .collect::<Result<Vec<_>>>()?;
+        let reply_to = self
             .reply_to
             .as_deref()
             .map(|r| uuid("reply_to", r))
             .transpose()?;
+        let out = types::MessageCreate::try_from(
+            out.attachment_ids(attachment_ids)
+                .reply_to_message_id(reply_to),
+        )
+        .map_err(|e| Error::InvalidArgument {
+            name: "body",
+            message: e.to_string(),
+        })?;
         let key = self
             .idempotency_key
             .map(|k| arg("idempotency_key", k))
@@ -547,32 +246,26 @@ impl Client {
     /// Clears the caller's spam flag on the conversation with a user; a
     /// report already filed stays.
     pub async fn unmark_conversation_spam(&self, username: &str) -> Result<SpamFlag> {
-        self.call(self.t().unmark_conversation_spam(username))
-            .await
-            .map(SpamFlag)
+        self.t().unmark_conversation_spam().username(username).await
     }
 
     /// Unread 1:1 messages across all conversations (notifications are
     /// counted separately).
     pub async fn get_unread_count(&self) -> Result<u64> {
-        let out = self.call(self.t().get_unread_count()).await?;
+        let out = self.t().get_unread_count().await?;
         Ok(u64::try_from(out.unread_direct_messages).unwrap_or(0))
     }
 
     /// Marks one message read by the caller.
     pub async fn mark_message_read(&self, message_id: &str) -> Result<ReadMark> {
         let id = uuid("message_id", message_id)?;
-        self.call(self.t().mark_message_read(&id))
-            .await
-            .map(ReadMark)
+        self.t().mark_message_read().message_id(id).await
     }
 
     /// Who has read a message and who has not.
     pub async fn list_message_reads(&self, message_id: &str) -> Result<MessageReads> {
         let id = uuid("message_id", message_id)?;
-        self.call(self.t().list_message_reads(&id))
-            .await
-            .map(MessageReads)
+        self.t().list_message_reads().message_id(id).await
     }
 
     /// Adds the caller's reaction to a message (adding it twice changes
@@ -585,17 +278,23 @@ impl Client {
         let id = uuid("message_id", message_id)?;
         let body = types::MessageReactionCreate {
             emoji: arg("emoji", emoji)?,
+            extra: Default::default(),
         };
-        self.call(self.t().add_message_reaction(&id, &body))
+        self.t()
+            .add_message_reaction()
+            .message_id(id)
+            .body(body)
             .await
-            .map(MessageReaction)
     }
 
     /// Removes the caller's reaction; false if there was none.
     pub async fn remove_message_reaction(&self, message_id: &str, emoji: &str) -> Result<bool> {
         let id = uuid("message_id", message_id)?;
         let out = self
-            .call(self.t().remove_message_reaction(&id, emoji))
+            .t()
+            .remove_message_reaction()
+            .message_id(id)
+            .emoji(emoji)
             .await?;
         Ok(out.removed)
     }
@@ -606,30 +305,28 @@ impl Client {
         let id = uuid("message_id", message_id)?;
         let body = types::MessageEdit {
             body: arg("body", body)?,
+            extra: Default::default(),
         };
-        self.call(self.t().edit_message(&id, &body))
-            .await
-            .map(Message)
+        self.t().edit_message().message_id(id).body(body).await
     }
 
     /// Every version of a message's text, current first.
     pub async fn list_message_edits(&self, message_id: &str) -> Result<Vec<MessageVersion>> {
         let id = uuid("message_id", message_id)?;
-        let out = self.call(self.t().list_message_edits(&id)).await?;
-        Ok(out.versions.into_iter().map(MessageVersion).collect())
+        Ok(self.t().list_message_edits().message_id(id).await?.versions)
     }
 
     /// Deletes a message the caller sent. It stays in the conversation as a
-    /// tombstone ([`Message::is_deleted`]).
+    /// tombstone ([`is_deleted`]).
     pub async fn delete_message(&self, message_id: &str) -> Result<bool> {
         let id = uuid("message_id", message_id)?;
-        Ok(self.call(self.t().delete_message(&id)).await?.deleted)
+        Ok(self.t().delete_message().message_id(id).await?.deleted)
     }
 
     /// Stars or unstars a message; returns whether it is starred now.
     pub async fn toggle_message_star(&self, message_id: &str) -> Result<bool> {
         let id = uuid("message_id", message_id)?;
-        Ok(self.call(self.t().toggle_message_star(&id)).await?.saved)
+        Ok(self.t().toggle_message_star().message_id(id).await?.saved)
     }
 
     /// The messages the caller starred, most recently starred first.
@@ -676,12 +373,17 @@ impl<'a> IntoFuture for SendMessage<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let (body, key) = self.draft.build()?;
-            let t = self.client.t();
-            self.client
-                .call(t.send_message(&self.username, key.as_ref(), &body))
-                .await
-                .map(Message)
+            let (body, key) = self.draft.build::<types::SendMessageIdempotencyKey>()?;
+            let mut request = self
+                .client
+                .t()
+                .send_message()
+                .username(self.username)
+                .body(body);
+            if let Some(key) = key {
+                request = request.idempotency_key(key);
+            }
+            request.await
         })
     }
 }
@@ -713,12 +415,12 @@ impl<'a> IntoFuture for ListConversations<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let t = self.client.t();
-            let out = self
+            let request = self
                 .client
-                .call(t.list_conversations(Some(self.include_archived), size, offset, None))
-                .await?;
-            Ok(out.into_iter().map(Conversation).collect())
+                .t()
+                .list_conversations()
+                .include_archived(self.include_archived);
+            paged!(request, size, offset).await
         })
     }
 }
@@ -744,11 +446,8 @@ impl<'a> IntoFuture for GetConversation<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let t = self.client.t();
-            self.client
-                .call(t.get_conversation(&self.username, size, offset, None))
-                .await
-                .map(ConversationDetail)
+            let request = self.client.t().get_conversation().username(self.username);
+            paged!(request, size, offset).await
         })
     }
 }
@@ -791,12 +490,13 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
                     .description
                     .map(|d| arg("description", d))
                     .transpose()?,
+                extra: Default::default(),
             };
             // Sent by hand: the contract's two success statuses (201 first,
             // 200 on a repeat) kept it out of the generated transport.
             let path = format!(
                 "/api/v1/messages/conversations/{}/spam",
-                progenitor_client::encode_path(&self.username)
+                super::attachments::encode_segment(&self.username)
             );
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::Config(format!("could not encode the report: {e}")))?;
@@ -826,11 +526,8 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
             } else {
                 replay_header
             };
-            let flag: types::DmSpamMarkOut = self.client.json_of(response).await?;
-            Ok(SpamReport {
-                flag: SpamFlag(flag),
-                replayed,
-            })
+            let flag: SpamFlag = self.client.json_of(response).await?;
+            Ok(SpamReport { flag, replayed })
         })
     }
 }
@@ -859,11 +556,7 @@ pub(super) fn page_of<T>(items: Vec<T>, meta: Option<types::PageMeta>) -> Page<T
         ),
         None => (None, false),
     };
-    Page {
-        items,
-        total,
-        has_more,
-    }
+    Page::new(items, total, has_more)
 }
 
 impl<'a> IntoFuture for ListSavedMessages<'a> {
@@ -873,13 +566,9 @@ impl<'a> IntoFuture for ListSavedMessages<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let t = self.client.t();
-            let out = self
-                .client
-                .call(t.list_saved_messages(size, offset, None))
-                .await?;
-            let items = out.messages.into_iter().map(SavedMessage).collect();
-            Ok(page_of(items, out.pagination))
+            let request = self.client.t().list_saved_messages();
+            let out = paged!(request, size, offset).await?;
+            Ok(page_of(out.messages, out.pagination))
         })
     }
 }
@@ -913,11 +602,16 @@ impl<'a> IntoFuture for ForwardMessage<'a> {
                 arg("recipient", self.recipient)?;
             let comment: Option<types::ForwardMessageComment> =
                 self.comment.map(|c| arg("comment", c)).transpose()?;
-            let t = self.client.t();
-            self.client
-                .call(t.forward_message(&id, comment.as_ref(), &recipient))
-                .await
-                .map(Message)
+            let mut request = self
+                .client
+                .t()
+                .forward_message()
+                .message_id(id)
+                .recipient_username(recipient);
+            if let Some(comment) = comment {
+                request = request.comment(comment);
+            }
+            request.await
         })
     }
 }

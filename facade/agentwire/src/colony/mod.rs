@@ -11,12 +11,33 @@
 //!     .colony("findings")
 //!     .post_type(PostType::Finding)
 //!     .await?;
-//! println!("posted {} ({} points)", post.id(), post.score());
+//! println!("posted {} ({} points)", post.id, post.score);
 //!
 //! let mut posts = client.iter_posts().colony("general").max_results(50).into_stream();
 //! while let Some(post) = posts.next().await {
-//!     println!("{}", post?.title());
+//!     println!("{}", post?.title);
 //! }
+//! # Ok(()) }
+//! ```
+//!
+//! Models are the contract's own types ([`types`]): plain structs with
+//! public fields, each keeping the fields the contract does not know in
+//! `extra` ([`Raw::raw`] gives the whole JSON back).
+//!
+//! # Every operation of the contract
+//!
+//! The methods written here take required arguments positionally, walk
+//! pages as streams and combine calls. Every operation of the contract is
+//! also reachable by its name as a generated builder, through
+//! [`Deref`] to the transport's client, with the same
+//! credentials, retries and errors: set its parameters, then `.await` it.
+//!
+//! ```no_run
+//! # async fn demo(client: agentwire::colony::Client) -> agentwire::Result<()> {
+//! // Operations without a hand-written method are the generated builders.
+//! let me = client.get_me().await?;
+//! let vault = client.vault_status().await?;
+//! println!("{} uses {} bytes", me.username, vault.used_bytes);
 //! # Ok(()) }
 //! ```
 //!
@@ -27,20 +48,22 @@
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentwire_colony_transport as transport;
+use agentwire_colony_transport::ClientInfo;
 use agentwire_runtime::auth::{validate_totp_code, AuthFailure, TotpSource};
 use agentwire_runtime::token_cache::{CacheChoice, TokenCache};
 use agentwire_runtime::{
     Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, TokenExchange,
 };
-use progenitor_client::{ClientInfo, ResponseValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::config::{self, CommonOptions};
+use crate::BoxFuture;
 
 mod attachments;
 mod comments;
@@ -56,6 +79,7 @@ mod vault;
 pub mod webhook;
 mod webhooks;
 
+pub use crate::{Page, Raw};
 pub use attachments::*;
 pub use comments::*;
 pub use groups::*;
@@ -71,6 +95,27 @@ pub use validator::{
 pub use vault::*;
 pub use webhook::{sign_webhook, verify_webhook, SIGNATURE_HEADER};
 pub use webhooks::*;
+
+/// The builders of every operation of the contract, as
+/// [`Client`]'s [`Deref`] target returns them (`client.get_poll()` is a
+/// [`builder::GetPoll`]).
+pub use agentwire_colony_transport::builder;
+
+/// The contract's models: what the facade's methods return, with public
+/// fields and unknown fields kept in `extra`.
+pub mod types {
+    pub use agentwire_colony_transport::types::*;
+}
+
+pub use agentwire_colony_transport::types::{
+    Attachment, Colony, Comment, Conversation, ConversationDetail, CreatorTransfer, DirectoryUser,
+    FollowReceipt, GroupConversation, GroupConversationDetail, GroupInvite, GroupMember,
+    GroupMemberSummary, GroupMessage, GroupMetadata, GroupSearch, GroupSearchHit, GroupTemplate,
+    Message, MessageReaction, MessageReader, MessageReads, MessageVersion, MuteState, Notification,
+    NotificationActor, PinResult, PollOption, PollResults, Post, PostType, Reaction,
+    ReactionSummary, ReadMark, ReadReceipts, ReplyPreview, SavedMessage, SnoozeState, SpamFlag,
+    User, UserType, VaultFile, VaultFileContent, VaultStatus, VoteResult, Webhook, WebhookEvent,
+};
 
 /// Where The Colony lives. The API is under `/api/v1`; a base URL given with
 /// that suffix (as colony-sdk takes it) is accepted too.
@@ -381,7 +426,7 @@ impl Client {
     pub async fn rotate_key(&self) -> Result<SecretString> {
         // The runtime masks the new key from the moment its body is read
         // (`secret_fields`), so an answer that fails to decode cannot show it.
-        let rotated = self.call(self.t().rotate_key()).await?;
+        let rotated = self.t().rotate_key().await?;
         self.inner
             .auth
             .set_api_key(rotated.api_key.clone(), self.inner.runtime.redactor());
@@ -391,13 +436,32 @@ impl Client {
     fn t(&self) -> &transport::Client {
         &self.inner.transport
     }
+}
 
-    /// One transport call, mapped to agentwire's result.
-    async fn call<T, E: serde::Serialize>(
-        &self,
-        fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<E>>>,
-    ) -> Result<T> {
-        Ok(self.inner.runtime.finish(fut.await).await?.into_inner())
+/// Every operation of the contract, by its name in the filter, as a
+/// generated builder: `client.get_poll().post_id(id).await`,
+/// `client.list_group_templates().await`. Parameters are set by name, and
+/// awaiting goes through the same runtime as the hand-written methods
+/// (credentials, retries, idempotency keys, hooks, errors). A setter given
+/// a value its parameter cannot take fails when awaited, with
+/// [`Error::InvalidArgument`] named after the parameter.
+///
+/// The hand-written methods of [`Client`] (positional required arguments,
+/// pagination streams, helpers combining calls) shadow the generated
+/// operation of the same name; that one stays reachable through an explicit
+/// dereference, for the parameters the facade does not expose:
+///
+/// ```no_run
+/// # async fn demo(client: agentwire::colony::Client) -> agentwire::Result<()> {
+/// let page = (*client).get_posts().cursor("c2").limit(50u64).await?;
+/// println!("{} posts, next cursor {:?}", page.items.len(), page.next_cursor);
+/// # Ok(()) }
+/// ```
+impl Deref for Client {
+    type Target = transport::Client;
+
+    fn deref(&self) -> &transport::Client {
+        &self.inner.transport
     }
 }
 
@@ -456,12 +520,6 @@ fn limit(name: &'static str, n: u32) -> Result<std::num::NonZeroU64> {
         message: "must be at least 1".into(),
     })
 }
-
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A stream of items walked page by page (see [`Client::iter_posts`]).
-pub type ItemStream<T> =
-    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<T>> + Send + 'static>>;
 
 /// The fields of `rotate_key` and `register` answers that hold a new API key.
 const ISSUED_KEY_FIELDS: &[&str] = &["api_key"];
@@ -522,6 +580,7 @@ impl std::future::IntoFuture for Register {
                 capabilities: self.capabilities,
                 referred_by: None,
                 registered_via: Some(arg("registered_via", "agentwire")?),
+                extra: Default::default(),
             };
             let (runtime, http) =
                 self.common
@@ -532,10 +591,7 @@ impl std::future::IntoFuture for Register {
                 .secret_fields("register", ISSUED_KEY_FIELDS)
                 .build();
             let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
-            let out = runtime
-                .finish(transport.register(&body).await)
-                .await?
-                .into_inner();
+            let out = transport.register().body(body).await?;
             Ok(Registration {
                 id: out.id.to_string(),
                 username: out.username.to_string(),

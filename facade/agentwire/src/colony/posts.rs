@@ -7,10 +7,10 @@ use agentwire_runtime::{Error, Result};
 use serde_json::{Map, Value};
 
 use super::{
-    arg, fetch_each_skipping_missing, limit, uuid, BoxFuture, Client, ItemStream, Page, Post,
-    PostSort, PostType,
+    arg, fetch_each_skipping_missing, limit, uuid, Client, Page, Post, PostSort, PostType,
 };
 use crate::pager::{paginate, Fetched};
+use crate::{BoxFuture, ItemStream};
 
 /// Largest page The Colony serves.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -33,7 +33,7 @@ impl Client {
     /// One post by id.
     pub async fn get_post(&self, post_id: &str) -> Result<Post> {
         let id = uuid("post_id", post_id)?;
-        self.call(self.t().get_post(&id)).await.map(Post)
+        self.t().get_post().post_id(id).await
     }
 
     /// Lists posts; set filters on the returned request, then `.await` it.
@@ -72,7 +72,7 @@ impl Client {
     /// Deletes a post.
     pub async fn delete_post(&self, post_id: &str) -> Result<()> {
         let id = uuid("post_id", post_id)?;
-        self.call(self.t().delete_post(&id)).await
+        self.t().delete_post().post_id(id).await
     }
 
     /// Fetches several posts concurrently, in the order given, skipping ids
@@ -105,10 +105,6 @@ impl PostQuery {
             .as_ref()
             .map(|s| arg("sort", s.as_str()))
             .transpose()?;
-        let post_type = self
-            .post_type
-            .as_ref()
-            .map(|p| types::PostType(p.as_str().to_owned()));
         let tag: Option<types::GetPostsTag> =
             self.tag.clone().map(|t| arg("tag", t)).transpose()?;
         let q: Option<types::GetPostsQ> =
@@ -117,37 +113,32 @@ impl PostQuery {
             name: "offset",
             message: "too large".into(),
         })?;
-        let page = client
-            .call(client.t().get_posts(
-                None,
-                None,
-                None,
-                colony.as_ref(),
-                None,
-                None,
-                None,
-                Some(limit("limit", page_size)?),
-                None,
-                None,
-                None,
-                Some(offset),
-                None,
-                post_type.as_ref(),
-                q.as_ref(),
-                None,
-                None,
-                None,
-                sort.as_ref(),
-                None,
-                tag.as_ref(),
-                None,
-            ))
-            .await?;
-        Ok(Page {
-            total: u64::try_from(page.total).ok(),
-            has_more: page.has_more,
-            items: page.items.into_iter().map(Post).collect(),
-        })
+        let mut request = client
+            .t()
+            .get_posts()
+            .limit(limit("limit", page_size)?)
+            .offset(offset);
+        if let Some(colony) = colony {
+            request = request.colony(colony);
+        }
+        if let Some(post_type) = self.post_type.clone() {
+            request = request.post_type(post_type);
+        }
+        if let Some(q) = q {
+            request = request.q(q);
+        }
+        if let Some(sort) = sort {
+            request = request.sort(sort);
+        }
+        if let Some(tag) = tag {
+            request = request.tag(tag);
+        }
+        let page = request.await?;
+        Ok(Page::new(
+            page.items,
+            u64::try_from(page.total).ok(),
+            page.has_more,
+        ))
     }
 }
 
@@ -320,7 +311,7 @@ impl<'a> IntoFuture for CreatePost<'a> {
                 body: arg("body", self.body)?,
                 colony: Some(arg("colony", self.colony)?),
                 colony_id: None,
-                post_type: types::PostType(self.post_type.as_str().to_owned()),
+                post_type: self.post_type,
                 metadata: self.metadata,
                 tags: self.tags,
                 client: Some(arg("client", "agentwire")?),
@@ -328,11 +319,9 @@ impl<'a> IntoFuture for CreatePost<'a> {
                 confirm_duplicate: false,
                 language: arg("language", "en")?,
                 scheduled_for: None,
+                extra: Default::default(),
             };
-            self.client
-                .call(self.client.t().create_post(&body))
-                .await
-                .map(Post)
+            self.client.t().create_post().body(body).await
         })
     }
 }
@@ -380,11 +369,9 @@ impl<'a> IntoFuture for UpdatePost<'a> {
                 body: self.body.map(|b| arg("body", b)).transpose()?,
                 tags: self.tags,
                 language: None,
+                extra: Default::default(),
             };
-            self.client
-                .call(self.client.t().update_post(&id, &body))
-                .await
-                .map(Post)
+            self.client.t().update_post().post_id(id).body(body).await
         })
     }
 }

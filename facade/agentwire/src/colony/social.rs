@@ -4,10 +4,13 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{ApiError, Error, Result};
-use chrono::{DateTime, Utc};
 
-use super::{arg, limit, uuid, BoxFuture, Client, Post, PostType, User, UserType, SERVICE};
-use crate::macros::{model, open_enum};
+use super::{
+    arg, limit, uuid, Client, Colony, PollResults, Post, PostType, Reaction, ReactionSummary, User,
+    UserType, VoteResult, SERVICE,
+};
+use crate::macros::open_enum;
+use crate::BoxFuture;
 
 open_enum! {
     /// A reaction, by its key (not the emoji character).
@@ -47,172 +50,15 @@ open_enum! {
     }
 }
 
-model! {
-    /// The outcome of a vote: the target's new score.
-    pub struct VoteResult(types::VoteOut);
-}
-
-impl VoteResult {
-    /// Score of the post or comment after the vote.
-    pub fn new_score(&self) -> i64 {
-        self.0.new_score
-    }
-    /// Whether the vote moved the author's karma (not for votes on one's
-    /// own content).
-    pub fn karma_conferred(&self) -> bool {
-        self.0.karma_conferred
-    }
-    /// Why karma was or was not passed on.
-    pub fn karma_reason(&self) -> &str {
-        &self.0.karma_reason
-    }
-}
-
-model! {
-    /// How many accounts reacted with one emoji.
-    pub struct Reaction(types::ReactionCount);
-}
-
-impl Reaction {
-    /// The reaction's key.
-    pub fn emoji(&self) -> ReactionEmoji {
-        ReactionEmoji::from(self.0.emoji.as_str())
-    }
-    /// The emoji character, for display.
-    pub fn emoji_char(&self) -> &str {
-        &self.0.emoji_char
-    }
-    /// How many reacted with it.
-    pub fn count(&self) -> i64 {
-        self.0.count
-    }
-    /// Whether the caller is among them.
-    pub fn user_reacted(&self) -> bool {
-        self.0.user_reacted
-    }
-}
-
-model! {
-    /// Reaction totals of a post or comment after a toggle.
-    pub struct ReactionSummary(types::ReactionSummary);
-}
-
-impl ReactionSummary {
-    /// Each emoji used on the target, with its count.
-    pub fn reactions(&self) -> impl ExactSizeIterator<Item = &Reaction> + '_ {
-        use ref_cast::RefCast;
-        self.0.reactions.iter().map(Reaction::ref_cast)
-    }
-    /// How many reacted with `emoji` (0 if nobody).
-    pub fn count(&self, emoji: impl Into<ReactionEmoji>) -> i64 {
-        let emoji = emoji.into();
-        self.reactions()
-            .find(|r| r.emoji() == emoji)
-            .map_or(0, Reaction::count)
-    }
-    /// Whether the caller reacted with `emoji`.
-    pub fn reacted(&self, emoji: impl Into<ReactionEmoji>) -> bool {
-        let emoji = emoji.into();
-        self.reactions()
-            .any(|r| r.emoji() == emoji && r.user_reacted())
-    }
-}
-
-model! {
-    /// One choice of a poll with its tally.
-    pub struct PollOption(types::PollResultOption);
-}
-
-impl PollOption {
-    /// Option id, as passed to [`Client::vote_poll`].
-    pub fn id(&self) -> &str {
-        &self.0.id
-    }
-    /// Option text.
-    pub fn text(&self) -> &str {
-        &self.0.text
-    }
-    /// Votes for it.
-    pub fn vote_count(&self) -> i64 {
-        self.0.vote_count
-    }
-    /// Share of the votes, 0–100.
-    pub fn percentage(&self) -> f64 {
-        self.0.percentage
-    }
-}
-
-model! {
-    /// A poll's tallies and the caller's own choice.
-    pub struct PollResults(types::PollResults);
-}
-
-impl PollResults {
-    /// The options, in the poll's order.
-    pub fn options(&self) -> impl ExactSizeIterator<Item = &PollOption> + '_ {
-        use ref_cast::RefCast;
-        self.0.options.iter().map(PollOption::ref_cast)
-    }
-    /// Votes cast in all.
-    pub fn total_votes(&self) -> i64 {
-        self.0.total_votes
-    }
-    /// Whether the caller has voted.
-    pub fn user_voted(&self) -> bool {
-        self.0.user_voted
-    }
-    /// The options the caller chose.
-    pub fn user_option_ids(&self) -> &[String] {
-        &self.0.user_option_ids
-    }
-    /// Whether voting has ended.
-    pub fn is_closed(&self) -> bool {
-        self.0.is_closed
-    }
-    /// Whether several options may be chosen.
-    pub fn multiple_choice(&self) -> bool {
-        self.0.multiple_choice
-    }
-}
-
-model! {
-    /// A colony (sub-community).
-    pub struct Colony(types::ColonyOut);
-}
-
-impl Colony {
-    /// Colony id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Slug, e.g. "general".
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Display name.
-    pub fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    /// Description.
-    pub fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    /// Members.
-    pub fn member_count(&self) -> i64 {
-        self.0.member_count
-    }
-    /// Posts.
-    pub fn post_count(&self) -> i64 {
-        self.0.post_count
-    }
-    /// Whether new accounts start in it.
-    pub fn is_default(&self) -> bool {
-        self.0.is_default
-    }
-    /// When it was founded.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
+/// The entry of `emoji` in a reaction summary, if anyone used it: its
+/// `count` and whether the caller is among them (`user_reacted`). Kept as a
+/// function because it matches the key through [`ReactionEmoji`].
+pub fn reaction(summary: &ReactionSummary, emoji: impl Into<ReactionEmoji>) -> Option<&Reaction> {
+    let emoji = emoji.into();
+    summary
+        .reactions
+        .iter()
+        .find(|r| ReactionEmoji::from(r.emoji.as_str()) == emoji)
 }
 
 /// What a search found: one page of posts plus a few matching accounts.
@@ -242,6 +88,7 @@ fn vote_value(value: i32) -> Result<types::VoteCreate> {
             name: "value",
             message: e.to_string(),
         })?,
+        extra: Default::default(),
     })
 }
 
@@ -258,18 +105,14 @@ impl Client {
     pub async fn vote_post(&self, post_id: &str, value: i32) -> Result<VoteResult> {
         let id = uuid("post_id", post_id)?;
         let body = vote_value(value)?;
-        self.call(self.t().vote_post(&id, &body))
-            .await
-            .map(VoteResult)
+        self.t().vote_post().post_id(id).body(body).await
     }
 
     /// Upvotes (`1`) or downvotes (`-1`) a comment, like [`Client::vote_post`].
     pub async fn vote_comment(&self, comment_id: &str, value: i32) -> Result<VoteResult> {
         let id = uuid("comment_id", comment_id)?;
         let body = vote_value(value)?;
-        self.call(self.t().vote_comment(&id, &body))
-            .await
-            .map(VoteResult)
+        self.t().vote_comment().comment_id(id).body(body).await
     }
 
     /// Adds the caller's reaction to a post, or removes it when already
@@ -283,10 +126,9 @@ impl Client {
             comment_id: None,
             emoji: arg("emoji", emoji.into().as_str())?,
             post_id: Some(uuid("post_id", post_id)?),
+            extra: Default::default(),
         };
-        self.call(self.t().toggle_reaction(&body))
-            .await
-            .map(ReactionSummary)
+        self.t().toggle_reaction().body(body).await
     }
 
     /// Adds or removes the caller's reaction on a comment, like
@@ -300,16 +142,15 @@ impl Client {
             comment_id: Some(uuid("comment_id", comment_id)?),
             emoji: arg("emoji", emoji.into().as_str())?,
             post_id: None,
+            extra: Default::default(),
         };
-        self.call(self.t().toggle_reaction(&body))
-            .await
-            .map(ReactionSummary)
+        self.t().toggle_reaction().body(body).await
     }
 
     /// The tallies of a poll (a post of type [`PostType::Poll`]).
     pub async fn get_poll(&self, post_id: &str) -> Result<PollResults> {
         let id = uuid("post_id", post_id)?;
-        self.call(self.t().get_poll(&id)).await.map(PollResults)
+        self.t().get_poll().post_id(id).await
     }
 
     /// Votes in a poll, replacing the caller's earlier choice. Several
@@ -327,10 +168,11 @@ impl Client {
                 message: "choose at least one option".into(),
             });
         }
-        let body = types::PollVoteCreate { option_ids };
-        self.call(self.t().vote_poll(&id, &body))
-            .await
-            .map(PollResults)
+        let body = types::PollVoteCreate {
+            option_ids,
+            extra: Default::default(),
+        };
+        self.t().vote_poll().post_id(id).body(body).await
     }
 
     /// Full-text search over posts (plus a few matching accounts); set
@@ -363,13 +205,13 @@ impl Client {
     /// Joins a colony, given by slug ("findings") or id.
     pub async fn join_colony(&self, colony: &str) -> Result<()> {
         let id = self.colony_id(colony).await?;
-        self.call(self.t().join_colony(&id)).await
+        self.t().join_colony().colony_id(id).await
     }
 
     /// Leaves a colony, given by slug or id.
     pub async fn leave_colony(&self, colony: &str) -> Result<()> {
         let id = self.colony_id(colony).await?;
-        self.call(self.t().leave_colony(&id)).await
+        self.t().leave_colony().colony_id(id).await
     }
 
     /// A colony's id: a UUID is taken as is, anything else is looked up as
@@ -388,8 +230,8 @@ impl Client {
         let found = self.get_colonies().name(colony).limit(1).await?;
         found
             .into_iter()
-            .find(|c| c.name() == colony)
-            .map(|c| c.0.id)
+            .find(|c| c.name == colony)
+            .map(|c| c.id)
             .ok_or_else(|| {
                 // The lookup answered with no such colony: report it the way
                 // the service reports an unknown id.
@@ -475,28 +317,34 @@ impl<'a> IntoFuture for Search<'a> {
                 None | Some(SearchSort::Relevance) => None,
                 Some(s) => Some(arg("sort", s.as_str())?),
             };
-            let out = self
+            let mut request = self
                 .client
-                .call(self.client.t().search(
-                    self.author_type.as_ref().map(UserType::as_str),
-                    colony.as_ref(),
-                    colony_id.as_ref(),
-                    None,
-                    Some(limit("limit", self.limit)?),
-                    None,
-                    Some(offset_arg(self.offset)?),
-                    None,
-                    self.post_type.as_ref().map(PostType::as_str),
-                    &q,
-                    sort.as_ref(),
-                    None,
-                ))
-                .await?;
+                .t()
+                .search()
+                .q(q)
+                .limit(limit("limit", self.limit)?)
+                .offset(offset_arg(self.offset)?);
+            if let Some(author_type) = &self.author_type {
+                request = request.author_type(author_type.as_str());
+            }
+            if let Some(colony) = colony {
+                request = request.colony(colony);
+            }
+            if let Some(colony_id) = colony_id {
+                request = request.colony_id(colony_id);
+            }
+            if let Some(post_type) = &self.post_type {
+                request = request.post_type(post_type.as_str());
+            }
+            if let Some(sort) = sort {
+                request = request.sort(sort);
+            }
+            let out = request.await?;
             Ok(SearchResults {
                 total: u64::try_from(out.total).unwrap_or_default(),
                 has_more: out.has_more,
-                posts: out.items.into_iter().map(Post).collect(),
-                users: out.users.into_iter().map(User).collect(),
+                posts: out.items,
+                users: out.users,
             })
         })
     }
@@ -548,17 +396,19 @@ impl<'a> IntoFuture for GetColonies<'a> {
                     message: "must be between 1 and 200".into(),
                 });
             }
-            let out = self
+            let mut request = self
                 .client
-                .call(self.client.t().get_colonies(
-                    Some(limit("limit", self.limit)?),
-                    self.member_only,
-                    self.name.as_deref(),
-                    Some(offset_arg(self.offset)?),
-                    None,
-                ))
-                .await?;
-            Ok(out.into_iter().map(Colony).collect())
+                .t()
+                .get_colonies()
+                .limit(limit("limit", self.limit)?)
+                .offset(offset_arg(self.offset)?);
+            if let Some(member) = self.member_only {
+                request = request.member_colonies(member);
+            }
+            if let Some(name) = self.name {
+                request = request.name(name);
+            }
+            request.await
         })
     }
 }

@@ -5,11 +5,11 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{arg, limit, BoxFuture, Client, Page, User, UserType};
-use crate::macros::{model, open_enum};
+use super::{arg, limit, Client, DirectoryUser, FollowReceipt, Page, User, UserType};
+use crate::macros::open_enum;
+use crate::BoxFuture;
 
 open_enum! {
     /// Order of the user directory.
@@ -20,82 +20,6 @@ open_enum! {
         Newest = "newest",
         /// Most recently active first.
         Active = "active",
-    }
-}
-
-model! {
-    /// An account as the directory lists it: a profile plus activity.
-    pub struct DirectoryUser(types::DirectoryUserOut);
-}
-
-impl DirectoryUser {
-    /// Account id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Unique handle.
-    pub fn username(&self) -> &str {
-        &self.0.username
-    }
-    /// Display name.
-    pub fn display_name(&self) -> &str {
-        &self.0.display_name
-    }
-    /// Self-description.
-    pub fn bio(&self) -> Option<&str> {
-        self.0.bio.as_deref()
-    }
-    /// Agent or human.
-    pub fn user_type(&self) -> UserType {
-        UserType::from(self.0.user_type.as_str())
-    }
-    /// Reputation.
-    pub fn karma(&self) -> i64 {
-        self.0.karma
-    }
-    /// Posts written.
-    pub fn post_count(&self) -> i64 {
-        self.0.post_count
-    }
-    /// Declared capabilities.
-    pub fn capabilities(&self) -> Option<&Map<String, Value>> {
-        self.0.capabilities.as_ref()
-    }
-    /// The model the agent runs on, when declared.
-    pub fn current_model(&self) -> Option<&str> {
-        self.0.current_model.as_deref()
-    }
-    /// When the account was created.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-model! {
-    /// Proof of a new follow.
-    pub struct FollowReceipt(types::FollowReceipt);
-}
-
-impl FollowReceipt {
-    /// Id of the follow.
-    pub fn follow_id(&self) -> String {
-        self.0.follow_id.to_string()
-    }
-    /// The caller.
-    pub fn follower_id(&self) -> String {
-        self.0.follower_id.to_string()
-    }
-    /// The account now followed.
-    pub fn followed_id(&self) -> String {
-        self.0.followed_id.to_string()
-    }
-    /// "following" on success.
-    pub fn status(&self) -> &str {
-        &self.0.status
-    }
-    /// When the follow was stored.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
     }
 }
 
@@ -116,15 +40,10 @@ where
 }
 
 impl Client {
-    /// The caller's own profile.
-    pub async fn get_me(&self) -> Result<User> {
-        self.call(self.t().get_me()).await.map(User)
-    }
-
     /// Someone's public profile, by id or username.
     pub async fn get_user(&self, user_id: &str) -> Result<User> {
-        let id = user_ref(user_id)?;
-        self.call(self.t().get_user(&id)).await.map(User)
+        let id: types::GetUserUserId = user_ref(user_id)?;
+        self.t().get_user().user_id(id).await
     }
 
     /// Changes the caller's profile; fields not set stay as they are. Set
@@ -170,14 +89,14 @@ impl Client {
     /// Follows an account (id or username). Following twice is a
     /// [`Error::Conflict`].
     pub async fn follow(&self, user_id: &str) -> Result<FollowReceipt> {
-        let id = user_ref(user_id)?;
-        self.call(self.t().follow(&id)).await.map(FollowReceipt)
+        let id: types::FollowUserId = user_ref(user_id)?;
+        self.t().follow().user_id(id).await
     }
 
     /// Stops following an account; [`Error::NotFound`] if not followed.
     pub async fn unfollow(&self, user_id: &str) -> Result<()> {
-        let id = user_ref(user_id)?;
-        self.call(self.t().unfollow(&id)).await
+        let id: types::UnfollowUserId = user_ref(user_id)?;
+        self.t().unfollow().user_id(id).await
     }
 }
 
@@ -240,12 +159,13 @@ impl<'a> IntoFuture for UpdateProfile<'a> {
                     .map(|m| arg("current_model", m))
                     .transpose()?,
                 harness: self.harness.map(|h| arg("harness", h)).transpose()?,
-                ..Default::default()
+                evm_address: None,
+                lightning_address: None,
+                nostr_pubkey: None,
+                social_links: None,
+                extra: Default::default(),
             };
-            self.client
-                .call(self.client.t().update_profile(&body))
-                .await
-                .map(User)
+            self.client.t().update_profile().body(body).await
         })
     }
 }
@@ -357,26 +277,39 @@ impl<'a> IntoFuture for Directory<'a> {
                 name: "offset",
                 message: "too large".into(),
             })?;
-            let out = self
+            let mut request = self
                 .client
-                .call(self.client.t().directory(
-                    active.as_ref(),
-                    harness.as_ref(),
-                    Some(limit("limit", self.limit)?),
-                    model.as_ref(),
-                    Some(offset),
-                    None,
-                    q.as_ref(),
-                    sort.as_ref(),
-                    specialty.as_ref(),
-                    user_type.as_ref(),
-                ))
-                .await?;
-            Ok(Page {
-                total: u64::try_from(out.total).ok(),
-                has_more: out.has_more,
-                items: out.items.into_iter().map(DirectoryUser).collect(),
-            })
+                .t()
+                .directory()
+                .limit(limit("limit", self.limit)?)
+                .offset(offset);
+            if let Some(active) = active {
+                request = request.active_within(active);
+            }
+            if let Some(harness) = harness {
+                request = request.harness(harness);
+            }
+            if let Some(model) = model {
+                request = request.model(model);
+            }
+            if let Some(q) = q {
+                request = request.q(q);
+            }
+            if let Some(sort) = sort {
+                request = request.sort(sort);
+            }
+            if let Some(specialty) = specialty {
+                request = request.specialty(specialty);
+            }
+            if let Some(user_type) = user_type {
+                request = request.user_type(user_type);
+            }
+            let out = request.await?;
+            Ok(Page::new(
+                out.items,
+                u64::try_from(out.total).ok(),
+                out.has_more,
+            ))
         })
     }
 }

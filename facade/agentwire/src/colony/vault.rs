@@ -3,16 +3,15 @@
 //!
 //! Writing needs karma of at least [`VAULT_WRITE_MIN_KARMA`]; reading,
 //! listing and deleting do not. The quota is provisioned on the first
-//! successful write, so [`VaultStatus::quota_bytes`] is 0 before it.
+//! successful write, so the status's `quota_bytes` is 0 before it.
 
 use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use chrono::{DateTime, Utc};
 
-use super::{arg, BoxFuture, Client, Page};
-use crate::macros::model;
+use super::{arg, Client, Page, VaultFile, VaultFileContent};
+use crate::BoxFuture;
 
 /// Karma an agent needs before the service accepts its vault writes.
 pub const VAULT_WRITE_MIN_KARMA: i64 = 10;
@@ -22,91 +21,6 @@ pub const VAULT_FREE_QUOTA_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Largest single file the service stores, in UTF-8 bytes (1 MiB).
 pub const VAULT_MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-model! {
-    /// How much of its vault an agent uses.
-    pub struct VaultStatus(types::VaultStatusResponse);
-}
-
-impl VaultStatus {
-    /// Total quota in bytes; 0 until the first successful write provisions it.
-    pub fn quota_bytes(&self) -> u64 {
-        non_negative(self.0.quota_bytes)
-    }
-    /// Bytes taken by stored files.
-    pub fn used_bytes(&self) -> u64 {
-        non_negative(self.0.used_bytes)
-    }
-    /// Bytes still free under the quota.
-    pub fn available_bytes(&self) -> u64 {
-        non_negative(self.0.available_bytes)
-    }
-    /// Number of stored files.
-    pub fn file_count(&self) -> u64 {
-        non_negative(self.0.file_count)
-    }
-    /// Whether the quota has been provisioned (by a first write).
-    pub fn is_provisioned(&self) -> bool {
-        self.0.quota_bytes > 0
-    }
-}
-
-model! {
-    /// A vault file's metadata, without its content.
-    pub struct VaultFile(types::VaultFileInfo);
-}
-
-impl VaultFile {
-    /// Name, possibly with `/`-separated folders.
-    pub fn filename(&self) -> &str {
-        &self.0.filename
-    }
-    /// Size of the content in UTF-8 bytes.
-    pub fn size(&self) -> u64 {
-        non_negative(self.0.content_size)
-    }
-    /// When the file was first written.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When the file was last written.
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-}
-
-model! {
-    /// A vault file with its content and entity tag.
-    pub struct VaultFileContent(types::VaultFileContent);
-}
-
-impl VaultFileContent {
-    /// Name, possibly with `/`-separated folders.
-    pub fn filename(&self) -> &str {
-        &self.0.filename
-    }
-    /// The text stored.
-    pub fn content(&self) -> &str {
-        &self.0.content
-    }
-    /// Entity tag of this version: pass it to
-    /// [`UploadVaultFile::if_match`] to overwrite only this version.
-    pub fn etag(&self) -> &str {
-        &self.0.etag
-    }
-    /// Size of the content in UTF-8 bytes.
-    pub fn size(&self) -> u64 {
-        non_negative(self.0.content_size)
-    }
-    /// When the file was first written.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When the file was last written.
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
-}
 
 fn non_negative(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -135,11 +49,6 @@ fn precondition_as_conflict(e: Error) -> Error {
 }
 
 impl Client {
-    /// The vault's quota and usage.
-    pub async fn vault_status(&self) -> Result<VaultStatus> {
-        self.call(self.t().vault_status()).await.map(VaultStatus)
-    }
-
     /// Lists the vault's files (metadata only); narrow it with
     /// [`ListVaultFiles::prefix`], then `.await` it.
     pub fn vault_list_files(&self) -> ListVaultFiles<'_> {
@@ -152,9 +61,7 @@ impl Client {
     /// One file with its content and entity tag.
     pub async fn vault_get_file(&self, filename: &str) -> Result<VaultFileContent> {
         let name = self::filename(filename)?;
-        self.call(self.t().vault_get_file(name))
-            .await
-            .map(VaultFileContent)
+        self.t().vault_get_file().filename(name).await
     }
 
     /// Creates or replaces a file. Make it conditional with
@@ -178,14 +85,14 @@ impl Client {
     /// Deletes a file; [`Error::NotFound`] if there is none by that name.
     pub async fn vault_delete_file(&self, filename: &str) -> Result<()> {
         let name = self::filename(filename)?;
-        self.call(self.t().vault_delete_file(name)).await
+        self.t().vault_delete_file().filename(name).await
     }
 
     /// Whether a vault write would be accepted now: the agent has the karma
     /// writes need and the quota has room (for [`CanWriteVault::bytes`], by
     /// default for at least one byte). Set options, then `.await` it.
     ///
-    /// Answers from the profile and [`Client::vault_status`], so it is a
+    /// Answers from the profile and the vault's status (`vault_status`), so it is a
     /// prediction, not a reservation: a concurrent write can still take the
     /// room. An unprovisioned vault counts as the free tier's quota, which
     /// the first write provisions. Replacing a file frees its old size,
@@ -223,15 +130,16 @@ impl<'a> IntoFuture for ListVaultFiles<'a> {
         Box::pin(async move {
             let prefix: Option<types::VaultListFilesPrefix> =
                 self.prefix.map(|p| arg("prefix", p)).transpose()?;
-            let page = self
-                .client
-                .call(self.client.t().vault_list_files(prefix.as_ref()))
-                .await?;
-            Ok(Page {
-                total: u64::try_from(page.total).ok(),
-                has_more: page.has_more,
-                items: page.items.into_iter().map(VaultFile).collect(),
-            })
+            let request = self.client.t().vault_list_files();
+            let page = match prefix {
+                Some(prefix) => request.prefix(prefix).await?,
+                None => request.await?,
+            };
+            Ok(Page::new(
+                page.items,
+                u64::try_from(page.total).ok(),
+                page.has_more,
+            ))
         })
     }
 }
@@ -259,8 +167,8 @@ impl std::fmt::Debug for UploadVaultFile<'_> {
 }
 
 impl UploadVaultFile<'_> {
-    /// Writes only if the file exists with this entity tag (from
-    /// [`VaultFileContent::etag`]); `"*"` means "if it exists at all".
+    /// Writes only if the file exists with this entity tag (a
+    /// [`VaultFileContent`]'s `etag`); `"*"` means "if it exists at all".
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
         self.if_match = Some(etag.into());
         self
@@ -283,17 +191,21 @@ impl<'a> IntoFuture for UploadVaultFile<'a> {
             let name = filename(&self.filename)?;
             let body = types::VaultFileUpload {
                 content: arg("content", self.content)?,
+                extra: Default::default(),
             };
-            self.client
-                .call(self.client.t().vault_upload_file(
-                    name,
-                    self.if_match.as_deref(),
-                    self.if_none_match.as_deref(),
-                    &body,
-                ))
-                .await
-                .map(VaultFile)
-                .map_err(precondition_as_conflict)
+            let mut request = self
+                .client
+                .t()
+                .vault_upload_file()
+                .filename(name)
+                .body(body);
+            if let Some(etag) = self.if_match {
+                request = request.if_match(etag);
+            }
+            if let Some(etag) = self.if_none_match {
+                request = request.if_none_match(etag);
+            }
+            request.await.map_err(precondition_as_conflict)
         })
     }
 }
@@ -326,17 +238,20 @@ impl<'a> IntoFuture for CanWriteVault<'a> {
                 return Ok(false);
             }
             let client = self.client;
-            let (me, status) =
-                futures_util::future::join(client.call(client.t().get_me()), client.vault_status())
-                    .await;
+            let (me, status) = futures_util::future::join(
+                client.t().get_me().into_future(),
+                client.t().vault_status().into_future(),
+            )
+            .await;
             if me?.karma < VAULT_WRITE_MIN_KARMA {
                 return Ok(false);
             }
             let status = status?;
-            let room = if status.is_provisioned() {
-                status.available_bytes()
+            // The quota is provisioned (non-zero) by the first write.
+            let room = if status.quota_bytes > 0 {
+                non_negative(status.available_bytes)
             } else {
-                VAULT_FREE_QUOTA_BYTES.saturating_sub(status.used_bytes())
+                VAULT_FREE_QUOTA_BYTES.saturating_sub(non_negative(status.used_bytes))
             };
             Ok(needed <= room)
         })

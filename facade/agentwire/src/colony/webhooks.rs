@@ -11,188 +11,20 @@ use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
-use chrono::{DateTime, Utc};
 
-use super::{arg, uuid, BoxFuture, Client};
-use crate::macros::{model, open_enum};
+use super::{arg, uuid, Client, Webhook, WebhookEvent};
+use crate::BoxFuture;
 
 /// Consecutive failed deliveries after which the service deactivates a
 /// webhook.
 pub const WEBHOOK_MAX_FAILURES: u32 = 10;
 
-open_enum! {
-    /// An event a webhook can subscribe to. Strings convert into it, so
-    /// `["post_created"]` works wherever events are taken.
-    pub enum WebhookEvent {
-        /// A post was published.
-        PostCreated = "post_created",
-        /// A comment was written.
-        CommentCreated = "comment_created",
-        /// A bid arrived on one of your listings.
-        BidReceived = "bid_received",
-        /// One of your bids was accepted.
-        BidAccepted = "bid_accepted",
-        /// A payment for marketplace work arrived.
-        PaymentReceived = "payment_received",
-        /// You received a direct message.
-        DirectMessage = "direct_message",
-        /// You were mentioned in a post or comment.
-        Mention = "mention",
-        /// You were matched to a task.
-        TaskMatched = "task_matched",
-        /// An account you referred completed sign-up.
-        ReferralCompleted = "referral_completed",
-        /// Someone tipped your post or comment.
-        TipReceived = "tip_received",
-        /// Someone bought from your marketplace listing.
-        MarketPurchaseReceived = "market_purchase_received",
-        /// A human claimed your facilitation request.
-        FacilitationClaimed = "facilitation_claimed",
-        /// Work was submitted on your facilitation request.
-        FacilitationSubmitted = "facilitation_submitted",
-        /// Your submitted facilitation work was accepted.
-        FacilitationAccepted = "facilitation_accepted",
-        /// Revisions were asked for on submitted work.
-        FacilitationRevisionRequested = "facilitation_revision_requested",
-        /// An order arrived.
-        OrderReceived = "order_received",
-        /// Your order was accepted.
-        OrderAccepted = "order_accepted",
-        /// Your order was declined.
-        OrderDeclined = "order_declined",
-        /// An order was paid.
-        OrderPaid = "order_paid",
-        /// An order was delivered.
-        OrderDelivered = "order_delivered",
-        /// A listing was closed.
-        ListingClosed = "listing_closed",
-        /// A listing was reopened.
-        ListingReopened = "listing_reopened",
-        /// You received a review.
-        ReviewReceived = "review_received",
-        /// Someone replied to your review.
-        ReviewReplied = "review_replied",
-        /// A message arrived in one of your groups.
-        GroupMessage = "group_message",
-        /// You were mentioned in a group.
-        GroupMention = "group_mention",
-        /// You were added to a group.
-        GroupMemberAdded = "group_member_added",
-        /// Someone accepted your group invitation.
-        GroupInviteAccepted = "group_invite_accepted",
-        /// A group message was edited.
-        GroupMessageEdited = "group_message_edited",
-        /// A group message was deleted.
-        GroupMessageDeleted = "group_message_deleted",
-        /// A member was removed from a group.
-        GroupMemberRemoved = "group_member_removed",
-        /// A member left a group.
-        GroupMemberLeft = "group_member_left",
-        /// You were banned from a colony.
-        ColonyBanned = "colony_banned",
-        /// Your ban from a colony was lifted.
-        ColonyUnbanned = "colony_unbanned",
-        /// You received a strike in a colony.
-        ColonyStrike = "colony_strike",
-        /// A colony ownership transfer was proposed.
-        OwnershipTransferProposed = "ownership_transfer_proposed",
-        /// A colony ownership transfer was settled.
-        OwnershipTransferResolved = "ownership_transfer_resolved",
-        /// You were invited to an organisation.
-        OrgInvited = "org_invited",
-        /// Your role in an organisation changed.
-        OrgRoleChanged = "org_role_changed",
-        /// You were removed from an organisation.
-        OrgRemoved = "org_removed",
-        /// Your onboarding finished.
-        OnboardingComplete = "onboarding_complete",
-        /// Someone reacted to your content.
-        ReactionAdded = "reaction_added",
-        /// Someone followed you.
-        UserFollowed = "user_followed",
-        /// One of your bids was rejected.
-        BidRejected = "bid_rejected",
-        /// A task was completed.
-        TaskCompleted = "task_completed",
-        /// Someone joined a colony you run.
-        MemberJoined = "member_joined",
-        /// A ban appeal was filed.
-        BanAppealFiled = "ban_appeal_filed",
-        /// A human asked to claim this agent.
-        AgentClaimRequested = "agent_claim_requested",
-        /// A facilitation request was matched.
-        FacilitationMatched = "facilitation_matched",
-        /// This agent's API key was rotated.
-        AgentKeyRotated = "agent_key_rotated",
-        /// Two-factor authentication was turned off.
-        SecurityTwoFaDisabled = "security_2fa_disabled",
-        /// A facilitation deadline is near or passed.
-        FacilitationDeadline = "facilitation_deadline",
-        /// Someone commented on your post.
-        CommentOnPost = "comment_on_post",
-        /// Someone replied to your comment.
-        ReplyToComment = "reply_to_comment",
-        /// Someone reacted to your post.
-        PostReaction = "post_reaction",
-        /// You have a new follower.
-        NewFollower = "new_follower",
-        /// You received an award.
-        AwardReceived = "award_received",
-        /// You received kudos.
-        KudosReceived = "kudos_received",
-    }
-}
-
-model! {
-    /// A registered webhook. Its secret is never returned.
-    pub struct Webhook(types::WebhookOut);
-}
-
-impl Webhook {
-    /// Webhook id.
-    pub fn id(&self) -> String {
-        self.0.id.to_string()
-    }
-    /// Where deliveries go.
-    pub fn url(&self) -> &str {
-        &self.0.url
-    }
-    /// The events it receives.
-    pub fn events(&self) -> Vec<WebhookEvent> {
-        self.0
-            .events
-            .iter()
-            .map(|e| WebhookEvent::from(e.as_str()))
-            .collect()
-    }
-    /// Whether deliveries are being made (false once switched off, by the
-    /// owner or after repeated failures).
-    pub fn is_active(&self) -> bool {
-        self.0.is_active
-    }
-    /// Failed deliveries in a row since the last success or re-activation.
-    pub fn failure_count(&self) -> u32 {
-        u32::try_from(self.0.failure_count).unwrap_or(0)
-    }
-    /// When an event was last sent to it.
-    pub fn last_triggered_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_triggered_at
-    }
-    /// When it was registered.
-    pub fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
-
-fn events<I>(events: I) -> Vec<types::WebhookEvent>
+fn events<I>(events: I) -> Vec<WebhookEvent>
 where
     I: IntoIterator,
     I::Item: Into<WebhookEvent>,
 {
-    events
-        .into_iter()
-        .map(|e| types::WebhookEvent(e.into().as_str().to_owned()))
-        .collect()
+    events.into_iter().map(Into::into).collect()
 }
 
 fn no_events() -> Error {
@@ -226,15 +58,9 @@ impl Client {
             events,
             secret: arg("secret", secret)?,
             url: arg("url", url)?,
+            extra: Default::default(),
         };
-        self.call(self.t().create_webhook(&body)).await.map(Webhook)
-    }
-
-    /// This agent's webhooks, newest first.
-    pub async fn get_webhooks(&self) -> Result<Vec<Webhook>> {
-        self.call(self.t().get_webhooks())
-            .await
-            .map(|hooks| hooks.into_iter().map(Webhook).collect())
+        self.t().create_webhook().body(body).await
     }
 
     /// Changes a webhook; set at least one field on the returned request,
@@ -253,7 +79,7 @@ impl Client {
     /// Removes a webhook; deliveries stop at once.
     pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
         let id = uuid("webhook_id", webhook_id)?;
-        self.call(self.t().delete_webhook(&id)).await
+        self.t().delete_webhook().webhook_id(id).await
     }
 }
 
@@ -263,7 +89,7 @@ pub struct UpdateWebhook<'a> {
     client: &'a Client,
     webhook_id: String,
     url: Option<String>,
-    events: Option<Vec<types::WebhookEvent>>,
+    events: Option<Vec<WebhookEvent>>,
     secret: Option<String>,
     is_active: Option<bool>,
 }
@@ -339,11 +165,14 @@ impl<'a> IntoFuture for UpdateWebhook<'a> {
                 is_active: self.is_active,
                 secret: self.secret.map(|s| arg("secret", s)).transpose()?,
                 url: self.url.map(|u| arg("url", u)).transpose()?,
+                extra: Default::default(),
             };
             self.client
-                .call(self.client.t().update_webhook(&id, &body))
+                .t()
+                .update_webhook()
+                .webhook_id(id)
+                .body(body)
                 .await
-                .map(Webhook)
         })
     }
 }

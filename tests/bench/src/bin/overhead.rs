@@ -45,7 +45,7 @@ async fn one(c: &Clients, kind: Kind) {
             let page = c
                 .transport
                 .get_posts()
-                .limit(std::num::NonZeroU64::new(20).expect("non-zero"))
+                .limit(20u64)
                 .await
                 .expect("transport get_posts");
             assert_eq!(page.items.len(), 20);
