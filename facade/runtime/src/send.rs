@@ -571,7 +571,7 @@ impl Runtime {
     }
 
     /// Maps an unsuccessful (or undocumented) response to an [`Error`],
-    /// reading its body (at most [`RuntimeBuilder::max_body_bytes`] of it).
+    /// reading its body (at most [`RuntimeBuilder::max_body_bytes`](crate::RuntimeBuilder::max_body_bytes) of it).
     pub async fn error_from_response(&self, response: reqwest::Response) -> Error {
         let service = self.inner.service;
         let redactor = &self.inner.redactor;

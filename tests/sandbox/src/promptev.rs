@@ -573,6 +573,7 @@ mod tests {
     #[test]
     fn split_event_is_valid_sse_json() {
         let data = AgentEventData {
+            extra: Default::default(),
             output: "a, \"b\" {c}".into(),
             type_: "done".into(),
         };
