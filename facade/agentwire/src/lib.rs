@@ -7,11 +7,18 @@
 //!   agents, with a runtime inbox streamed over a WebSocket.
 //! - [`promptev`] — hosted agents you trigger in one call or stream over SSE.
 //!
-//! Every call goes the same way: the facade method you call → the shared
-//! runtime (credentials, retries with backoff and `Retry-After`, timeouts,
-//! hooks, rate-limit tracking, optional circuit breaker and cache, one tracing
-//! span per operation, redaction of secrets) → a transport generated from the
-//! service's OpenAPI contract → HTTP.
+//! Every call goes the same way: the method you call (hand-written where it
+//! adds behaviour, otherwise the generated builder every client dereferences
+//! to) → a transport generated from the service's OpenAPI contract, which
+//! builds the request → the shared runtime (circuit breaker, credentials,
+//! retries with backoff and `Retry-After`, timeouts, hooks, rate-limit
+//! tracking, optional cache, one tracing span per operation, redaction of
+//! secrets, decoding) → HTTP.
+//!
+//! Models are the contracts' types (`colony::Post`, `mycel::types::*`): public
+//! fields, and every field the service sent beyond the contract kept in
+//! `extra`, so [`Raw::raw`] gives back everything received. Enums the
+//! contracts enumerate are open: a value added later is `Other(String)`.
 //!
 //! ```no_run
 //! # #[cfg(feature = "promptev")]
