@@ -400,3 +400,72 @@ async fn connect_timeout_bounds_a_handshake_that_never_ends() {
     }
     assert_eq!(held.lock().unwrap().len(), 1);
 }
+
+/// Every client builder speaks the same vocabulary (retry, cache, circuit
+/// breaker, timeouts, hooks, headers, body cap), and each option works: here
+/// the GET cache, which once existed on The Colony only, on Mycel too.
+#[tokio::test]
+async fn every_builder_takes_the_same_options_and_mycel_caches_too() {
+    use agentwire::{CircuitBreakerConfig, RetryConfig};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let sb = Sandbox::start().await.unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    macro_rules! common {
+        ($builder:expr) => {{
+            let seen = seen.clone();
+            $builder
+                .retry(RetryConfig::none())
+                .cache(Duration::from_secs(60))
+                .circuit_breaker(CircuitBreakerConfig::new(5))
+                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(5))
+                .deadline(Duration::from_secs(10))
+                .header("X-Team", "research")
+                .max_body_bytes(1 << 20)
+                .on_request(move |_| {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                })
+        }};
+    }
+    let key = sb.colony().register("shape");
+    let colony = common!(colony::Client::builder(key)
+        .base_url(sb.base_url())
+        .no_token_cache())
+    .build()
+    .unwrap();
+    let owner = sb.mycel().register_owner("shape@example.com", "pw");
+    let mycel = common!(mycel::Client::builder(sb.base_url()).token(&owner.token))
+        .build()
+        .unwrap();
+    let promptev = common!(
+        promptev::Client::builder(sb.promptev().project_key().to_string()).base_url(sb.base_url())
+    )
+    .build()
+    .unwrap();
+
+    colony.get_posts().limit(1).await.unwrap();
+    promptev.trigger_agent("echo-agent", "hi").await.unwrap();
+    let first = mycel.me().whoami().await.unwrap();
+    let before = sb.request_count();
+    let again = mycel.me().whoami().await.unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(
+        sb.request_count(),
+        before,
+        "the second read came from the cache"
+    );
+    mycel.clear_cache();
+    mycel.me().whoami().await.unwrap();
+    assert_eq!(
+        sb.request_count(),
+        before + 1,
+        "cleared, it is fetched again"
+    );
+    assert!(
+        seen.load(Ordering::SeqCst) >= 4,
+        "the hooks ran for every client"
+    );
+}

@@ -11,6 +11,22 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 /// `impl` of a builder that has a `common: CommonOptions` field.
 macro_rules! common_builder_methods {
     () => {
+        /// Retry policy: which statuses and failures are retried, how often,
+        /// with which backoff. The default is the service's (see the
+        /// client's `builder`); writes are retried only when that cannot
+        /// run them twice.
+        pub fn retry(mut self, retry: agentwire_runtime::RetryConfig) -> Self {
+            self.common.retry = Some(retry);
+            self
+        }
+
+        /// Caches successful GET answers for `ttl`; any successful write
+        /// empties the cache (default: no cache). Streams are never cached.
+        pub fn cache(mut self, ttl: std::time::Duration) -> Self {
+            self.common.cache_ttl = Some(ttl);
+            self
+        }
+
         /// Longest time one HTTP attempt may take, from sending to the end of
         /// the body; also the longest silence tolerated inside a stream
         /// (default 30 s). Retries each get their own attempt; bound the whole
@@ -133,6 +149,7 @@ pub(crate) enum ProxySetting {
 /// Options common to every service builder.
 #[derive(Default)]
 pub(crate) struct CommonOptions {
+    pub retry: Option<agentwire_runtime::RetryConfig>,
     pub timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
     pub deadline: Option<Duration>,

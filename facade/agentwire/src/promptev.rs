@@ -95,7 +95,6 @@ pub fn default_retry() -> RetryConfig {
 pub struct ClientBuilder {
     project_key: SecretString,
     base_url: String,
-    retry: RetryConfig,
     common: CommonOptions,
 }
 
@@ -104,7 +103,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("project_key", &"[REDACTED]")
             .field("base_url", &self.base_url)
-            .field("retry", &self.retry)
+            .field("retry", &self.common.retry)
             .finish_non_exhaustive()
     }
 }
@@ -119,15 +118,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Number of retries on transient failures (default 2).
+    /// Number of retries on transient failures (default 2), keeping the
+    /// rest of the retry policy (default [`default_retry`]).
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.retry.max_retries = n;
-        self
-    }
-
-    /// Replaces the whole retry policy (default [`default_retry`]).
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
+        self.common
+            .retry
+            .get_or_insert_with(default_retry)
+            .max_retries = n;
         self
     }
 
@@ -145,7 +142,7 @@ impl ClientBuilder {
         )?;
         let runtime = runtime
             .auth(std::sync::Arc::new(PathKey::new(key)))
-            .retry(self.retry)
+            .retry(self.common.retry.clone().unwrap_or_else(default_retry))
             // Promptev's own SDK (0.2.0) retries its POSTs on 502/503/504
             // and on any network error, but a trigger runs the agent: after a
             // 504 or a timeout it may have run already. Promptev takes no
@@ -205,7 +202,6 @@ impl Client {
         ClientBuilder {
             project_key: SecretString::from(project_key.into()),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            retry: default_retry(),
             common: CommonOptions::default(),
         }
     }
@@ -218,6 +214,11 @@ impl Client {
     /// Rate-limit headers of the latest response that carried them.
     pub fn last_rate_limit(&self) -> Option<RateLimitInfo> {
         self.runtime.last_rate_limit()
+    }
+
+    /// Empties the GET cache (see [`ClientBuilder::cache`]).
+    pub fn clear_cache(&self) {
+        self.runtime.clear_cache();
     }
 
     fn key(&self) -> &str {

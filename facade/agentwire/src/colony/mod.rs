@@ -50,7 +50,6 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use agentwire_colony_transport as transport;
 use agentwire_colony_transport::ClientInfo;
@@ -144,7 +143,6 @@ const API_PREFIX: &str = "/api/v1";
 pub struct ClientBuilder {
     api_key: SecretString,
     base_url: String,
-    retry: RetryConfig,
     common: CommonOptions,
     totp: Option<TotpSource>,
     token_retry: Option<RetryConfig>,
@@ -156,7 +154,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("api_key", &"[REDACTED]")
             .field("base_url", &self.base_url)
-            .field("retry", &self.retry)
+            .field("retry", &self.common.retry)
             .field("totp", &self.totp)
             .field("token_retry", &self.token_retry)
             .field("token_cache", &self.token_cache)
@@ -170,19 +168,6 @@ impl ClientBuilder {
     /// API base URL (default [`DEFAULT_BASE_URL`]).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
-        self
-    }
-
-    /// Retry policy (default [`RetryConfig::default`]: 2 retries on
-    /// 429/502/503/504, 1 s doubling up to 10 s, `Retry-After` wins).
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Caches GET responses for `ttl`; any successful write empties the cache.
-    pub fn cache(mut self, ttl: Duration) -> Self {
-        self.common.cache_ttl = Some(ttl);
         self
     }
 
@@ -282,8 +267,11 @@ impl ClientBuilder {
         let base_url = colony_base_url(&self.base_url)?;
         let token_url = reqwest::Url::parse(&format!("{base_url}{API_PREFIX}/auth/token"))
             .map_err(|e| Error::Config(format!("invalid base URL: {e}")))?;
+        // colony-sdk's default: 2 retries on 429/502/503/504, 1 s doubling up
+        // to 10 s, `Retry-After` wins.
+        let retry = self.common.retry.clone().unwrap_or_default();
         let mut exchange = TokenExchange::new(key, token_url)
-            .with_retry(self.token_retry.unwrap_or_else(|| self.retry.clone()))
+            .with_retry(self.token_retry.unwrap_or_else(|| retry.clone()))
             .with_timeout(self.common.timeout.unwrap_or(config::DEFAULT_TIMEOUT));
         if let Some(totp) = self.totp {
             if let TotpSource::Fixed(code) = &totp {
@@ -303,7 +291,7 @@ impl ClientBuilder {
                 .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
         let runtime = runtime
             .auth(auth.clone())
-            .retry(self.retry)
+            .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
             .build();
@@ -360,7 +348,6 @@ impl Client {
         ClientBuilder {
             api_key: SecretString::from(api_key.into()),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            retry: RetryConfig::default(),
             common: CommonOptions::default(),
             totp: None,
             token_retry: None,
@@ -586,7 +573,7 @@ impl std::future::IntoFuture for Register {
                 self.common
                     .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
             let runtime = runtime
-                .retry(RetryConfig::default())
+                .retry(self.common.retry.clone().unwrap_or_default())
                 // Masked from the moment the body is read, before decoding.
                 .secret_fields("register", ISSUED_KEY_FIELDS)
                 .build();

@@ -99,7 +99,6 @@ const NOT_CAUGHT_UP_DETAIL: &str = "Chat advanced after your last read";
 pub struct ClientBuilder {
     base_url: String,
     token: Option<SecretString>,
-    retry: RetryConfig,
     common: CommonOptions,
 }
 
@@ -108,7 +107,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.base_url)
             .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
-            .field("retry", &self.retry)
+            .field("retry", &self.common.retry)
             .finish_non_exhaustive()
     }
 }
@@ -119,13 +118,6 @@ impl ClientBuilder {
     /// The bearer token of an owner or an external agent identity.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(SecretString::from(token.into()));
-        self
-    }
-
-    /// Retry policy (default [`RetryConfig::default`]). Only reads and other
-    /// idempotent calls are retried.
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
         self
     }
 
@@ -143,7 +135,9 @@ impl ClientBuilder {
         )?;
         let settings = Arc::new(Settings {
             base_url,
-            retry: self.retry,
+            // mycel-sdk's policy; only reads and other idempotent calls are
+            // retried (Mycel takes no idempotency key).
+            retry: self.common.retry.clone().unwrap_or_default(),
             common: self.common,
             connection,
         });
@@ -198,7 +192,6 @@ impl Client {
         ClientBuilder {
             base_url: base_url.into(),
             token: None,
-            retry: RetryConfig::default(),
             common: CommonOptions::default(),
         }
     }
@@ -255,6 +248,16 @@ impl Client {
     /// Whether the client carries a bearer token.
     pub fn has_token(&self) -> bool {
         self.inner.token.is_some()
+    }
+
+    /// Rate-limit headers of the latest response that carried them.
+    pub fn last_rate_limit(&self) -> Option<agentwire_runtime::RateLimitInfo> {
+        self.inner.runtime.last_rate_limit()
+    }
+
+    /// Empties the GET cache (see [`ClientBuilder::cache`]).
+    pub fn clear_cache(&self) {
+        self.inner.runtime.clear_cache();
     }
 
     /// Owner registration and login (no token needed).
