@@ -186,13 +186,12 @@ impl Client {
                 })?;
             builder = builder.header(CONTENT_TYPE, value).body(bytes);
         }
-        let request = builder.build().map_err(|e| {
-            Error::Config(
-                runtime
-                    .redactor()
-                    .redact(&e.without_url().to_string())
-                    .into_owned(),
-            )
+        let request = builder.build().map_err(|e| Error::InvalidArgument {
+            name: "request",
+            message: runtime
+                .redactor()
+                .redact(&e.without_url().to_string())
+                .into_owned(),
         })?;
         let response = runtime.execute(t.client(), request, operation).await?;
         if !response.status().is_success() {
