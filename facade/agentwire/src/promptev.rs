@@ -60,6 +60,9 @@ pub use agentwire_promptev_transport::builder;
 /// What the stream's events are about: the contract's open enum (values
 /// Promptev adds later arrive as `Other` instead of failing).
 pub use agentwire_promptev_transport::types::AgentEventDataType as AgentEventKind;
+/// The generated client every [`Client`] dereferences to: one builder per
+/// operation of the contract, by its filter name.
+pub use agentwire_promptev_transport::Client as Operations;
 
 /// Where Promptev's API lives.
 pub const DEFAULT_BASE_URL: &str = "https://api.promptev.ai";

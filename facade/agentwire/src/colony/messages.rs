@@ -498,11 +498,10 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
                 "/api/v1/messages/conversations/{}/spam",
                 super::attachments::encode_segment(&self.username)
             );
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| Error::InvalidArgument {
-                    name: "body",
-                    message: format!("could not encode the report: {e}"),
-                })?;
+            let bytes = serde_json::to_vec(&body).map_err(|e| Error::InvalidArgument {
+                name: "body",
+                message: format!("could not encode the report: {e}"),
+            })?;
             let response = self
                 .client
                 .send_by_hand(

@@ -99,6 +99,9 @@ pub use webhooks::*;
 /// [`Client`]'s [`Deref`] target returns them (`client.get_poll()` is a
 /// [`builder::GetPoll`]).
 pub use agentwire_colony_transport::builder;
+/// The generated client every [`Client`] dereferences to: one builder per
+/// operation of the contract, by its filter name.
+pub use agentwire_colony_transport::Client as Operations;
 
 /// The contract's models: what the facade's methods return, with public
 /// fields and unknown fields kept in `extra`.

@@ -67,6 +67,9 @@ pub use tasks::*;
 pub use crate::ItemStream;
 /// The transport's operation builders (see [`Client`]'s `Deref`).
 pub use agentwire_mycel_transport::builder;
+/// The generated client every [`Client`] dereferences to: one builder per
+/// operation of the contract, by its filter name.
+pub use agentwire_mycel_transport::Client as Operations;
 
 /// Every type of the Mycel contract, as the transport generates it: request
 /// bodies for the long tail (see [`Client`]'s `Deref`), the inbox frames,
