@@ -157,8 +157,9 @@ impl Runtime {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self
-            .execute_inner(client, request, operation, streaming)
+        // Boxed once here, so the callers' futures stay small and the loop's
+        // state is not copied from one future into the next.
+        let result = Box::pin(self.execute_inner(client, request, operation, streaming))
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -237,9 +238,12 @@ impl Runtime {
                 may_refresh: !refreshed_auth,
                 buffer_body: !streaming,
             };
-            let (outcome, own_key_sent) = self
-                .attempt(client, this, operation, attempt, policy, own_key.as_ref())
-                .await;
+            // Boxed: the attempt's state (the response being read, the
+            // credentials' future) lives on the heap instead of being copied
+            // into every future that awaits this loop.
+            let (outcome, own_key_sent) =
+                Box::pin(self.attempt(client, this, operation, attempt, policy, own_key.as_ref()))
+                    .await;
             sent_with_own_key += u32::from(own_key_sent);
             let resent = sent_with_own_key > 1;
             match outcome {

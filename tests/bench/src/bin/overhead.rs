@@ -149,6 +149,18 @@ fn main() {
         for kind in [Kind::Facade, Kind::Transport, Kind::Reqwest] {
             run(&clients, kind, 8, 400).await; // warm-up: connections, token
         }
+        // `AGENTWIRE_BENCH_ONLY=facade` (or transport, reqwest): that client
+        // alone, one worker, for a profiler (`perf record --no-inherit`).
+        if let Ok(only) = std::env::var("AGENTWIRE_BENCH_ONLY") {
+            let kind = match only.as_str() {
+                "facade" => Kind::Facade,
+                "transport" => Kind::Transport,
+                _ => Kind::Reqwest,
+            };
+            let (rps, _, _, cpu) = run(&clients, kind, 1, total).await;
+            println!("{only}: {rps:.0} req/s, {cpu:.3} CPU s/1000");
+            return;
+        }
 
         println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of 5 rounds (ratio: median of the per-round ratios)");
         println!(
