@@ -415,7 +415,9 @@ impl Drop for Waiting<'_> {
 pub struct TokenExchange {
     api_key: StdMutex<SecretString>,
     token_url: reqwest::Url,
-    current: StdMutex<Option<Token>>,
+    // Read on every request by every task, written once a day: readers do
+    // not wait for one another.
+    current: std::sync::RwLock<Option<Token>>,
     // Held across a round so that concurrent callers wait for one exchange
     // instead of starting their own.
     exchange: tokio::sync::Mutex<()>,
@@ -461,7 +463,7 @@ impl TokenExchange {
         TokenExchange {
             api_key: StdMutex::new(SecretString::from(api_key.into())),
             token_url,
-            current: StdMutex::new(None),
+            current: std::sync::RwLock::new(None),
             exchange: tokio::sync::Mutex::new(()),
             rounds: StdMutex::new(Rounds::default()),
             waiting: AtomicUsize::new(0),
@@ -536,11 +538,13 @@ impl TokenExchange {
 
     /// Forgets the current token; the next request exchanges the key again.
     pub fn forget(&self) {
-        *lock(&self.current) = None;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     fn fresh_token(&self) -> Option<HeaderValue> {
-        lock(&self.current)
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .filter(|t| Instant::now() < t.refresh_at)
             .map(|t| t.header.clone())
@@ -633,7 +637,7 @@ impl TokenExchange {
         }
         let left = Duration::try_from_secs_f64(hit.expiry - crate::token_cache::unix_now()).ok()?;
         self.remember_issued(&hit.token, cx.redactor);
-        *lock(&self.current) = Some(Token {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Token {
             header: header.clone(),
             refresh_at: refresh_deadline(left),
         });
@@ -789,7 +793,7 @@ impl TokenExchange {
         // A key rotated during the exchange: this token belongs to the old
         // key; hand it to the callers that waited but keep it nowhere.
         if self.key_is(key) {
-            *lock(&self.current) = Some(Token {
+            *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Token {
                 header: header.clone(),
                 refresh_at: refresh_deadline(lifetime),
             });
@@ -872,7 +876,7 @@ impl AuthStrategy for TokenExchange {
     }
 
     fn invalidate(&self, sent: Option<&HeaderValue>) -> bool {
-        let mut current = lock(&self.current);
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         // Only the token that was refused is dropped: when a hundred requests
         // fail with the same stale token, the first drop triggers one
         // exchange and the others reuse its result.

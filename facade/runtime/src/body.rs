@@ -18,11 +18,19 @@ pub(crate) enum Unread {
 
 /// Reads a body whole, failing as soon as it passes `limit` bytes, or before
 /// reading when its `Content-Length` already says it would.
-pub(crate) async fn read_capped(
-    mut response: reqwest::Response,
+pub(crate) async fn read_capped(response: reqwest::Response, limit: u64) -> Result<Bytes, Unread> {
+    let announced = response.content_length();
+    read_body_capped(http::Response::from(response).into_body(), announced, limit).await
+}
+
+/// [`read_capped`] on a body already taken out of its response.
+async fn read_body_capped(
+    mut body: reqwest::Body,
+    announced: Option<u64>,
     limit: u64,
 ) -> Result<Bytes, Unread> {
-    let announced = response.content_length();
+    use http_body_util::BodyExt as _;
+
     if announced.is_some_and(|n| n > limit) {
         return Err(Unread::TooLarge);
     }
@@ -30,11 +38,11 @@ pub(crate) async fn read_capped(
     let mut single: Option<Bytes> = None;
     let mut joined = BytesMut::new();
     let mut total: u64 = 0;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| Unread::Failed(e.without_url()))?
-    {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Unread::Failed(e.without_url()))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
         total = total.saturating_add(chunk.len() as u64);
         if total > limit {
             return Err(Unread::TooLarge);
@@ -63,9 +71,11 @@ pub(crate) enum Whole {
 }
 
 pub(crate) async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<Whole> {
-    let status = response.status();
-    let headers = response.headers().clone();
-    match read_capped(response, limit).await {
+    let announced = response.content_length();
+    // The head is taken apart, not copied: its headers go with the body.
+    let (parts, body) = http::Response::from(response).into_parts();
+    let (status, headers) = (parts.status, parts.headers);
+    match read_body_capped(body, announced, limit).await {
         Ok(body) => Ok(Whole::Read(CachedResponse {
             status,
             headers,

@@ -1,6 +1,6 @@
 //! The service's rate-limit state as reported by its last response.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// Rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`) of the most
 /// recent response that had any.
@@ -18,7 +18,11 @@ pub struct RateLimitInfo {
 impl RateLimitInfo {
     /// Reads the headers; `None` when the response had none of them.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimitInfo> {
-        let num = |name: &str| -> Option<u64> {
+        // Looked up on every response: names made once, not parsed each time.
+        static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+        static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+        static RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+        let num = |name: &HeaderName| -> Option<u64> {
             headers
                 .get(name)?
                 .to_str()
@@ -30,9 +34,9 @@ impl RateLimitInfo {
                 .ok()
         };
         let info = RateLimitInfo {
-            limit: num("x-ratelimit-limit"),
-            remaining: num("x-ratelimit-remaining"),
-            reset: num("x-ratelimit-reset"),
+            limit: num(&LIMIT),
+            remaining: num(&REMAINING),
+            reset: num(&RESET),
         };
         (info != RateLimitInfo::default()).then_some(info)
     }
