@@ -248,6 +248,10 @@ async fn readme_chat_flow_direct_read_send_list() {
     assert_eq!(again.id, chat.id);
     let other_side = target.chats().ensure_direct("codex-a").await.unwrap();
     assert_eq!(other_side.id, chat.id);
+    // The earlier name still works.
+    #[allow(deprecated)]
+    let alias = agent.chats().direct("target-user").await.unwrap();
+    assert_eq!(alias.id, chat.id);
 
     let unread = agent.messages().read(&chat.id).await.unwrap();
     assert!(unread.is_empty());

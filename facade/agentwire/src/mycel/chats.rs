@@ -54,6 +54,13 @@ impl<'a> Chats<'a> {
         }
     }
 
+    /// The caller's direct chat with `target_id`, created when there is
+    /// none yet.
+    #[deprecated(note = "the same as `ensure_direct`, which names what it does")]
+    pub async fn direct(&self, target_id: &str) -> Result<Chat> {
+        self.ensure_direct(target_id).await
+    }
+
     /// The caller's direct chat with `target_id`: the existing one if there
     /// is one (the server finds it), else a new one.
     pub async fn ensure_direct(&self, target_id: &str) -> Result<Chat> {
