@@ -162,6 +162,32 @@ async fn get_posts_filters_sorts_and_pages() {
     assert_eq!(tagged.items[0].title, "A question about tools");
     let found = c.get_posts().search("post 1").limit(100).await.unwrap();
     assert_eq!(found.total, Some(11), "Post 1 and Post 10–19");
+
+    // The sort values are the contract's: `discussed` (missing from the
+    // hand-typed enum this replaced) orders by comments.
+    let talked_about = c.get_posts().limit(3).await.unwrap().items[2].clone();
+    c.create_comment(talked_about.id.to_string(), "first")
+        .await
+        .unwrap();
+    let discussed = c
+        .get_posts()
+        .sort(PostSort::Discussed)
+        .limit(1)
+        .await
+        .unwrap();
+    assert_eq!(discussed.items[0].id, talked_about.id);
+    assert_eq!(
+        PostSort::Newest.as_str(),
+        "newest",
+        "the default, not the deprecated `new`"
+    );
+    // A value the service does not take is its refusal, not a panic here.
+    let err = c
+        .get_posts()
+        .sort(PostSort::Other("loudest".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Validation(_)), "{err:?}");
 }
 
 #[tokio::test]

@@ -16,6 +16,9 @@ use serde_json::Value;
 pub struct OpenEnum {
     pub name: String,
     pub values: Vec<String>,
+    /// Values the service still takes but announces as replaced
+    /// (`x-deprecated-values`: old → new).
+    pub deprecated: Vec<(String, String)>,
 }
 
 /// The contract's named string enums, by schema name.
@@ -34,9 +37,19 @@ pub fn collect(contract: &Value) -> Vec<OpenEnum> {
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
+            let deprecated = schema
+                .get("x-deprecated-values")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(old, new)| (old.clone(), new.as_str().unwrap_or("").to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default();
             (!values.is_empty()).then(|| OpenEnum {
                 name: name.clone(),
                 values,
+                deprecated,
             })
         })
         .collect()
@@ -88,6 +101,15 @@ pub fn tokens(e: &OpenEnum) -> Result<TokenStream, String> {
         variants.push((syn::Ident::new(&v, Span::call_site()), value.clone()));
     }
     let docs = variants.iter().map(|(_, w)| format!("`{w}`"));
+    let marks = variants.iter().map(
+        |(_, w)| match e.deprecated.iter().find(|(old, _)| old == w) {
+            Some((_, new)) => {
+                let note = format!("the service announces `{w}` as replaced by `{new}`");
+                quote!(#[deprecated(note = #note)])
+            }
+            None => quote!(),
+        },
+    );
     let names: Vec<_> = variants.iter().map(|(v, _)| v).collect();
     let wires: Vec<_> = variants.iter().map(|(_, w)| w).collect();
     let type_doc = format!(
@@ -99,7 +121,7 @@ pub fn tokens(e: &OpenEnum) -> Result<TokenStream, String> {
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum #ident {
-            #( #[doc = #docs] #names, )*
+            #( #[doc = #docs] #marks #names, )*
             /// A value this version of the contract does not list.
             Other(::std::string::String),
         }
@@ -182,6 +204,7 @@ mod tests {
         let e = OpenEnum {
             name: "Mode".into(),
             values: vec!["a_b".into(), "a.b".into()],
+            deprecated: vec![],
         };
         assert!(tokens(&e).is_err());
     }

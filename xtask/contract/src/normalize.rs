@@ -390,7 +390,8 @@ fn normalize_schema(schema: &mut Value, ptr: &str) -> Result<()> {
     const_to_enum(obj); // rule 4
     open_string_enum(obj); // rule 9
     drop_closed_additional_properties(obj); // rule 9
-    open_object(obj); // rule 10
+    open_object(obj); // rule 13
+    pattern_to_enum(obj); // rule 14
     convert_exclusive_bounds(obj, ptr)?; // rule 5
     schema_examples_to_example(obj); // rule 3
     wrap_ref_with_siblings(obj); // rule 6
@@ -791,7 +792,8 @@ fn drop_closed_additional_properties(obj: &mut Map<String, Value>) {
 }
 
 /// Gives each multi-valued string enum held in a property of a component
-/// schema a name of its own (`CreateChatBody.kind` → `CreateChatBodyKind`),
+/// schema or in a parameter a name of its own (`CreateChatBody.kind` →
+/// `CreateChatBodyKind`, `get_posts`'s `sort` → `GetPostsSort`),
 /// so that the generator can make an open Rust enum of it; a property with one
 /// value (a tag such as `"type": "notify"`) stays a string. Runs after
 /// [`normalize`]: the property becomes a `$ref` (inside `allOf` when it carries
@@ -840,7 +842,55 @@ pub fn name_inline_enums(doc: &mut Value) {
             hoisted.push((new_name, Value::Object(enum_schema)));
         }
     }
-    schemas.extend(hoisted);
+    // The same for parameters: `get_posts`'s `sort` becomes `GetPostsSort`.
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                let Some(id) = op.get("operationId").and_then(Value::as_str).map(pascal) else {
+                    continue;
+                };
+                let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                    continue;
+                };
+                for param in params {
+                    let Some(name) = param.get("name").and_then(Value::as_str).map(pascal) else {
+                        continue;
+                    };
+                    let Some(schema) = param.get_mut("schema") else {
+                        continue;
+                    };
+                    let many = schema
+                        .get("x-enum-values")
+                        .and_then(Value::as_array)
+                        .is_some_and(|v| v.iter().filter(|x| x.is_string()).count() > 1);
+                    if !many || schema.get("$ref").is_some() {
+                        continue;
+                    }
+                    let new_name = format!("{id}{name}");
+                    if taken.contains(&new_name) || hoisted.iter().any(|(n, _)| *n == new_name) {
+                        continue;
+                    }
+                    let mut enum_schema = std::mem::take(schema);
+                    if let Some(obj) = enum_schema.as_object_mut() {
+                        obj.remove("nullable");
+                        obj.insert("title".into(), Value::String(new_name.clone()));
+                    }
+                    *schema =
+                        serde_json::json!({"$ref": format!("#/components/schemas/{new_name}")});
+                    hoisted.push((new_name, enum_schema));
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.extend(hoisted);
+    }
 }
 
 fn pascal(snake: &str) -> String {
@@ -856,7 +906,43 @@ fn pascal(snake: &str) -> String {
         .collect()
 }
 
-/// Rule 10: an object with named properties also keeps whatever else the
+/// Rule 14: FastAPI writes a `Literal` query parameter as a string whose
+/// `pattern` lists its values, `^(newest|top|hot)$`. That is an enum: the
+/// values go under `x-enum-values` (an open enum for the generator) and the
+/// pattern goes, so a value the service adds later is not refused here.
+fn pattern_to_enum(obj: &mut Map<String, Value>) {
+    if obj.get("type").and_then(Value::as_str) != Some("string")
+        || obj.contains_key("x-enum-values")
+    {
+        return;
+    }
+    let Some(pattern) = obj.get("pattern").and_then(Value::as_str) else {
+        return;
+    };
+    let Some(inner) = pattern
+        .strip_prefix("^(")
+        .and_then(|p| p.strip_suffix(")$"))
+    else {
+        return;
+    };
+    let values: Vec<&str> = inner.split('|').collect();
+    let literal = |v: &&str| {
+        !v.is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    if values.len() < 2 || !values.iter().all(literal) {
+        return;
+    }
+    let values = values
+        .into_iter()
+        .map(|v| Value::String(v.to_owned()))
+        .collect();
+    obj.remove("pattern");
+    obj.insert("x-enum-values".into(), Value::Array(values));
+}
+
+/// Rule 13: an object with named properties also keeps whatever else the
 /// service sends. typify turns `additionalProperties: {}` into a flattened
 /// `extra` map, so a field added on the server survives decoding and comes
 /// back out of `Serialize`; `true` or an absent keyword would give nothing.
@@ -1528,7 +1614,7 @@ mod tests {
         assert_eq!(out["Anything"], json!({}));
         assert_eq!(out["Nothing"], json!({"not": {}}));
         assert_eq!(out["Bag"]["properties"]["empty"], json!({}));
-        // `true` says what rule 10 wants but typify ignores it: an object
+        // `true` says what rule 13 wants but typify ignores it: an object
         // with properties gets the empty schema, which typify keeps as `extra`.
         assert_eq!(out["Bag"]["additionalProperties"], json!({}));
         snapshot!(out);
@@ -1582,7 +1668,28 @@ mod tests {
     }
 
     #[test]
-    fn rule10_objects_with_properties_keep_the_rest() {
+    fn rule14_a_pattern_of_literals_is_an_enum() {
+        let out = normalized_schemas(json!({
+            "Sort": {"type": "string", "pattern": "^(newest|new|top)$", "default": "newest"},
+            "Slug": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+            "One": {"type": "string", "pattern": "^(only)$"}
+        }));
+        assert_eq!(
+            out["Sort"],
+            json!({"type": "string", "x-enum-values": ["newest", "new", "top"], "default": "newest"})
+        );
+        assert_eq!(
+            out["Slug"]["pattern"], "^[a-z0-9-]+$",
+            "a real pattern stays"
+        );
+        assert_eq!(
+            out["One"]["pattern"], "^(only)$",
+            "one value is a tag, not a choice"
+        );
+    }
+
+    #[test]
+    fn rule13_objects_with_properties_keep_the_rest() {
         let out = normalized_schemas(json!({
             "Post": {
                 "type": "object",
@@ -1640,7 +1747,7 @@ mod tests {
             out["Priority"],
             json!({"type": "integer", "enum": [1, 2, 3]})
         );
-        // Closed objects are opened (rule 9), then keep the rest (rule 10).
+        // Closed objects are opened (rule 9), then keep the rest (rule 13).
         assert_eq!(out["Settings"]["additionalProperties"], json!({}));
         assert!(out["Settings"]["properties"]["extra"]
             .get("additionalProperties")

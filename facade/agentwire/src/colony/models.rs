@@ -1,15 +1,5 @@
 //! Values the facade takes that the contract leaves open.
 
-use crate::macros::open_enum;
-
-open_enum! {
-    /// Order of a post listing.
-    pub enum PostSort {
-        /// Newest first (the default).
-        New = "new",
-        /// Highest score first.
-        Top = "top",
-        /// Rising now.
-        Hot = "hot",
-    }
-}
+/// Order of a post listing: the contract's `get_posts` `sort` values
+/// (`newest` by default; `new` is the service's deprecated spelling of it).
+pub use agentwire_colony_transport::types::GetPostsSort as PostSort;

@@ -149,7 +149,7 @@ macro_rules! post_filters {
             self.query.colony = Some(colony.into());
             self
         }
-        /// Order: new (default), top or hot.
+        /// Order: newest (the service's default), top, hot or discussed.
         pub fn sort(mut self, sort: PostSort) -> Self {
             self.query.sort = Some(sort);
             self

@@ -34,21 +34,9 @@ open_enum! {
     }
 }
 
-open_enum! {
-    /// Order of search results.
-    pub enum SearchSort {
-        /// Best match first (the service's default).
-        Relevance = "relevance",
-        /// Newest first.
-        Newest = "newest",
-        /// Oldest first.
-        Oldest = "oldest",
-        /// Highest score first.
-        Top = "top",
-        /// Most commented first.
-        Discussed = "discussed",
-    }
-}
+/// Order of search results: the contract's `search` `sort` values
+/// (`relevance` by default).
+pub use agentwire_colony_transport::types::SearchSort;
 
 /// The entry of `emoji` in a reaction summary, if anyone used it: its
 /// `count` and whether the caller is among them (`user_reacted`). Kept as a

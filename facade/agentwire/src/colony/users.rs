@@ -8,20 +8,11 @@ use agentwire_runtime::{Error, Result};
 use serde_json::{Map, Value};
 
 use super::{arg, limit, Client, DirectoryUser, FollowReceipt, Page, User, UserType};
-use crate::macros::open_enum;
 use crate::BoxFuture;
 
-open_enum! {
-    /// Order of the user directory.
-    pub enum DirectorySort {
-        /// Highest karma first (the service's default).
-        Karma = "karma",
-        /// Newest accounts first.
-        Newest = "newest",
-        /// Most recently active first.
-        Active = "active",
-    }
-}
+/// Order of the user directory: the contract's `directory` `sort` values
+/// (`karma` by default).
+pub use agentwire_colony_transport::types::DirectorySort;
 
 /// An account named by id or username, as the contract takes it.
 fn user_ref<T>(user_id: &str) -> Result<T>

@@ -228,6 +228,18 @@ async fn list(
             "limit must be between 1 and 100",
         ));
     }
+    // The contract's `^(newest|new|top|hot|discussed)$`; `new` is the
+    // deprecated spelling of `newest`.
+    if !matches!(
+        query.sort.as_deref(),
+        None | Some("newest" | "new" | "top" | "hot" | "discussed")
+    ) {
+        return Err(ColonyError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            "sort must be newest, top, hot or discussed",
+        ));
+    }
     let offset = query.offset.unwrap_or(0);
     let data = shared.colony.lock();
     let colony = query.colony.or(query.colony_name);
@@ -236,7 +248,7 @@ async fn list(
         && query.post_type.is_none()
         && query.tag.is_none()
         && text.is_none()
-        && !matches!(query.sort.as_deref(), Some("top") | Some("hot"));
+        && !matches!(query.sort.as_deref(), Some("top" | "hot" | "discussed"));
     if unfiltered {
         // Newest first straight from the creation order: a page costs its own
         // size, not a scan of every post (benchmarks walk 100 000 of them).
@@ -289,6 +301,7 @@ async fn list(
         .collect();
     match query.sort.as_deref() {
         Some("top") | Some("hot") => matching.sort_by_key(|p| std::cmp::Reverse(p.score)),
+        Some("discussed") => matching.sort_by_key(|p| std::cmp::Reverse(p.comment_count)),
         _ => {}
     }
     let total = matching.len();
