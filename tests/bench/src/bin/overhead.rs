@@ -6,6 +6,8 @@
 //! cargo run --release -p agentwire-bench --bin overhead [requests-per-run]
 //! ```
 //! Kinds are interleaved over several rounds and the median round is kept,
+//! and both ratios (throughput, client CPU per request) are medians of the
+//! per-round ratios,
 //! so drift on a noisy machine hits all three alike.
 
 use std::sync::Arc;
@@ -164,15 +166,16 @@ fn main() {
 
         println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of 5 rounds (ratio: median of the per-round ratios)");
         println!(
-            "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12}",
-            "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest"
+            "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12} {:>15}",
+            "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest", "CPU vs reqwest"
         );
         for concurrency in [1usize, 16, 64] {
             let mut rounds: Vec<Vec<Sample>> = vec![Vec::new(); 3];
             // Ratios are taken inside each round, whose three runs follow each
             // other closely, and the order rotates so that no kind always runs
             // first; the median round ratio is what the target is judged on.
-            let mut ratios: Vec<[f64; 2]> = Vec::new();
+            // Per round: throughput ratios (facade, transport) and CPU ratios.
+            let mut ratios: Vec<[f64; 4]> = Vec::new();
             for round in 0..ROUNDS {
                 let mut this = [None; 3];
                 for k in 0..3 {
@@ -183,7 +186,7 @@ fn main() {
                     rounds[i].push(sample);
                 }
                 if let [Some(f), Some(t), Some(r)] = this {
-                    ratios.push([f.0 / r.0, t.0 / r.0]);
+                    ratios.push([f.0 / r.0, t.0 / r.0, f.3 / r.3, t.3 / r.3]);
                 }
             }
             let median = |v: &mut Vec<Sample>| {
@@ -197,12 +200,16 @@ fn main() {
             };
             let results: Vec<_> = rounds.iter_mut().map(median).collect();
             let ratio = [median_ratio(0), median_ratio(1), 1.0];
-            for ((kind, (rps, p50, p99, cpu)), ratio) in
-                ["facade", "transport", "reqwest"].iter().zip(&results).zip(ratio)
+            let cpu_ratio = [median_ratio(2), median_ratio(3), 1.0];
+            for (((kind, (rps, p50, p99, cpu)), ratio), cpu_ratio) in ["facade", "transport", "reqwest"]
+                .iter()
+                .zip(&results)
+                .zip(ratio)
+                .zip(cpu_ratio)
             {
                 println!(
-                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>12.3} {:>11.3}x",
-                    kind, concurrency, rps, us(*p50), us(*p99), cpu, ratio
+                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>12.3} {:>11.3}x {:>14.3}x",
+                    kind, concurrency, rps, us(*p50), us(*p99), cpu, ratio, cpu_ratio
                 );
             }
         }
