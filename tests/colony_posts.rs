@@ -128,6 +128,37 @@ async fn only_the_author_may_edit() {
 }
 
 #[tokio::test]
+async fn ids_are_taken_as_the_models_carry_them_or_as_text() {
+    let (_sb, c) = setup().await;
+    let post = c.create_post("Ids", "as Uuid or text").await.unwrap();
+    let by_uuid = c.get_post(post.id).await.unwrap();
+    let by_ref = c.get_post(&post.id).await.unwrap();
+    let by_text = c.get_post(post.id.to_string()).await.unwrap();
+    assert_eq!(by_uuid.id, post.id);
+    assert_eq!(by_ref.id, post.id);
+    assert_eq!(by_text.id, post.id);
+    let comment = c.create_comment(post.id, "first").await.unwrap();
+    let reply = c
+        .create_comment(post.id, "second")
+        .parent_id(comment.id)
+        .await
+        .unwrap();
+    assert_eq!(reply.parent_id, Some(comment.id));
+    // A malformed one is still refused before sending, by name.
+    let err = c.get_post("not-a-uuid").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                name: "post_id",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn get_posts_filters_sorts_and_pages() {
     let (sb, c) = setup().await;
     sb.colony().seed_posts("alice", "general", 30);

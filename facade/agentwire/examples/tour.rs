@@ -207,17 +207,17 @@ async fn colony(sandbox: &Sandbox) -> Result<(), Box<dyn std::error::Error>> {
         println!("webhook  -> delivery received, signature valid: {valid}");
     }
 
-    let post_id = post.id.to_string();
-    let comment = bob.create_comment(&post_id, "Which tools?").await?;
-    ada.create_comment(&post_id, "Search and code execution.")
-        .parent_id(comment.id.to_string())
+    // Ids are taken as the models carry them (a `Uuid`) or as text.
+    let comment = bob.create_comment(post.id, "Which tools?").await?;
+    ada.create_comment(post.id, "Search and code execution.")
+        .parent_id(comment.id)
         .await?;
-    let vote = bob.vote_post(&post_id, 1).await?;
+    let vote = bob.vote_post(post.id, 1).await?;
     println!("vote     -> score now {}", vote.new_score);
     // Operations without a hand-written method are generated builders.
     let me = ada.get_me().await?;
     println!("me       -> {} (karma {})", me.username, me.karma);
-    let thread = ada.get_post_conversation(&post_id).await?;
+    let thread = ada.get_post_conversation(post.id).await?;
     for (depth, c) in thread.iter() {
         println!("  {}{}: {}", "  ".repeat(depth), c.author.username, c.body);
     }

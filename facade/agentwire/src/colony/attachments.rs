@@ -17,6 +17,7 @@ use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
+use super::id::IdArg;
 use super::{uuid, Attachment, Client, SERVICE};
 
 /// Bytes served by The Colony, with the media type it declared.
@@ -83,7 +84,9 @@ impl Client {
     }
 
     /// The content of an attachment the caller uploaded or received.
-    pub async fn download_attachment(&self, attachment_id: &str) -> Result<DownloadedFile> {
+    pub async fn download_attachment(&self, attachment_id: impl IdArg) -> Result<DownloadedFile> {
+        let attachment_id = attachment_id.as_id();
+        let attachment_id: &str = &attachment_id;
         let id = uuid("attachment_id", attachment_id)?;
         let path = format!("/api/v1/messages/attachments/{id}/full");
         self.fetch_bytes(&path, "download_attachment").await
@@ -91,7 +94,9 @@ impl Client {
 
     /// Deletes an attachment the caller uploaded; it can no longer be
     /// downloaded or attached.
-    pub async fn delete_attachment(&self, attachment_id: &str) -> Result<()> {
+    pub async fn delete_attachment(&self, attachment_id: impl IdArg) -> Result<()> {
+        let attachment_id = attachment_id.as_id();
+        let attachment_id: &str = &attachment_id;
         let id = uuid("attachment_id", attachment_id)?;
         self.t().delete_attachment().attachment_id(id).await
     }
@@ -100,10 +105,12 @@ impl Client {
     /// avatar is served.
     pub async fn upload_group_avatar(
         &self,
-        conv_id: &str,
+        conv_id: impl IdArg,
         data: impl AsRef<[u8]>,
         content_type: &str,
     ) -> Result<String> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let form = multipart::file_form(
             "file",
@@ -127,7 +134,9 @@ impl Client {
     }
 
     /// A group's avatar image (members only).
-    pub async fn get_group_avatar(&self, conv_id: &str) -> Result<DownloadedFile> {
+    pub async fn get_group_avatar(&self, conv_id: impl IdArg) -> Result<DownloadedFile> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let path = format!("/api/v1/messages/groups/{id}/avatar");
         self.fetch_bytes(&path, "get_group_avatar").await

@@ -8,6 +8,7 @@ use agentwire_runtime::{Error, Result};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
+use super::id::IdArg;
 use super::{arg, limit, uuid, Client, Colony, Comment, Page, Post, User, SERVICE};
 use crate::pager::{paginate, Fetched};
 use crate::{BoxFuture, ItemStream};
@@ -90,12 +91,13 @@ impl Client {
     /// [`CreateComment::parent_id`]. Set options, then `.await` it.
     pub fn create_comment(
         &self,
-        post_id: impl Into<String>,
+        post_id: impl IdArg,
         body: impl Into<String>,
     ) -> CreateComment<'_> {
+        let post_id: String = post_id.as_id().into_owned();
         CreateComment {
             client: self,
-            post_id: post_id.into(),
+            post_id,
             body: body.into(),
             parent_id: None,
         }
@@ -103,7 +105,9 @@ impl Client {
 
     /// One page of a post's comments, oldest first, 20 a page; `page`
     /// starts at 1.
-    pub async fn get_comments(&self, post_id: &str, page: u32) -> Result<Page<Comment>> {
+    pub async fn get_comments(&self, post_id: impl IdArg, page: u32) -> Result<Page<Comment>> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let page = limit("page", page)?;
         let out = self
@@ -118,7 +122,9 @@ impl Client {
 
     /// Every comment on a post, oldest first, fetched page by page into
     /// memory. For long threads prefer [`Client::iter_comments`].
-    pub async fn get_all_comments(&self, post_id: &str) -> Result<Vec<Comment>> {
+    pub async fn get_all_comments(&self, post_id: impl IdArg) -> Result<Vec<Comment>> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         // Checked here so a bad id fails before the stream is built.
         uuid("post_id", post_id)?;
         let mut stream = self.iter_comments(post_id).into_stream();
@@ -131,16 +137,19 @@ impl Client {
 
     /// Walks a post's comments, oldest first, as a stream, 20 a page; the
     /// next page loads while the current one is consumed.
-    pub fn iter_comments(&self, post_id: impl Into<String>) -> IterComments {
+    pub fn iter_comments(&self, post_id: impl IdArg) -> IterComments {
+        let post_id: String = post_id.as_id().into_owned();
         IterComments {
             client: self.clone(),
-            post_id: post_id.into(),
+            post_id,
             max_results: None,
         }
     }
 
     /// Replaces a comment's text (allowed to its author for 15 minutes).
-    pub async fn update_comment(&self, comment_id: &str, body: &str) -> Result<Comment> {
+    pub async fn update_comment(&self, comment_id: impl IdArg, body: &str) -> Result<Comment> {
+        let comment_id = comment_id.as_id();
+        let comment_id: &str = &comment_id;
         let id = uuid("comment_id", comment_id)?;
         let body = types::CommentUpdate {
             body: arg("body", body)?,
@@ -151,7 +160,9 @@ impl Client {
 
     /// A post with its author, colony, first comments, related posts and the
     /// caller's own vote, in one request.
-    pub async fn get_post_context(&self, post_id: &str) -> Result<PostContext> {
+    pub async fn get_post_context(&self, post_id: impl IdArg) -> Result<PostContext> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let map = self.t().get_post_context().post_id(id).await?;
         self.parse_context(map)
@@ -159,7 +170,9 @@ impl Client {
 
     /// A post's comments as a reply tree: each reply nested under the
     /// comment it answers.
-    pub async fn get_post_conversation(&self, post_id: &str) -> Result<Thread> {
+    pub async fn get_post_conversation(&self, post_id: impl IdArg) -> Result<Thread> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let map = self.t().get_post_conversation().post_id(id).await?;
         let mut thread = self.parse_thread(map)?;
@@ -285,8 +298,9 @@ pub struct CreateComment<'a> {
 
 impl CreateComment<'_> {
     /// Makes the comment a reply to this comment (of the same post).
-    pub fn parent_id(mut self, comment_id: impl Into<String>) -> Self {
-        self.parent_id = Some(comment_id.into());
+    pub fn parent_id(mut self, comment_id: impl IdArg) -> Self {
+        let comment_id: String = comment_id.as_id().into_owned();
+        self.parent_id = Some(comment_id);
         self
     }
 }

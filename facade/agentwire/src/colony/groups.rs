@@ -7,6 +7,7 @@ use std::future::IntoFuture;
 use agentwire_colony_transport::types;
 use agentwire_runtime::Result;
 
+use super::id::IdArg;
 use super::messages::{draft_setters, page_args, paged, paging, Draft};
 use super::{
     arg, uuid, Client, CreatorTransfer, GroupConversation, GroupConversationDetail, GroupInvite,
@@ -99,20 +100,22 @@ impl Client {
 
     /// A group with a page of its messages and its pinned
     /// messages. Fetching marks the page read.
-    pub fn get_group(&self, conv_id: impl Into<String>) -> GetGroup<'_> {
+    pub fn get_group(&self, conv_id: impl IdArg) -> GetGroup<'_> {
+        let conv_id: String = conv_id.as_id().into_owned();
         GetGroup {
             client: self,
-            conv_id: conv_id.into(),
+            conv_id,
             limit: None,
             offset: None,
         }
     }
 
     /// Changes a group's title and/or description (admins only).
-    pub fn update_group(&self, conv_id: impl Into<String>) -> UpdateGroup<'_> {
+    pub fn update_group(&self, conv_id: impl IdArg) -> UpdateGroup<'_> {
+        let conv_id: String = conv_id.as_id().into_owned();
         UpdateGroup {
             client: self,
-            conv_id: conv_id.into(),
+            conv_id,
             title: None,
             description: None,
         }
@@ -122,24 +125,33 @@ impl Client {
     /// safe: every send carries an `Idempotency-Key`.
     pub fn send_group_message(
         &self,
-        conv_id: impl Into<String>,
+        conv_id: impl IdArg,
         body: impl Into<String>,
     ) -> SendGroupMessage<'_> {
+        let conv_id: String = conv_id.as_id().into_owned();
         SendGroupMessage {
             client: self,
-            conv_id: conv_id.into(),
+            conv_id,
             draft: Draft::new(body.into()),
         }
     }
 
     /// The members who accepted (pending invitees are not listed).
-    pub async fn list_group_members(&self, conv_id: &str) -> Result<Vec<GroupMember>> {
+    pub async fn list_group_members(&self, conv_id: impl IdArg) -> Result<Vec<GroupMember>> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         Ok(self.t().list_group_members().conv_id(id).await?.members)
     }
 
     /// Invites a user (by username) to a group (admins only).
-    pub async fn add_group_member(&self, conv_id: &str, username: &str) -> Result<GroupInvite> {
+    pub async fn add_group_member(
+        &self,
+        conv_id: impl IdArg,
+        username: &str,
+    ) -> Result<GroupInvite> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let username: types::AddGroupMemberUsername = arg("username", username)?;
         self.t()
@@ -151,7 +163,9 @@ impl Client {
 
     /// Removes a member (username or id) from a group: admins may remove
     /// others, anyone may remove themselves. Returns whether they were removed.
-    pub async fn remove_group_member(&self, conv_id: &str, user: &str) -> Result<bool> {
+    pub async fn remove_group_member(&self, conv_id: impl IdArg, user: &str) -> Result<bool> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         Ok(self
             .t()
@@ -164,7 +178,14 @@ impl Client {
 
     /// Makes a member (username or id) an admin, or not (admins only).
     /// Returns the flag now in force.
-    pub async fn set_group_admin(&self, conv_id: &str, user: &str, is_admin: bool) -> Result<bool> {
+    pub async fn set_group_admin(
+        &self,
+        conv_id: impl IdArg,
+        user: &str,
+        is_admin: bool,
+    ) -> Result<bool> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self
             .t()
@@ -179,9 +200,11 @@ impl Client {
     /// Hands the creator role to another member (creator only).
     pub async fn transfer_group_creator(
         &self,
-        conv_id: &str,
+        conv_id: impl IdArg,
         new_creator: &str,
     ) -> Result<CreatorTransfer> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let new_creator: types::TransferGroupCreatorNewCreatorUsername =
             arg("new_creator", new_creator)?;
@@ -195,9 +218,11 @@ impl Client {
     /// Accepts or declines the caller's pending invitation to a group.
     pub async fn respond_to_group_invite(
         &self,
-        conv_id: &str,
+        conv_id: impl IdArg,
         accept: bool,
     ) -> Result<InviteStatus> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self
             .t()
@@ -209,14 +234,22 @@ impl Client {
     }
 
     /// Marks every message of a group read; returns how many were unread.
-    pub async fn mark_group_read(&self, conv_id: &str) -> Result<u64> {
+    pub async fn mark_group_read(&self, conv_id: impl IdArg) -> Result<u64> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self.t().mark_group_read().conv_id(id).await?;
         Ok(u64::try_from(out.marked).unwrap_or(0))
     }
 
     /// Silences a group's notifications for the caller.
-    pub async fn mute_group(&self, conv_id: &str, duration: MuteDuration) -> Result<MuteState> {
+    pub async fn mute_group(
+        &self,
+        conv_id: impl IdArg,
+        duration: MuteDuration,
+    ) -> Result<MuteState> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t()
             .mute_group()
@@ -226,7 +259,9 @@ impl Client {
     }
 
     /// Turns a group's notifications back on.
-    pub async fn unmute_group(&self, conv_id: &str) -> Result<MuteState> {
+    pub async fn unmute_group(&self, conv_id: impl IdArg) -> Result<MuteState> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t().unmute_group().conv_id(id).await
     }
@@ -234,9 +269,11 @@ impl Client {
     /// Hides a group from the caller's inbox for a while.
     pub async fn snooze_group(
         &self,
-        conv_id: &str,
+        conv_id: impl IdArg,
         duration: SnoozeDuration,
     ) -> Result<SnoozeState> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t()
             .snooze_group()
@@ -246,7 +283,9 @@ impl Client {
     }
 
     /// Ends the caller's snooze on a group.
-    pub async fn unsnooze_group(&self, conv_id: &str) -> Result<SnoozeState> {
+    pub async fn unsnooze_group(&self, conv_id: impl IdArg) -> Result<SnoozeState> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t().unsnooze_group().conv_id(id).await
     }
@@ -255,9 +294,11 @@ impl Client {
     /// this group, or goes back to the account default (`None`).
     pub async fn set_group_read_receipts(
         &self,
-        conv_id: &str,
+        conv_id: impl IdArg,
         show: Option<bool>,
     ) -> Result<ReadReceipts> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let request = self.t().set_group_read_receipts().conv_id(id);
         match show {
@@ -267,14 +308,30 @@ impl Client {
     }
 
     /// Pins a group message for every member (admins only).
-    pub async fn pin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
+    pub async fn pin_group_message(
+        &self,
+        conv_id: impl IdArg,
+        message_id: impl IdArg,
+    ) -> Result<PinResult> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
         self.t().pin_group_message().conv_id(id).msg_id(msg).await
     }
 
     /// Unpins a group message (admins only).
-    pub async fn unpin_group_message(&self, conv_id: &str, message_id: &str) -> Result<PinResult> {
+    pub async fn unpin_group_message(
+        &self,
+        conv_id: impl IdArg,
+        message_id: impl IdArg,
+    ) -> Result<PinResult> {
+        let conv_id = conv_id.as_id();
+        let conv_id: &str = &conv_id;
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
         self.t().unpin_group_message().conv_id(id).msg_id(msg).await
@@ -283,12 +340,13 @@ impl Client {
     /// Searches one group's messages (2+ characters).
     pub fn search_group_messages(
         &self,
-        conv_id: impl Into<String>,
+        conv_id: impl IdArg,
         query: impl Into<String>,
     ) -> SearchGroupMessages<'_> {
+        let conv_id: String = conv_id.as_id().into_owned();
         SearchGroupMessages {
             client: self,
-            conv_id: conv_id.into(),
+            conv_id,
             query: query.into(),
             limit: None,
             offset: None,

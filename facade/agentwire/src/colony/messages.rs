@@ -8,6 +8,7 @@ use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
 use reqwest::Method;
 
+use super::id::IdArg;
 use super::{
     arg, limit, uuid, Client, Conversation, ConversationDetail, Message, MessageReaction,
     MessageReads, MessageVersion, Page, ReadMark, SavedMessage, SpamFlag, MAX_PAGE_SIZE,
@@ -180,7 +181,8 @@ macro_rules! draft_setters {
             self
         }
         /// Makes it a reply to a message of the same conversation.
-        pub fn reply_to(mut self, message_id: impl Into<String>) -> Self {
+        pub fn reply_to(mut self, message_id: impl IdArg) -> Self {
+            let message_id: String = message_id.as_id().into_owned();
             self.draft.reply_to = Some(message_id.into());
             self
         }
@@ -257,13 +259,17 @@ impl Client {
     }
 
     /// Marks one message read by the caller.
-    pub async fn mark_message_read(&self, message_id: &str) -> Result<ReadMark> {
+    pub async fn mark_message_read(&self, message_id: impl IdArg) -> Result<ReadMark> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         self.t().mark_message_read().message_id(id).await
     }
 
     /// Who has read a message and who has not.
-    pub async fn list_message_reads(&self, message_id: &str) -> Result<MessageReads> {
+    pub async fn list_message_reads(&self, message_id: impl IdArg) -> Result<MessageReads> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         self.t().list_message_reads().message_id(id).await
     }
@@ -272,9 +278,11 @@ impl Client {
     /// nothing).
     pub async fn add_message_reaction(
         &self,
-        message_id: &str,
+        message_id: impl IdArg,
         emoji: &str,
     ) -> Result<MessageReaction> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let body = types::MessageReactionCreate {
             emoji: arg("emoji", emoji)?,
@@ -288,7 +296,13 @@ impl Client {
     }
 
     /// Removes the caller's reaction; false if there was none.
-    pub async fn remove_message_reaction(&self, message_id: &str, emoji: &str) -> Result<bool> {
+    pub async fn remove_message_reaction(
+        &self,
+        message_id: impl IdArg,
+        emoji: &str,
+    ) -> Result<bool> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let out = self
             .t()
@@ -301,7 +315,13 @@ impl Client {
 
     /// Replaces the text of a message the caller sent; allowed for 5 minutes
     /// after sending. Earlier texts stay in [`Client::list_message_edits`].
-    pub async fn edit_message(&self, message_id: &str, body: impl Into<String>) -> Result<Message> {
+    pub async fn edit_message(
+        &self,
+        message_id: impl IdArg,
+        body: impl Into<String>,
+    ) -> Result<Message> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let body = types::MessageEdit {
             body: arg("body", body)?,
@@ -311,20 +331,26 @@ impl Client {
     }
 
     /// Every version of a message's text, current first.
-    pub async fn list_message_edits(&self, message_id: &str) -> Result<Vec<MessageVersion>> {
+    pub async fn list_message_edits(&self, message_id: impl IdArg) -> Result<Vec<MessageVersion>> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().list_message_edits().message_id(id).await?.versions)
     }
 
     /// Deletes a message the caller sent. It stays in the conversation as a
     /// tombstone ([`is_deleted`]).
-    pub async fn delete_message(&self, message_id: &str) -> Result<bool> {
+    pub async fn delete_message(&self, message_id: impl IdArg) -> Result<bool> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().delete_message().message_id(id).await?.deleted)
     }
 
     /// Stars or unstars a message; returns whether it is starred now.
-    pub async fn toggle_message_star(&self, message_id: &str) -> Result<bool> {
+    pub async fn toggle_message_star(&self, message_id: impl IdArg) -> Result<bool> {
+        let message_id = message_id.as_id();
+        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().toggle_message_star().message_id(id).await?.saved)
     }
@@ -342,12 +368,13 @@ impl Client {
     /// message, quoted, optionally after a note.
     pub fn forward_message(
         &self,
-        message_id: impl Into<String>,
+        message_id: impl IdArg,
         recipient: impl Into<String>,
     ) -> ForwardMessage<'_> {
+        let message_id: String = message_id.as_id().into_owned();
         ForwardMessage {
             client: self,
-            message_id: message_id.into(),
+            message_id,
             recipient: recipient.into(),
             comment: None,
         }

@@ -6,6 +6,7 @@ use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
 use serde_json::{Map, Value};
 
+use super::id::IdArg;
 use super::{
     arg, fetch_each_skipping_missing, limit, uuid, Client, Page, Post, PostSort, PostType,
 };
@@ -31,7 +32,9 @@ impl Client {
     }
 
     /// One post by id.
-    pub async fn get_post(&self, post_id: &str) -> Result<Post> {
+    pub async fn get_post(&self, post_id: impl IdArg) -> Result<Post> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().get_post().post_id(id).await
     }
@@ -59,10 +62,11 @@ impl Client {
     }
 
     /// Edits a post's title and/or body (allowed for 15 minutes after posting).
-    pub fn update_post(&self, post_id: impl Into<String>) -> UpdatePost<'_> {
+    pub fn update_post(&self, post_id: impl IdArg) -> UpdatePost<'_> {
+        let post_id: String = post_id.as_id().into_owned();
         UpdatePost {
             client: self,
-            post_id: post_id.into(),
+            post_id,
             title: None,
             body: None,
             tags: None,
@@ -70,7 +74,9 @@ impl Client {
     }
 
     /// Deletes a post.
-    pub async fn delete_post(&self, post_id: &str) -> Result<()> {
+    pub async fn delete_post(&self, post_id: impl IdArg) -> Result<()> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().delete_post().post_id(id).await
     }

@@ -5,6 +5,7 @@ use std::future::IntoFuture;
 use agentwire_colony_transport::types;
 use agentwire_runtime::{ApiError, Error, Result};
 
+use super::id::IdArg;
 use super::{
     arg, limit, uuid, Client, Colony, PollResults, Post, PostType, Reaction, ReactionSummary, User,
     UserType, VoteResult, SERVICE,
@@ -90,14 +91,18 @@ fn offset_arg(n: u64) -> Result<i64> {
 impl Client {
     /// Upvotes (`1`) or downvotes (`-1`) a post. Repeating the same vote is
     /// a [`Error::Conflict`]; the opposite vote replaces it.
-    pub async fn vote_post(&self, post_id: &str, value: i32) -> Result<VoteResult> {
+    pub async fn vote_post(&self, post_id: impl IdArg, value: i32) -> Result<VoteResult> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let body = vote_value(value)?;
         self.t().vote_post().post_id(id).body(body).await
     }
 
     /// Upvotes (`1`) or downvotes (`-1`) a comment, like [`Client::vote_post`].
-    pub async fn vote_comment(&self, comment_id: &str, value: i32) -> Result<VoteResult> {
+    pub async fn vote_comment(&self, comment_id: impl IdArg, value: i32) -> Result<VoteResult> {
+        let comment_id = comment_id.as_id();
+        let comment_id: &str = &comment_id;
         let id = uuid("comment_id", comment_id)?;
         let body = vote_value(value)?;
         self.t().vote_comment().comment_id(id).body(body).await
@@ -107,9 +112,11 @@ impl Client {
     /// there. Takes a [`ReactionEmoji`] or its key ("fire").
     pub async fn react_post(
         &self,
-        post_id: &str,
+        post_id: impl IdArg,
         emoji: impl Into<ReactionEmoji>,
     ) -> Result<ReactionSummary> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let body = types::ReactionToggle {
             comment_id: None,
             emoji: arg("emoji", emoji.into().as_str())?,
@@ -123,9 +130,11 @@ impl Client {
     /// [`Client::react_post`].
     pub async fn react_comment(
         &self,
-        comment_id: &str,
+        comment_id: impl IdArg,
         emoji: impl Into<ReactionEmoji>,
     ) -> Result<ReactionSummary> {
+        let comment_id = comment_id.as_id();
+        let comment_id: &str = &comment_id;
         let body = types::ReactionToggle {
             comment_id: Some(uuid("comment_id", comment_id)?),
             emoji: arg("emoji", emoji.into().as_str())?,
@@ -136,18 +145,22 @@ impl Client {
     }
 
     /// The tallies of a poll (a post of type [`PostType::Poll`]).
-    pub async fn get_poll(&self, post_id: &str) -> Result<PollResults> {
+    pub async fn get_poll(&self, post_id: impl IdArg) -> Result<PollResults> {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().get_poll().post_id(id).await
     }
 
     /// Votes in a poll, replacing the caller's earlier choice. Several
     /// options only for multiple-choice polls.
-    pub async fn vote_poll<I, S>(&self, post_id: &str, option_ids: I) -> Result<PollResults>
+    pub async fn vote_poll<I, S>(&self, post_id: impl IdArg, option_ids: I) -> Result<PollResults>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let post_id = post_id.as_id();
+        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let option_ids: Vec<String> = option_ids.into_iter().map(Into::into).collect();
         if option_ids.is_empty() {

@@ -12,6 +12,7 @@ use std::future::IntoFuture;
 use agentwire_colony_transport::types;
 use agentwire_runtime::{Error, Result};
 
+use super::id::IdArg;
 use super::{arg, uuid, Client, Webhook, WebhookEvent};
 use crate::BoxFuture;
 
@@ -65,10 +66,11 @@ impl Client {
 
     /// Changes a webhook; set at least one field on the returned request,
     /// then `.await` it.
-    pub fn update_webhook(&self, webhook_id: impl Into<String>) -> UpdateWebhook<'_> {
+    pub fn update_webhook(&self, webhook_id: impl IdArg) -> UpdateWebhook<'_> {
+        let webhook_id: String = webhook_id.as_id().into_owned();
         UpdateWebhook {
             client: self,
-            webhook_id: webhook_id.into(),
+            webhook_id,
             url: None,
             events: None,
             secret: None,
@@ -77,7 +79,9 @@ impl Client {
     }
 
     /// Removes a webhook; deliveries stop at once.
-    pub async fn delete_webhook(&self, webhook_id: &str) -> Result<()> {
+    pub async fn delete_webhook(&self, webhook_id: impl IdArg) -> Result<()> {
+        let webhook_id = webhook_id.as_id();
+        let webhook_id: &str = &webhook_id;
         let id = uuid("webhook_id", webhook_id)?;
         self.t().delete_webhook().webhook_id(id).await
     }
