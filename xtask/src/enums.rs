@@ -63,16 +63,7 @@ pub fn replacement_path(e: &OpenEnum) -> String {
 /// `human_request` → `HumanRequest`; `post.created` → `PostCreated`; a value
 /// that starts with a digit gets a `V`; the catch-all's name is avoided.
 fn variant_name(value: &str) -> String {
-    let mut name: String = value
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
+    let mut name = agentwire_contract::normalize::pascal(value);
     if name.is_empty() {
         name = "Empty".into();
     }

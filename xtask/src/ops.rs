@@ -42,6 +42,15 @@ impl Reply {
     }
 }
 
+/// What awaiting an operation's builder gives on success.
+fn answer_type(reply: Reply, json: &Type) -> TokenStream {
+    match reply {
+        Reply::Json => json.to_token_stream(),
+        Reply::Empty => quote!(()),
+        Reply::Stream | Reply::Upgrade => quote!(::reqwest::Response),
+    }
+}
+
 /// One operation, as read off its builder.
 struct Op {
     id: String,
@@ -109,11 +118,7 @@ pub fn rewrite(file: &mut syn::File, contract: &serde_json::Value) -> Result<usi
             let op_ident = const_ident(&op.id);
             let self_ty = &block.self_ty;
             let (impl_generics, _, where_clause) = block.generics.split_for_impl();
-            let output = match op.reply {
-                Reply::Json => op.output.to_token_stream(),
-                Reply::Empty => quote!(()),
-                Reply::Stream | Reply::Upgrade => quote!(::reqwest::Response),
-            };
+            let output = answer_type(op.reply, &op.output);
             let call = match op.reply {
                 Reply::Json => quote!(json),
                 Reply::Empty => quote!(empty),
@@ -272,11 +277,7 @@ fn split_send(
         }
     };
     let attrs = &send.attrs;
-    let out = match reply {
-        Reply::Json => output.to_token_stream(),
-        Reply::Empty => quote!(()),
-        Reply::Stream | Reply::Upgrade => quote!(::reqwest::Response),
-    };
+    let out = answer_type(reply, &output);
     let send_new: ImplItem = syn::parse_quote! {
         #(#attrs)*
         ///

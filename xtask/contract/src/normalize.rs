@@ -893,7 +893,9 @@ pub fn name_inline_enums(doc: &mut Value) {
     }
 }
 
-fn pascal(snake: &str) -> String {
+/// `delivery_scope` → `DeliveryScope`: the words of `snake` (split at any
+/// character that is not ASCII alphanumeric), each capitalised.
+pub fn pascal(snake: &str) -> String {
     snake
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
