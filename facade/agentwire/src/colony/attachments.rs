@@ -85,8 +85,6 @@ impl Client {
 
     /// The content of an attachment the caller uploaded or received.
     pub async fn download_attachment(&self, attachment_id: impl IdArg) -> Result<DownloadedFile> {
-        let attachment_id = attachment_id.as_id();
-        let attachment_id: &str = &attachment_id;
         let id = uuid("attachment_id", attachment_id)?;
         let path = format!("/api/v1/messages/attachments/{id}/full");
         self.fetch_bytes(&path, "download_attachment").await
@@ -95,8 +93,6 @@ impl Client {
     /// Deletes an attachment the caller uploaded; it can no longer be
     /// downloaded or attached.
     pub async fn delete_attachment(&self, attachment_id: impl IdArg) -> Result<()> {
-        let attachment_id = attachment_id.as_id();
-        let attachment_id: &str = &attachment_id;
         let id = uuid("attachment_id", attachment_id)?;
         self.t().delete_attachment().attachment_id(id).await
     }
@@ -109,8 +105,6 @@ impl Client {
         data: impl AsRef<[u8]>,
         content_type: &str,
     ) -> Result<String> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let form = multipart::file_form(
             "file",
@@ -135,8 +129,6 @@ impl Client {
 
     /// A group's avatar image (members only).
     pub async fn get_group_avatar(&self, conv_id: impl IdArg) -> Result<DownloadedFile> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let path = format!("/api/v1/messages/groups/{id}/avatar");
         self.fetch_bytes(&path, "get_group_avatar").await

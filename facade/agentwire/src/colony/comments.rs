@@ -106,8 +106,6 @@ impl Client {
     /// One page of a post's comments, oldest first, 20 a page; `page`
     /// starts at 1.
     pub async fn get_comments(&self, post_id: impl IdArg, page: u32) -> Result<Page<Comment>> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let page = limit("page", page)?;
         let out = self
@@ -148,8 +146,6 @@ impl Client {
 
     /// Replaces a comment's text (allowed to its author for 15 minutes).
     pub async fn update_comment(&self, comment_id: impl IdArg, body: &str) -> Result<Comment> {
-        let comment_id = comment_id.as_id();
-        let comment_id: &str = &comment_id;
         let id = uuid("comment_id", comment_id)?;
         let body = types::CommentUpdate {
             body: arg("body", body)?,
@@ -161,8 +157,6 @@ impl Client {
     /// A post with its author, colony, first comments, related posts and the
     /// caller's own vote, in one request.
     pub async fn get_post_context(&self, post_id: impl IdArg) -> Result<PostContext> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let map = self.t().get_post_context().post_id(id).await?;
         self.parse_context(map)
@@ -171,8 +165,6 @@ impl Client {
     /// A post's comments as a reply tree: each reply nested under the
     /// comment it answers.
     pub async fn get_post_conversation(&self, post_id: impl IdArg) -> Result<Thread> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let map = self.t().get_post_conversation().post_id(id).await?;
         let mut thread = self.parse_thread(map)?;

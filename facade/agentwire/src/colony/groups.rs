@@ -138,8 +138,6 @@ impl Client {
 
     /// The members who accepted (pending invitees are not listed).
     pub async fn list_group_members(&self, conv_id: impl IdArg) -> Result<Vec<GroupMember>> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         Ok(self.t().list_group_members().conv_id(id).await?.members)
     }
@@ -150,8 +148,6 @@ impl Client {
         conv_id: impl IdArg,
         username: &str,
     ) -> Result<GroupInvite> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let username: types::AddGroupMemberUsername = arg("username", username)?;
         self.t()
@@ -164,8 +160,6 @@ impl Client {
     /// Removes a member (username or id) from a group: admins may remove
     /// others, anyone may remove themselves. Returns whether they were removed.
     pub async fn remove_group_member(&self, conv_id: impl IdArg, user: &str) -> Result<bool> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         Ok(self
             .t()
@@ -184,8 +178,6 @@ impl Client {
         user: &str,
         is_admin: bool,
     ) -> Result<bool> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self
             .t()
@@ -203,8 +195,6 @@ impl Client {
         conv_id: impl IdArg,
         new_creator: &str,
     ) -> Result<CreatorTransfer> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let new_creator: types::TransferGroupCreatorNewCreatorUsername =
             arg("new_creator", new_creator)?;
@@ -221,8 +211,6 @@ impl Client {
         conv_id: impl IdArg,
         accept: bool,
     ) -> Result<InviteStatus> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self
             .t()
@@ -235,8 +223,6 @@ impl Client {
 
     /// Marks every message of a group read; returns how many were unread.
     pub async fn mark_group_read(&self, conv_id: impl IdArg) -> Result<u64> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let out = self.t().mark_group_read().conv_id(id).await?;
         Ok(u64::try_from(out.marked).unwrap_or(0))
@@ -248,8 +234,6 @@ impl Client {
         conv_id: impl IdArg,
         duration: MuteDuration,
     ) -> Result<MuteState> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t()
             .mute_group()
@@ -260,8 +244,6 @@ impl Client {
 
     /// Turns a group's notifications back on.
     pub async fn unmute_group(&self, conv_id: impl IdArg) -> Result<MuteState> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t().unmute_group().conv_id(id).await
     }
@@ -272,8 +254,6 @@ impl Client {
         conv_id: impl IdArg,
         duration: SnoozeDuration,
     ) -> Result<SnoozeState> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t()
             .snooze_group()
@@ -284,8 +264,6 @@ impl Client {
 
     /// Ends the caller's snooze on a group.
     pub async fn unsnooze_group(&self, conv_id: impl IdArg) -> Result<SnoozeState> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         self.t().unsnooze_group().conv_id(id).await
     }
@@ -297,8 +275,6 @@ impl Client {
         conv_id: impl IdArg,
         show: Option<bool>,
     ) -> Result<ReadReceipts> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
         let id = uuid("conv_id", conv_id)?;
         let request = self.t().set_group_read_receipts().conv_id(id);
         match show {
@@ -313,10 +289,6 @@ impl Client {
         conv_id: impl IdArg,
         message_id: impl IdArg,
     ) -> Result<PinResult> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
         self.t().pin_group_message().conv_id(id).msg_id(msg).await
@@ -328,10 +300,6 @@ impl Client {
         conv_id: impl IdArg,
         message_id: impl IdArg,
     ) -> Result<PinResult> {
-        let conv_id = conv_id.as_id();
-        let conv_id: &str = &conv_id;
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("conv_id", conv_id)?;
         let msg = uuid("message_id", message_id)?;
         self.t().unpin_group_message().conv_id(id).msg_id(msg).await

@@ -10,6 +10,12 @@ pub trait IdArg: sealed::Sealed + Send + Sync {
     /// The id as the service spells it.
     #[doc(hidden)]
     fn as_id(&self) -> Cow<'_, str>;
+
+    /// The id as a UUID, when it already is one (no formatting and parsing).
+    #[doc(hidden)]
+    fn as_uuid(&self) -> Option<uuid::Uuid> {
+        None
+    }
 }
 
 mod sealed {
@@ -43,10 +49,18 @@ impl IdArg for uuid::Uuid {
     fn as_id(&self) -> Cow<'_, str> {
         Cow::Owned(self.hyphenated().to_string())
     }
+
+    fn as_uuid(&self) -> Option<uuid::Uuid> {
+        Some(*self)
+    }
 }
 
 impl IdArg for &uuid::Uuid {
     fn as_id(&self) -> Cow<'_, str> {
         Cow::Owned(self.hyphenated().to_string())
+    }
+
+    fn as_uuid(&self) -> Option<uuid::Uuid> {
+        Some(**self)
     }
 }

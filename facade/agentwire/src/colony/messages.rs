@@ -260,16 +260,12 @@ impl Client {
 
     /// Marks one message read by the caller.
     pub async fn mark_message_read(&self, message_id: impl IdArg) -> Result<ReadMark> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         self.t().mark_message_read().message_id(id).await
     }
 
     /// Who has read a message and who has not.
     pub async fn list_message_reads(&self, message_id: impl IdArg) -> Result<MessageReads> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         self.t().list_message_reads().message_id(id).await
     }
@@ -281,8 +277,6 @@ impl Client {
         message_id: impl IdArg,
         emoji: &str,
     ) -> Result<MessageReaction> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let body = types::MessageReactionCreate {
             emoji: arg("emoji", emoji)?,
@@ -301,8 +295,6 @@ impl Client {
         message_id: impl IdArg,
         emoji: &str,
     ) -> Result<bool> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let out = self
             .t()
@@ -320,8 +312,6 @@ impl Client {
         message_id: impl IdArg,
         body: impl Into<String>,
     ) -> Result<Message> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         let body = types::MessageEdit {
             body: arg("body", body)?,
@@ -332,8 +322,6 @@ impl Client {
 
     /// Every version of a message's text, current first.
     pub async fn list_message_edits(&self, message_id: impl IdArg) -> Result<Vec<MessageVersion>> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().list_message_edits().message_id(id).await?.versions)
     }
@@ -341,16 +329,12 @@ impl Client {
     /// Deletes a message the caller sent. It stays in the conversation as a
     /// tombstone ([`is_deleted`]).
     pub async fn delete_message(&self, message_id: impl IdArg) -> Result<bool> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().delete_message().message_id(id).await?.deleted)
     }
 
     /// Stars or unstars a message; returns whether it is starred now.
     pub async fn toggle_message_star(&self, message_id: impl IdArg) -> Result<bool> {
-        let message_id = message_id.as_id();
-        let message_id: &str = &message_id;
         let id = uuid("message_id", message_id)?;
         Ok(self.t().toggle_message_star().message_id(id).await?.saved)
     }

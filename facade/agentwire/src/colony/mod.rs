@@ -484,9 +484,12 @@ where
     Ok(found)
 }
 
-/// Parses an id the contract types as a UUID.
-fn uuid(name: &'static str, value: &str) -> Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(value.trim()).map_err(|e| Error::InvalidArgument {
+/// The UUID an id argument names: a `Uuid` as it is, text parsed.
+fn uuid(name: &'static str, value: impl IdArg) -> Result<uuid::Uuid> {
+    if let Some(id) = value.as_uuid() {
+        return Ok(id);
+    }
+    uuid::Uuid::parse_str(value.as_id().trim()).map_err(|e| Error::InvalidArgument {
         name,
         message: format!("not a UUID ({e})"),
     })

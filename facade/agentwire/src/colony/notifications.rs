@@ -23,8 +23,6 @@ impl Client {
     /// Marks one notification read. The service answers the same whether or
     /// not the id exists.
     pub async fn mark_notification_read(&self, notification_id: impl IdArg) -> Result<()> {
-        let notification_id = notification_id.as_id();
-        let notification_id: &str = &notification_id;
         let id = uuid("notification_id", notification_id)?;
         self.t().mark_notification_read().notification_id(id).await
     }

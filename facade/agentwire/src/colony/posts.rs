@@ -33,8 +33,6 @@ impl Client {
 
     /// One post by id.
     pub async fn get_post(&self, post_id: impl IdArg) -> Result<Post> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().get_post().post_id(id).await
     }
@@ -75,8 +73,6 @@ impl Client {
 
     /// Deletes a post.
     pub async fn delete_post(&self, post_id: impl IdArg) -> Result<()> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().delete_post().post_id(id).await
     }

@@ -92,8 +92,6 @@ impl Client {
     /// Upvotes (`1`) or downvotes (`-1`) a post. Repeating the same vote is
     /// a [`Error::Conflict`]; the opposite vote replaces it.
     pub async fn vote_post(&self, post_id: impl IdArg, value: i32) -> Result<VoteResult> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let body = vote_value(value)?;
         self.t().vote_post().post_id(id).body(body).await
@@ -101,8 +99,6 @@ impl Client {
 
     /// Upvotes (`1`) or downvotes (`-1`) a comment, like [`Client::vote_post`].
     pub async fn vote_comment(&self, comment_id: impl IdArg, value: i32) -> Result<VoteResult> {
-        let comment_id = comment_id.as_id();
-        let comment_id: &str = &comment_id;
         let id = uuid("comment_id", comment_id)?;
         let body = vote_value(value)?;
         self.t().vote_comment().comment_id(id).body(body).await
@@ -115,8 +111,6 @@ impl Client {
         post_id: impl IdArg,
         emoji: impl Into<ReactionEmoji>,
     ) -> Result<ReactionSummary> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let body = types::ReactionToggle {
             comment_id: None,
             emoji: arg("emoji", emoji.into().as_str())?,
@@ -133,8 +127,6 @@ impl Client {
         comment_id: impl IdArg,
         emoji: impl Into<ReactionEmoji>,
     ) -> Result<ReactionSummary> {
-        let comment_id = comment_id.as_id();
-        let comment_id: &str = &comment_id;
         let body = types::ReactionToggle {
             comment_id: Some(uuid("comment_id", comment_id)?),
             emoji: arg("emoji", emoji.into().as_str())?,
@@ -146,8 +138,6 @@ impl Client {
 
     /// The tallies of a poll (a post of type [`PostType::Poll`]).
     pub async fn get_poll(&self, post_id: impl IdArg) -> Result<PollResults> {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         self.t().get_poll().post_id(id).await
     }
@@ -159,8 +149,6 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let post_id = post_id.as_id();
-        let post_id: &str = &post_id;
         let id = uuid("post_id", post_id)?;
         let option_ids: Vec<String> = option_ids.into_iter().map(Into::into).collect();
         if option_ids.is_empty() {

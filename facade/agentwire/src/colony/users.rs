@@ -34,9 +34,7 @@ where
 impl Client {
     /// Someone's public profile, by id or username.
     pub async fn get_user(&self, user_id: impl IdArg) -> Result<User> {
-        let user_id = user_id.as_id();
-        let user_id: &str = &user_id;
-        let id: types::GetUserUserId = user_ref(user_id)?;
+        let id: types::GetUserUserId = user_ref(&user_id.as_id())?;
         self.t().get_user().user_id(id).await
     }
 
@@ -83,17 +81,13 @@ impl Client {
     /// Follows an account (id or username). Following twice is a
     /// [`Error::Conflict`].
     pub async fn follow(&self, user_id: impl IdArg) -> Result<FollowReceipt> {
-        let user_id = user_id.as_id();
-        let user_id: &str = &user_id;
-        let id: types::FollowUserId = user_ref(user_id)?;
+        let id: types::FollowUserId = user_ref(&user_id.as_id())?;
         self.t().follow().user_id(id).await
     }
 
     /// Stops following an account; [`Error::NotFound`] if not followed.
     pub async fn unfollow(&self, user_id: impl IdArg) -> Result<()> {
-        let user_id = user_id.as_id();
-        let user_id: &str = &user_id;
-        let id: types::UnfollowUserId = user_ref(user_id)?;
+        let id: types::UnfollowUserId = user_ref(&user_id.as_id())?;
         self.t().unfollow().user_id(id).await
     }
 }

@@ -80,8 +80,6 @@ impl Client {
 
     /// Removes a webhook; deliveries stop at once.
     pub async fn delete_webhook(&self, webhook_id: impl IdArg) -> Result<()> {
-        let webhook_id = webhook_id.as_id();
-        let webhook_id: &str = &webhook_id;
         let id = uuid("webhook_id", webhook_id)?;
         self.t().delete_webhook().webhook_id(id).await
     }
