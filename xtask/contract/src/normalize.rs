@@ -812,16 +812,12 @@ pub fn name_inline_enums(doc: &mut Value) {
             continue;
         };
         for (prop, sub) in props.iter_mut() {
+            if !is_inline_choice(sub) {
+                continue;
+            }
             let Some(obj) = sub.as_object_mut() else {
                 continue;
             };
-            let many = obj
-                .get("x-enum-values")
-                .and_then(Value::as_array)
-                .is_some_and(|v| v.iter().filter(|x| x.is_string()).count() > 1);
-            if !many || obj.contains_key("$ref") {
-                continue;
-            }
             let new_name = format!("{name}{}", pascal(prop));
             if taken.contains(&new_name) {
                 continue;
@@ -862,11 +858,7 @@ pub fn name_inline_enums(doc: &mut Value) {
                     let Some(schema) = param.get_mut("schema") else {
                         continue;
                     };
-                    let many = schema
-                        .get("x-enum-values")
-                        .and_then(Value::as_array)
-                        .is_some_and(|v| v.iter().filter(|x| x.is_string()).count() > 1);
-                    if !many || schema.get("$ref").is_some() {
+                    if !is_inline_choice(schema) {
                         continue;
                     }
                     let new_name = format!("{id}{name}");
@@ -891,6 +883,16 @@ pub fn name_inline_enums(doc: &mut Value) {
     {
         schemas.extend(hoisted);
     }
+}
+
+/// An enum of several string values written in place (not a `$ref`): what
+/// [`name_inline_enums`] gives a name.
+fn is_inline_choice(schema: &Value) -> bool {
+    schema.get("$ref").is_none()
+        && schema
+            .get("x-enum-values")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.iter().filter(|x| x.is_string()).count() > 1)
 }
 
 /// `delivery_scope` → `DeliveryScope`: the words of `snake` (split at any
