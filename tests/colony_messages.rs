@@ -268,7 +268,10 @@ async fn spam_mark_twice_replays_and_unmark_clears() {
 #[tokio::test]
 async fn a_group_from_creation_to_departure() {
     let (sb, [alice, bob, carol, dave]) = agents(["alice", "bob", "carol", "dave"]).await;
-    let group = alice.create_group("Research crew", ["bob"]).await.unwrap();
+    let group = alice
+        .create_group_conversation("Research crew", ["bob"])
+        .await
+        .unwrap();
     let gid = group.id.to_string();
     assert_eq!(group.title.as_deref(), Some("Research crew"));
     assert_eq!(
@@ -285,7 +288,9 @@ async fn a_group_from_creation_to_departure() {
     assert_eq!(group.starter_message_id.map(|v| v.to_string()), None);
 
     // A pending invitee cannot read the group yet.
-    assert!(is_forbidden(&bob.get_group(&gid).await.unwrap_err()));
+    assert!(is_forbidden(
+        &bob.get_group_conversation(&gid).await.unwrap_err()
+    ));
     assert_eq!(
         bob.respond_to_group_invite(&gid, true).await.unwrap(),
         InviteStatus::Accepted
@@ -326,21 +331,25 @@ async fn a_group_from_creation_to_departure() {
     // Roles.
     assert!(is_forbidden(
         &carol
-            .update_group(&gid)
+            .update_group_conversation(&gid)
             .title("Mine now")
             .await
             .unwrap_err()
     ));
     assert!(alice.set_group_admin(&gid, "bob", true).await.unwrap());
     let meta = bob
-        .update_group(&gid)
+        .update_group_conversation(&gid)
         .title("Research crew II")
         .description("Tool latency")
         .await
         .unwrap();
     assert_eq!(meta.title.as_deref(), Some("Research crew II"));
     assert_eq!(meta.description.as_deref(), Some("Tool latency"));
-    let cleared = bob.update_group(&gid).description("").await.unwrap();
+    let cleared = bob
+        .update_group_conversation(&gid)
+        .description("")
+        .await
+        .unwrap();
     assert_eq!(cleared.description, None);
     assert!(is_forbidden(
         &bob.transfer_group_creator(&gid, "bob").await.unwrap_err()
@@ -364,7 +373,7 @@ async fn a_group_from_creation_to_departure() {
             .messages_in_conversation_of(&sent.id.to_string()),
         1
     );
-    let detail = bob.get_group(&gid).await.unwrap();
+    let detail = bob.get_group_conversation(&gid).await.unwrap();
     assert_eq!(detail.id.to_string(), gid);
     assert_eq!(detail.title.as_deref(), Some("Research crew II"));
     assert_eq!(detail.description, None);
@@ -434,7 +443,7 @@ async fn a_group_from_creation_to_departure() {
             .unwrap_err()
     ));
     let pinned: Vec<String> = alice
-        .get_group(&gid)
+        .get_group_conversation(&gid)
         .await
         .unwrap()
         .pinned
@@ -447,7 +456,15 @@ async fn a_group_from_creation_to_departure() {
         .await
         .unwrap();
     assert!(!unpin.pinned && !unpin.already);
-    assert_eq!(alice.get_group(&gid).await.unwrap().pinned.len(), 0);
+    assert_eq!(
+        alice
+            .get_group_conversation(&gid)
+            .await
+            .unwrap()
+            .pinned
+            .len(),
+        0
+    );
 
     // Read receipts: carol hides hers, so her read does not show.
     let hidden = carol
@@ -456,8 +473,8 @@ async fn a_group_from_creation_to_departure() {
         .unwrap();
     assert!(!hidden.effective);
     assert_eq!(hidden.override_, Some(false));
-    assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 2);
-    assert_eq!(carol.mark_group_read(&gid).await.unwrap(), 0);
+    assert_eq!(carol.mark_group_all_read(&gid).await.unwrap(), 2);
+    assert_eq!(carol.mark_group_all_read(&gid).await.unwrap(), 0);
     let reads = alice
         .list_message_reads(&sent.id.to_string())
         .await
@@ -479,7 +496,12 @@ async fn a_group_from_creation_to_departure() {
             .seen_count,
         2
     );
-    let page = alice.get_group(&gid).limit(1).offset(2).await.unwrap();
+    let page = alice
+        .get_group_conversation(&gid)
+        .limit(1)
+        .offset(2)
+        .await
+        .unwrap();
     let last: Vec<&str> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(last, ["LATENCY again"]);
     assert_eq!(
@@ -489,19 +511,31 @@ async fn a_group_from_creation_to_departure() {
     );
 
     // Mute and snooze.
-    let muted = alice.mute_group(&gid, MuteDuration::OneHour).await.unwrap();
+    let muted = alice
+        .mute_group_conversation(&gid, MuteDuration::OneHour)
+        .await
+        .unwrap();
     assert!(muted.muted && muted.muted_until.is_some());
-    let forever = alice.mute_group(&gid, MuteDuration::Forever).await.unwrap();
+    let forever = alice
+        .mute_group_conversation(&gid, MuteDuration::Forever)
+        .await
+        .unwrap();
     assert!(forever.muted && forever.muted_until.is_none());
-    assert!(!alice.unmute_group(&gid).await.unwrap().muted);
+    assert!(!alice.unmute_group_conversation(&gid).await.unwrap().muted);
     let snoozed = alice
-        .snooze_group(&gid, SnoozeDuration::UntilMorning)
+        .snooze_group_conversation(&gid, SnoozeDuration::UntilMorning)
         .await
         .unwrap();
     let until = snoozed.snoozed_until.unwrap();
     assert!(until > sent.created_at && !snoozed.cleared);
-    assert!(alice.unsnooze_group(&gid).await.unwrap().cleared);
-    let none = alice.unsnooze_group(&gid).await.unwrap();
+    assert!(
+        alice
+            .unsnooze_group_conversation(&gid)
+            .await
+            .unwrap()
+            .cleared
+    );
+    let none = alice.unsnooze_group_conversation(&gid).await.unwrap();
     assert!(!none.cleared && none.snoozed_until.is_none());
 
     // Outsiders and departures.
@@ -512,12 +546,14 @@ async fn a_group_from_creation_to_departure() {
     assert!(is_forbidden(&err), "{err:?}");
     assert!(is_forbidden(
         &dave
-            .mute_group(&gid, MuteDuration::OneDay)
+            .mute_group_conversation(&gid, MuteDuration::OneDay)
             .await
             .unwrap_err()
     ));
     assert!(bob.remove_group_member(&gid, "carol").await.unwrap());
-    assert!(is_forbidden(&carol.get_group(&gid).await.unwrap_err()));
+    assert!(is_forbidden(
+        &carol.get_group_conversation(&gid).await.unwrap_err()
+    ));
     assert!(is_forbidden(
         &alice.remove_group_member(&gid, "bob").await.unwrap_err()
     ));
@@ -547,7 +583,10 @@ async fn groups_from_templates_start_with_a_pinned_message() {
     bob.respond_to_group_invite(&group.id.to_string(), true)
         .await
         .unwrap();
-    let detail = bob.get_group(group.id.to_string()).await.unwrap();
+    let detail = bob
+        .get_group_conversation(group.id.to_string())
+        .await
+        .unwrap();
     let pinned: Vec<(String, String)> = detail
         .pinned
         .iter()
@@ -635,7 +674,7 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     }
 
     // Stars.
-    assert!(bob.toggle_message_star(&id).await.unwrap());
+    assert!(bob.toggle_star_message(&id).await.unwrap());
     let saved = bob.list_saved_messages().await.unwrap();
     assert_eq!(saved.items.len(), 1);
     assert_eq!(saved.total, Some(1));
@@ -647,7 +686,7 @@ async fn per_message_reads_reactions_edits_stars_forwards_and_deletes() {
     assert!(entry.note.is_none() && entry.saved_at >= msg.created_at);
     let paged = bob.list_saved_messages().limit(1).offset(1).await.unwrap();
     assert!(paged.items.is_empty());
-    assert!(!bob.toggle_message_star(&id).await.unwrap());
+    assert!(!bob.toggle_star_message(&id).await.unwrap());
     assert!(bob.list_saved_messages().await.unwrap().items.is_empty());
 
     // Forwarding quotes the message in a new 1:1 message.
@@ -701,7 +740,7 @@ async fn attachments_round_trip_their_bytes() {
     // The form is an in-memory body, so the runtime can retry it.
     sb.faults().fail_next(1, 503);
     let att = alice
-        .upload_attachment(&data, "diagram.png", "image/png")
+        .upload_message_attachment(&data, "diagram.png", "image/png")
         .await
         .unwrap();
     assert_eq!(att.mime_type, "image/png");
@@ -711,7 +750,7 @@ async fn attachments_round_trip_their_bytes() {
     assert!(att.thumb_url.ends_with("/thumb"));
 
     let back = alice
-        .download_attachment(&att.id.to_string())
+        .get_message_attachment(&att.id.to_string(), "full")
         .await
         .unwrap();
     assert_eq!(back.bytes.as_ref(), data.as_slice());
@@ -720,7 +759,7 @@ async fn attachments_round_trip_their_bytes() {
 
     // The same file again is the same attachment.
     let dup = alice
-        .upload_attachment(data.clone(), "copy.png", "image/png")
+        .upload_message_attachment(data.clone(), "copy.png", "image/png")
         .await
         .unwrap();
     assert_eq!(dup.id.to_string(), att.id.to_string());
@@ -735,7 +774,7 @@ async fn attachments_round_trip_their_bytes() {
     let listed: Vec<String> = msg.attachments.iter().map(|a| a.id.to_string()).collect();
     assert_eq!(listed, [att.id.to_string()]);
     assert_eq!(
-        bob.download_attachment(&att.id.to_string())
+        bob.get_message_attachment(&att.id.to_string(), "full")
             .await
             .unwrap()
             .bytes
@@ -744,36 +783,41 @@ async fn attachments_round_trip_their_bytes() {
     );
     assert!(is_forbidden(
         &carol
-            .download_attachment(&att.id.to_string())
+            .get_message_attachment(&att.id.to_string(), "full")
             .await
             .unwrap_err()
     ));
     assert!(is_forbidden(
-        &bob.delete_attachment(&att.id.to_string())
+        &bob.delete_message_attachment(&att.id.to_string())
             .await
             .unwrap_err()
     ));
 
     let notes = alice
-        .upload_attachment("# Notes\nline two\n", "notes.md", "text/markdown")
+        .upload_message_attachment("# Notes\nline two\n", "notes.md", "text/markdown")
         .await
         .unwrap();
     assert_eq!(notes.width, None);
     let text = alice
-        .download_attachment(&notes.id.to_string())
+        .get_message_attachment(&notes.id.to_string(), "full")
         .await
         .unwrap();
     assert_eq!(text.bytes.as_ref(), b"# Notes\nline two\n");
     assert_eq!(text.content_type.as_deref(), Some("text/markdown"));
 
-    alice.delete_attachment(&att.id.to_string()).await.unwrap();
-    let gone = alice.download_attachment(&att.id.to_string()).await;
+    alice
+        .delete_message_attachment(&att.id.to_string())
+        .await
+        .unwrap();
+    let gone = alice
+        .get_message_attachment(&att.id.to_string(), "full")
+        .await;
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
     let thread = bob.get_conversation("alice").await.unwrap().messages;
     assert_eq!(thread[0].attachments.iter().len(), 0);
 
     let zip = alice
-        .upload_attachment(b"PK\x03\x04", "a.zip", "application/zip")
+        .upload_message_attachment(b"PK\x03\x04", "a.zip", "application/zip")
         .await;
     assert!(
         matches!(zip, Err(Error::Validation(ref e)) if e.code.as_deref() == Some("UNSUPPORTED_FILE_TYPE")),
@@ -785,7 +829,7 @@ async fn attachments_round_trip_their_bytes() {
 async fn group_avatars_are_uploaded_by_admins_and_served_to_members() {
     let (_sb, [alice, bob]) = agents(["alice", "bob"]).await;
     let gid = alice
-        .create_group("Avatars", ["bob"])
+        .create_group_conversation("Avatars", ["bob"])
         .await
         .unwrap()
         .id
@@ -827,11 +871,13 @@ async fn hand_sent_operations_respect_the_circuit_breaker() {
     alice.get_unread_count().await.unwrap();
     sb.faults().fail_next(1, 500);
     assert!(matches!(
-        alice.upload_attachment(b"hi", "a.txt", "text/plain").await,
+        alice
+            .upload_message_attachment(b"hi", "a.txt", "text/plain")
+            .await,
         Err(Error::Server(_))
     ));
     let before = sb.request_count();
-    let refused = alice.download_attachment(&uuid_like()).await;
+    let refused = alice.get_message_attachment(&uuid_like(), "full").await;
     assert!(
         matches!(refused, Err(Error::CircuitOpen { .. })),
         "{refused:?}"
@@ -855,7 +901,7 @@ async fn messaging_errors_are_typed() {
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 
     let gid = alice
-        .create_group("Closed circle", ["bob"])
+        .create_group_conversation("Closed circle", ["bob"])
         .await
         .unwrap()
         .id
@@ -873,25 +919,34 @@ async fn messaging_errors_are_typed() {
     assert!(is_forbidden(
         &bob.send_group_message(&gid, "early").await.unwrap_err()
     ));
-    let missing = alice.get_group(uuid_like()).await;
+    let missing = alice.get_group_conversation(uuid_like()).await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
-    let bad_title = alice.create_group("Closed circle", ["nobody-here"]).await;
+    let bad_title = alice
+        .create_group_conversation("Closed circle", ["nobody-here"])
+        .await;
     assert!(
         matches!(bad_title, Err(Error::NotFound(_))),
         "{bad_title:?}"
     );
 
+    // The published contract sets no lower bound on a message's body, so an
+    // empty one without attachments is the service's refusal.
+    let empty = alice.send_message("bob", "").await.unwrap_err();
+    assert!(matches!(empty, Error::Validation(_)), "{empty:?}");
+
     // Arguments the contract rules out never leave the client.
     let before = sb.request_count();
     let invalid = [
-        alice.send_message("bob", "").await.unwrap_err(),
         alice.edit_message("not-a-uuid", "x").await.unwrap_err(),
         alice.get_conversation("bob").limit(0).await.unwrap_err(),
         alice.get_conversation("bob").limit(101).await.unwrap_err(),
         alice.list_saved_messages().limit(0).await.unwrap_err(),
-        alice.create_group("", ["bob"]).await.unwrap_err(),
         alice
-            .create_group(&"t".repeat(101), ["bob"])
+            .create_group_conversation("", ["bob"])
+            .await
+            .unwrap_err(),
+        alice
+            .create_group_conversation(&"t".repeat(101), ["bob"])
             .await
             .unwrap_err(),
         alice.search_group_messages(&gid, "x").await.unwrap_err(),
@@ -901,11 +956,11 @@ async fn messaging_errors_are_typed() {
             .await
             .unwrap_err(),
         alice
-            .upload_attachment(b"x", "", "text/plain")
+            .upload_message_attachment(b"x", "", "text/plain")
             .await
             .unwrap_err(),
         alice
-            .upload_attachment(b"x", "a.txt", "text")
+            .upload_message_attachment(b"x", "a.txt", "text")
             .await
             .unwrap_err(),
     ];

@@ -163,6 +163,7 @@ async fn get_posts_filters_sorts_and_pages() {
     let (sb, c) = setup().await;
     sb.colony().seed_posts("alice", "general", 30);
     c.create_post("A question about tools", "How?")
+        .colony("general")
         .post_type(PostType::Question)
         .tags(["tools"])
         .await
@@ -412,7 +413,7 @@ async fn every_operation_is_a_generated_builder_behind_the_client() {
     assert_eq!(me.username, "alice");
     assert_eq!(c.vault_status().await.unwrap().file_count, 0);
     assert!(c.get_webhooks().await.unwrap().is_empty());
-    c.mark_all_notifications_read().await.unwrap();
+    c.mark_notifications_read().await.unwrap();
 
     // A shadowed operation stays reachable with an explicit dereference.
     let same = (*c).get_post().post_id(post.id).await.unwrap();
@@ -436,4 +437,38 @@ async fn every_operation_is_a_generated_builder_behind_the_client() {
         );
     }
     assert_eq!(sb.request_count(), before);
+}
+
+/// colony-sdk 1.38: a post created without a colony belongs to none
+/// (`no_colony`), and the service answers `colony_id: null` for it; a page
+/// that holds one still decodes, and a colony's listing leaves it out.
+#[tokio::test]
+async fn a_post_in_no_colony_decodes_in_a_page() {
+    let (sb, c) = setup().await;
+    sb.colony().seed_posts("alice", "general", 2);
+    let loose = c
+        .create_post("Nowhere in particular", "A note.")
+        .await
+        .unwrap();
+    assert_eq!(loose.colony_id, None);
+    assert_eq!(loose.colony_name, None);
+    let by_uuid = c
+        .create_post("By id", "In findings.")
+        .colony("bbe6be09-da95-4983-b23d-1dd980479a7e")
+        .await
+        .unwrap();
+    // The id travelled as `colony_id` (as a name it would be unknown).
+    assert_eq!(by_uuid.colony_name.as_deref(), Some("findings"));
+
+    let everything = c.get_posts().limit(100).await.unwrap();
+    let found = everything
+        .items
+        .iter()
+        .find(|p| p.id == loose.id)
+        .expect("the colony-less post is listed");
+    assert_eq!(found.colony_id, None);
+    assert!(everything.items.iter().any(|p| p.colony_id.is_some()));
+    let general = c.get_posts().colony("general").limit(100).await.unwrap();
+    assert!(general.items.iter().all(|p| p.id != loose.id));
+    assert_eq!(general.items.len(), 2);
 }

@@ -6,11 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use agentwire_contract::{drift, filter, normalize, surface};
+use agentwire_contract::{drift, filter, import, normalize, overlay, surface};
 
 mod enums;
 mod ops;
 pub mod public_api;
+mod slim;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
 
@@ -67,11 +68,106 @@ fn finish_contract(mut doc: Value, f: &filter::Filter) -> Result<Value, String> 
     Ok(doc)
 }
 
+fn load_upstream(root: &Path, service: &str) -> Result<Value, String> {
+    let path = root.join(format!("openapi/upstream/{service}.json"));
+    parse_json(&read(&path)?, &path)
+}
+
+/// Loads `openapi/<service>.overlay.json`, when the service has one.
+pub fn load_overlay(root: &Path, service: &str) -> Result<Option<overlay::Overlay>, String> {
+    let path = root.join(format!("openapi/{service}.overlay.json"));
+    if !path.exists() {
+        return Ok(None);
+    }
+    overlay::Overlay::from_json(&read(&path)?)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `cargo xtask import`: reads a service's published API document, keeps its
+/// facts and none of its prose, records where it came from, and writes
+/// `openapi/upstream/<service>.json`. Returns a one-paragraph report.
+pub fn import_published(
+    root: &Path,
+    service: &str,
+    published: &Path,
+    source: &str,
+) -> Result<String, String> {
+    use sha2::Digest;
+    if !SERVICES.contains(&service) {
+        return Err(format!("unknown service `{service}`"));
+    }
+    let bytes =
+        fs::read(published).map_err(|e| format!("cannot read {}: {e}", published.display()))?;
+    let sha256 = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8", published.display()))?;
+    let mut doc = parse_json(&text, published)?;
+    let stripped = import::strip_prose(&mut doc);
+    let operations = count_operations(&doc);
+    let info = doc
+        .get_mut("info")
+        .and_then(Value::as_object_mut)
+        .ok_or("the published document has no `info` object")?;
+    info.insert(
+        "description".into(),
+        Value::String(format!(
+            "The facts of the {service} service's published API document (paths, methods, \
+             parameters, schemas, status codes), imported by `cargo xtask import {service}`; \
+             its descriptions, summaries and examples are left out. What the service changed \
+             after this capture is in openapi/{service}.overlay.json."
+        )),
+    );
+    info.insert(
+        "x-agentwire-import".into(),
+        serde_json::json!({ "source": source, "sha256": sha256 }),
+    );
+    let out = root.join(format!("openapi/upstream/{service}.json"));
+    fs::write(&out, to_committed_json(&doc))
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let removed: Vec<String> = stripped
+        .removed
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    Ok(format!(
+        "wrote {} ({operations} operations; left out {} characters of prose: {})",
+        out.display(),
+        stripped.chars,
+        removed.join(", ")
+    ))
+}
+
+fn count_operations(doc: &Value) -> usize {
+    doc.get("paths")
+        .and_then(Value::as_object)
+        .map(|paths| {
+            paths
+                .values()
+                .filter_map(Value::as_object)
+                .map(|item| {
+                    [
+                        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                    ]
+                    .iter()
+                    .filter(|m| item.contains_key(**m))
+                    .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// Runs the whole pipeline for one service in memory.
 pub fn generate_service(root: &Path, service: &str) -> Result<Vec<Output>, String> {
     let f = load_filter(root, service)?;
-    let upstream_path = root.join(format!("openapi/upstream/{service}.json"));
-    let upstream = parse_json(&read(&upstream_path)?, &upstream_path)?;
+    let mut upstream = load_upstream(root, service)?;
+    if let Some(o) = load_overlay(root, service)? {
+        overlay::apply_strict(&mut upstream, &o).map_err(|e| format!("{service}: {e}"))?;
+    }
     let contract = contract_from_upstream(&upstream, &f)?;
     let contract_json = to_committed_json(&contract);
 
@@ -100,6 +196,7 @@ pub fn generate_service(root: &Path, service: &str) -> Result<Vec<Output>, Strin
     let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor's output for {service} does not parse: {e}"))?;
     ops::rewrite(&mut file, &contract).map_err(|e| format!("{service}: {e}"))?;
+    slim::prune_type_builders(&mut file).map_err(|e| format!("{service}: {e}"))?;
     add_to_types(&mut file, &open_enums)?;
     let formatted = rustfmt(&open_extra_defaults(quote::quote!(#file).to_string()))?;
     let lib = format!(
@@ -135,16 +232,20 @@ fn open_extra_defaults(code: String) -> String {
     )
 }
 
-/// Puts the open enums into the generated `types` module.
-fn add_to_types(file: &mut syn::File, open_enums: &[enums::OpenEnum]) -> Result<(), String> {
-    let types = file
-        .items
+/// The items of progenitor's `types` module.
+fn types_module(file: &mut syn::File) -> Result<&mut Vec<syn::Item>, String> {
+    file.items
         .iter_mut()
         .find_map(|item| match item {
-            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut(),
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
             _ => None,
         })
-        .ok_or("progenitor's output has no `types` module")?;
+        .ok_or_else(|| "progenitor's output has no `types` module".to_string())
+}
+
+/// Puts the open enums into the generated `types` module.
+fn add_to_types(file: &mut syn::File, open_enums: &[enums::OpenEnum]) -> Result<(), String> {
+    let types = types_module(file)?;
     let mut items = Vec::new();
     let index = open_enums.iter().map(|e| {
         let name = &e.name;
@@ -165,7 +266,7 @@ fn add_to_types(file: &mut syn::File, open_enums: &[enums::OpenEnum]) -> Result<
             .map_err(|err| format!("open enum {} does not parse: {err}", e.name))?;
         items.extend(parsed.items);
     }
-    types.1.splice(0..0, items);
+    types.splice(0..0, items);
     Ok(())
 }
 
@@ -329,7 +430,23 @@ pub fn drift_report(
     let f = load_filter(root, service)?;
     let committed_path = root.join(format!("openapi/{service}.json"));
     let committed = parse_json(&read(&committed_path)?, &committed_path)?;
-    let upstream = parse_json(&read(new_upstream)?, new_upstream)?;
+    let mut upstream = parse_json(&read(new_upstream)?, new_upstream)?;
+    let mut notes = Vec::new();
+    if let Some(o) = load_overlay(root, service)? {
+        for (change, outcome) in o.changes.iter().zip(overlay::apply(&mut upstream, &o)) {
+            match outcome {
+                overlay::Outcome::Applied => {}
+                overlay::Outcome::AlreadyPresent => notes.push(format!(
+                    "note: the new document already has overlay change `{}`; remove it from openapi/{service}.overlay.json",
+                    change.change
+                )),
+                overlay::Outcome::Failed(e) => notes.push(format!(
+                    "note: overlay change `{}` does not apply to the new document ({e}); review it",
+                    change.change
+                )),
+            }
+        }
+    }
     let applied = filter::apply_lenient(&upstream, &f)?;
     let proposed = finish_contract(applied.doc, &f)?;
     let changes = drift::drift(&surface::surface(&committed), &surface::surface(&proposed));
@@ -340,6 +457,10 @@ pub fn drift_report(
         report.push_str(&format!(
             "\nnote: new upstream operation {op} is neither kept nor dropped by openapi/{service}.filter.json"
         ));
+    }
+    for note in notes {
+        report.push('\n');
+        report.push_str(&note);
     }
     Ok((report, drift::has_breaking(&changes)))
 }

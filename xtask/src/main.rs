@@ -5,6 +5,8 @@
 //! cargo xtask check                        fail (naming each stale file) if committed output is not current
 //! cargo xtask drift <service> <new.json>   how the public contract would change; exit 1 on a breaking change
 //! cargo xtask public-api [--check] [crate…] write (or check) <crate>/public-api.txt from rustdoc JSON
+//! cargo xtask import <service> <published.json> <source>
+//!                                          the published document's facts, without its prose → openapi/upstream/<s>.json
 //! ```
 
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use xtask::{check, drift_report, regen_all, workspace_root, SERVICES};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  cargo xtask regen [service…]\n  cargo xtask check\n  cargo xtask drift <service> <new-upstream.json>\n  cargo xtask public-api [--check] [crate…]\n\nservices: {}",
+        "usage:\n  cargo xtask regen [service…]\n  cargo xtask check\n  cargo xtask drift <service> <new-upstream.json>\n  cargo xtask public-api [--check] [crate…]\n  cargo xtask import <service> <published.json> <source>\n\nservices: {}",
         SERVICES.join(", ")
     );
     ExitCode::from(2)
@@ -77,6 +79,17 @@ fn main() -> ExitCode {
             _ => return usage(),
         },
         "public-api" => public_api(&root, rest),
+        "import" => match rest {
+            [service, path, source] => {
+                xtask::import_published(&root, service, &PathBuf::from(path), source).map(
+                    |report| {
+                        println!("{report}");
+                        ExitCode::SUCCESS
+                    },
+                )
+            }
+            _ => return usage(),
+        },
         _ => return usage(),
     };
     match result {

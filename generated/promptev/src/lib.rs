@@ -123,11 +123,6 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    impl AgentEventData {
-        pub fn builder() -> builder::AgentEventData {
-            Default::default()
-        }
-    }
     #[doc = "`StartRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct StartRequest {
@@ -163,11 +158,6 @@ pub mod types {
         pub session_token: ::std::string::String,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    }
-    impl StartResponse {
-        pub fn builder() -> builder::StartResponse {
-            Default::default()
-        }
     }
     #[doc = "`StreamRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -212,86 +202,8 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
-    impl TriggerResponse {
-        pub fn builder() -> builder::TriggerResponse {
-            Default::default()
-        }
-    }
     #[doc = " Types for composing complex structures."]
     pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct AgentEventData {
-            output: ::std::result::Result<::std::string::String, ::std::string::String>,
-            type_: ::std::result::Result<crate::types::AgentEventDataType, ::std::string::String>,
-            extra: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for AgentEventData {
-            fn default() -> Self {
-                Self {
-                    output: Ok(Default::default()),
-                    type_: Err("no value supplied for type_".to_string()),
-                    extra: Ok(Default::default()),
-                }
-            }
-        }
-        impl AgentEventData {
-            pub fn output<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.output = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for output: {e}"));
-                self
-            }
-            pub fn type_<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<crate::types::AgentEventDataType>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.type_ = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
-                self
-            }
-            pub fn extra<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.extra = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<AgentEventData> for super::AgentEventData {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: AgentEventData,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    output: value.output?,
-                    type_: value.type_?,
-                    extra: value.extra?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::AgentEventData> for AgentEventData {
-            fn from(value: super::AgentEventData) -> Self {
-                Self {
-                    output: Ok(value.output),
-                    type_: Ok(value.type_),
-                    extra: Ok(value.extra),
-                }
-            }
-        }
         #[derive(Clone, Debug)]
         pub struct StartRequest {
             platform: ::std::result::Result<
@@ -367,146 +279,6 @@ pub mod types {
                 Self {
                     platform: Ok(value.platform),
                     visitor: Ok(value.visitor),
-                    extra: Ok(value.extra),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct StartResponse {
-            agent_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            chatbot_id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            memory_enabled: ::std::result::Result<bool, ::std::string::String>,
-            messages: ::std::result::Result<
-                ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<::std::string::String, ::std::string::String>,
-            session_token: ::std::result::Result<::std::string::String, ::std::string::String>,
-            extra: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for StartResponse {
-            fn default() -> Self {
-                Self {
-                    agent_id: Ok(Default::default()),
-                    chatbot_id: Ok(Default::default()),
-                    memory_enabled: Ok(Default::default()),
-                    messages: Ok(Default::default()),
-                    name: Err("no value supplied for name".to_string()),
-                    session_token: Err("no value supplied for session_token".to_string()),
-                    extra: Ok(Default::default()),
-                }
-            }
-        }
-        impl StartResponse {
-            pub fn agent_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.agent_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for agent_id: {e}"));
-                self
-            }
-            pub fn chatbot_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.chatbot_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for chatbot_id: {e}"));
-                self
-            }
-            pub fn memory_enabled<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<bool>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.memory_enabled = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for memory_enabled: {e}")
-                });
-                self
-            }
-            pub fn messages<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.messages = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for messages: {e}"));
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
-                self
-            }
-            pub fn session_token<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.session_token = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for session_token: {e}"));
-                self
-            }
-            pub fn extra<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.extra = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<StartResponse> for super::StartResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: StartResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    agent_id: value.agent_id?,
-                    chatbot_id: value.chatbot_id?,
-                    memory_enabled: value.memory_enabled?,
-                    messages: value.messages?,
-                    name: value.name?,
-                    session_token: value.session_token?,
-                    extra: value.extra?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::StartResponse> for StartResponse {
-            fn from(value: super::StartResponse) -> Self {
-                Self {
-                    agent_id: Ok(value.agent_id),
-                    chatbot_id: Ok(value.chatbot_id),
-                    memory_enabled: Ok(value.memory_enabled),
-                    messages: Ok(value.messages),
-                    name: Ok(value.name),
-                    session_token: Ok(value.session_token),
                     extra: Ok(value.extra),
                 }
             }
@@ -682,79 +454,6 @@ pub mod types {
                     session_id: Ok(value.session_id),
                     variables: Ok(value.variables),
                     visitor: Ok(value.visitor),
-                    extra: Ok(value.extra),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct TriggerResponse {
-            response: ::std::result::Result<::std::string::String, ::std::string::String>,
-            session_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            extra: ::std::result::Result<
-                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for TriggerResponse {
-            fn default() -> Self {
-                Self {
-                    response: Err("no value supplied for response".to_string()),
-                    session_id: Err("no value supplied for session_id".to_string()),
-                    extra: Ok(Default::default()),
-                }
-            }
-        }
-        impl TriggerResponse {
-            pub fn response<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.response = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for response: {e}"));
-                self
-            }
-            pub fn session_id<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.session_id = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for session_id: {e}"));
-                self
-            }
-            pub fn extra<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.extra = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<TriggerResponse> for super::TriggerResponse {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: TriggerResponse,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    response: value.response?,
-                    session_id: value.session_id?,
-                    extra: value.extra?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::TriggerResponse> for TriggerResponse {
-            fn from(value: super::TriggerResponse) -> Self {
-                Self {
-                    response: Ok(value.response),
-                    session_id: Ok(value.session_id),
                     extra: Ok(value.extra),
                 }
             }

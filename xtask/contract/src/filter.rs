@@ -133,6 +133,7 @@ pub fn apply_lenient(upstream: &Value, filter: &Filter) -> Result<Applied, Strin
         .cloned()
         .collect();
     missing.extend(rename_models(&mut doc, &filter.models)?);
+    untitle_colliding(&mut doc);
     Ok(Applied {
         doc,
         unlisted,
@@ -167,19 +168,26 @@ fn rename_models(
         }
     }
     rename_refs(doc, renames);
-    // typify names an inline schema after its `title`: one titled like a
-    // renamed model would take the model's name (and its place in the code).
-    let targets: BTreeSet<&str> = renames.values().map(String::as_str).collect();
-    if let Some(schemas) = doc
+    Ok(missing)
+}
+
+/// typify names an inline schema after its `title`: one titled like a
+/// component schema ("Post Type" beside the model `PostType`) would take the
+/// model's name and collide with it, so such titles are removed and typify
+/// names the inline schema from where it sits.
+fn untitle_colliding(doc: &mut Value) {
+    let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
-    {
-        for schema in schemas.values_mut() {
-            if let Some(obj) = schema.as_object_mut() {
-                for (key, sub) in obj.iter_mut() {
-                    if key != "title" {
-                        untitle_inline(sub, &targets);
-                    }
+    else {
+        return;
+    };
+    let targets: BTreeSet<String> = schemas.keys().map(|k| squash(k)).collect();
+    for schema in schemas.values_mut() {
+        if let Some(obj) = schema.as_object_mut() {
+            for (key, sub) in obj.iter_mut() {
+                if key != "title" {
+                    untitle_inline(sub, &targets);
                 }
             }
         }
@@ -187,16 +195,23 @@ fn rename_models(
     if let Some(paths) = doc.get_mut("paths") {
         untitle_inline(paths, &targets);
     }
-    Ok(missing)
 }
 
-fn untitle_inline(value: &mut Value, targets: &BTreeSet<&str>) {
+/// A name as typify would compare it: letters and digits, lower case.
+fn squash(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn untitle_inline(value: &mut Value, targets: &BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             if map
                 .get("title")
                 .and_then(Value::as_str)
-                .is_some_and(|t| targets.contains(t))
+                .is_some_and(|t| targets.contains(&squash(t)))
             {
                 map.remove("title");
             }

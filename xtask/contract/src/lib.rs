@@ -8,5 +8,7 @@
 pub mod drift;
 pub mod example;
 pub mod filter;
+pub mod import;
 pub mod normalize;
+pub mod overlay;
 pub mod surface;

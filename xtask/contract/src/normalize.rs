@@ -207,8 +207,10 @@ fn normalize_path_item(item: &mut Value, ptr: &str) -> Result<()> {
 fn normalize_operation(op: &mut Value, ptr: &str) -> Result<()> {
     let op = expect_object(op, ptr, "an operation")?;
     drop_callbacks(op);
+    drop_shadowed_headers(op); // rule 15
     if let Some(params) = op.get_mut("parameters") {
         normalize_parameter_list(params, &child_pointer(ptr, "parameters"))?;
+        headers_not_nullable(params); // rule 15
     }
     if let Some(body) = op.get_mut("requestBody") {
         normalize_request_body(body, &child_pointer(ptr, "requestBody"))?;
@@ -292,6 +294,19 @@ fn untitle_parameter_schema(param: &mut Map<String, Value>) {
     }
 }
 
+/// Rule 16: a property's schema loses its `title`, for rule 12's reason:
+/// FastAPI titles every `content` property "Content", and typify would make
+/// one `Content` type of all of them, holding the first one's bounds (the
+/// 2 000-character limit of a comment's content applied to a 1.1 MB vault
+/// file). Without a title each is named after its model and property.
+fn untitle_property_schema(schema: &mut Value) {
+    if let Value::Object(schema) = schema {
+        if !schema.contains_key("$ref") {
+            schema.remove("title");
+        }
+    }
+}
+
 fn normalize_header(header: &mut Value, ptr: &str) -> Result<()> {
     let header = expect_object(header, ptr, "a header")?;
     if strip_reference_siblings(header) {
@@ -326,6 +341,11 @@ fn normalize_response(response: &mut Value, ptr: &str) -> Result<()> {
     if strip_reference_siblings(response) {
         return Ok(());
     }
+    // 3.0 requires a description; an imported document has none (its prose
+    // is left behind), and the text plays no part in generation.
+    response
+        .entry("description")
+        .or_insert_with(|| Value::String(String::new()));
     if let Some(headers) = response.get_mut("headers") {
         let headers_ptr = child_pointer(ptr, "headers");
         let headers = expect_object(headers, &headers_ptr, "a headers map")?;
@@ -415,6 +435,7 @@ fn normalize_subschemas(obj: &mut Map<String, Value>, ptr: &str) -> Result<()> {
         let props = expect_object(props, &props_ptr, "a properties map")?;
         for (name, sub) in props.iter_mut() {
             normalize_schema(sub, &child_pointer(&props_ptr, name))?;
+            untitle_property_schema(sub); // rule 16
         }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
@@ -1118,6 +1139,58 @@ fn is_success_status(status: &str) -> bool {
             || status[1..].eq_ignore_ascii_case("xx"))
 }
 
+/// Rule 15: header parameters a client does not set by hand. `Authorization`
+/// is the runtime's (it carries the credentials of every call), and a header
+/// that spells the same name as another parameter of the operation
+/// (`Last-Event-ID` beside the query `last_event_id`) would give the
+/// generated builder two setters of one name; the other parameter stays.
+fn drop_shadowed_headers(op: &mut Map<String, Value>) {
+    let Some(Value::Array(params)) = op.get_mut("parameters") else {
+        return;
+    };
+    let ident = |p: &Value| -> Option<(bool, String)> {
+        let name = p.get("name")?.as_str()?;
+        let header = p.get("in").and_then(Value::as_str) == Some("header");
+        let id = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Some((header, id))
+    };
+    let others: BTreeSet<String> = params
+        .iter()
+        .filter_map(ident)
+        .filter(|(header, _)| !header)
+        .map(|(_, id)| id)
+        .collect();
+    params.retain(|p| match ident(p) {
+        Some((true, id)) => id != "authorization" && !others.contains(&id),
+        _ => true,
+    });
+}
+
+/// Rule 15: an optional header is absent or has a value; pydantic's
+/// `Optional[str]` would make progenitor hold it as `Option<Option<_>>`,
+/// which it cannot write into a request.
+fn headers_not_nullable(params: &mut Value) {
+    let Value::Array(params) = params else {
+        return;
+    };
+    for p in params {
+        if p.get("in").and_then(Value::as_str) == Some("header") {
+            if let Some(Value::Object(schema)) = p.get_mut("schema") {
+                schema.remove("nullable");
+            }
+        }
+    }
+}
+
 /// Rule 11: callbacks describe requests the server makes, which a client never
 /// sends, and they would carry unconverted schemas along.
 fn drop_callbacks(op: &mut Map<String, Value>) {
@@ -1384,7 +1457,7 @@ mod tests {
         let props = &out["Agent"]["properties"];
         assert_eq!(
             props["name"],
-            json!({"type": "string", "nullable": true, "title": "Name", "default": null})
+            json!({"type": "string", "nullable": true, "default": null})
         );
         assert_eq!(
             props["owner"],
@@ -1432,12 +1505,11 @@ mod tests {
             props["nickname"],
             json!({"type": "string", "nullable": true, "maxLength": 20})
         );
-        assert_eq!(props["void"], json!({"nullable": true, "title": "Void"}));
+        assert_eq!(props["void"], json!({"nullable": true}));
         assert_eq!(
             props["id"],
             json!({
-                "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0, "format": "int64"}],
-                "title": "Id"
+                "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0, "format": "int64"}]
             })
         );
         snapshot!(out);
@@ -1520,7 +1592,7 @@ mod tests {
         // Rule 9 runs after rule 4, so a string const ends up as an open string.
         assert_eq!(
             props["kind"],
-            json!({"type": "string", "x-enum-values": ["chat"], "title": "Kind"})
+            json!({"type": "string", "x-enum-values": ["chat"]})
         );
         assert_eq!(props["version"], json!({"type": "integer", "enum": [2]}));
         snapshot!(out);
@@ -1804,6 +1876,65 @@ mod tests {
         ] {
             assert!(!is_success_status(not_ok), "{not_ok}");
         }
+    }
+
+    #[test]
+    fn rule15_headers_the_client_does_not_set() {
+        let mut doc = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "feed", "version": "1"},
+            "paths": {"/stream": {"get": {
+                "operationId": "stream",
+                "parameters": [
+                    {"name": "last_event_id", "in": "query", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                    {"name": "Last-Event-ID", "in": "header", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+                    {"name": "authorization", "in": "header", "schema": {"type": "string"}},
+                    {"name": "If-Match", "in": "header", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}}
+                ],
+                "responses": {"200": {"content": {"application/json": {"schema": {}}}}}
+            }}}
+        });
+        normalize(&mut doc).unwrap();
+        let op = &doc["paths"]["/stream"]["get"];
+        let names: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["last_event_id", "If-Match"]);
+        // An optional header is absent or set, never null.
+        assert_eq!(op["parameters"][1]["schema"], json!({"type": "string"}));
+        assert_eq!(op["parameters"][0]["schema"]["nullable"], json!(true));
+        // 3.0 requires a response description; an imported document has none.
+        assert_eq!(op["responses"]["200"]["description"], json!(""));
+        assert_openapiv3(&doc);
+    }
+
+    #[test]
+    fn rule16_property_schemas_lose_their_titles() {
+        let mut doc = doc_with_schemas(json!({
+            "Comment": {"type": "object", "title": "Comment", "properties": {
+                "content": {"type": "string", "maxLength": 2000, "title": "Content"}}},
+            "VaultFile": {"type": "object", "title": "VaultFile", "properties": {
+                "content": {"type": "string", "maxLength": 1100000, "title": "Content"},
+                "owner": {"$ref": "#/components/schemas/Comment"}}}
+        }));
+        normalize(&mut doc).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["Comment"]["title"],
+            json!("Comment"),
+            "a model keeps its own"
+        );
+        assert_eq!(
+            schemas["Comment"]["properties"]["content"],
+            json!({"type": "string", "maxLength": 2000})
+        );
+        assert_eq!(
+            schemas["VaultFile"]["properties"]["content"],
+            json!({"type": "string", "maxLength": 1100000})
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl fmt::Debug for DownloadedFile {
 impl Client {
     /// Uploads a file (an image or a text file) to attach to a later message;
     /// pass the returned attachment's `id` to a send's `attachments(...)`.
-    pub async fn upload_attachment(
+    pub async fn upload_message_attachment(
         &self,
         data: impl AsRef<[u8]>,
         filename: &str,
@@ -62,7 +62,7 @@ impl Client {
                 "/api/v1/messages/attachments/upload",
                 "application/json",
                 Some((form.content_type, form.body)),
-                "upload_attachment",
+                "upload_message_attachment",
             )
             .await?;
         // The contract keeps this schema (filter `keep_schemas`) although the
@@ -83,18 +83,33 @@ impl Client {
         })
     }
 
-    /// The content of an attachment the caller uploaded or received.
-    pub async fn download_attachment(&self, attachment_id: impl IdArg) -> Result<DownloadedFile> {
+    /// The content of an attachment the caller uploaded or received:
+    /// `variant` is `"full"` (the file as uploaded) or `"thumb"` (the
+    /// thumbnail of an image).
+    pub async fn get_message_attachment(
+        &self,
+        attachment_id: impl IdArg,
+        variant: &str,
+    ) -> Result<DownloadedFile> {
         let id = uuid("attachment_id", attachment_id)?;
-        let path = format!("/api/v1/messages/attachments/{id}/full");
-        self.fetch_bytes(&path, "download_attachment").await
+        if variant.is_empty() {
+            return Err(crate::Error::InvalidArgument {
+                name: "variant",
+                message: "must not be empty (\"full\" or \"thumb\")".into(),
+            });
+        }
+        let path = format!(
+            "/api/v1/messages/attachments/{id}/{}",
+            encode_segment(variant)
+        );
+        self.fetch_bytes(&path, "get_message_attachment").await
     }
 
     /// Deletes an attachment the caller uploaded; it can no longer be
     /// downloaded or attached.
-    pub async fn delete_attachment(&self, attachment_id: impl IdArg) -> Result<()> {
+    pub async fn delete_message_attachment(&self, attachment_id: impl IdArg) -> Result<()> {
         let id = uuid("attachment_id", attachment_id)?;
-        self.t().delete_attachment().attachment_id(id).await
+        self.t().delete_message_attachment().attachment_id(id).await
     }
 
     /// Sets a group's avatar (a square image; admins only). Returns where the

@@ -30,7 +30,7 @@ open_enum! {
 }
 
 open_enum! {
-    /// How long [`Client::mute_group`] silences a group.
+    /// How long [`Client::mute_group_conversation`] silences a group.
     pub enum MuteDuration {
         /// One hour.
         OneHour = "1h",
@@ -46,7 +46,7 @@ open_enum! {
 }
 
 open_enum! {
-    /// How long [`Client::snooze_group`] hides a group from the inbox.
+    /// How long [`Client::snooze_group_conversation`] hides a group from the inbox.
     pub enum SnoozeDuration {
         /// One hour.
         OneHour = "1h",
@@ -64,14 +64,22 @@ open_enum! {
 impl Client {
     /// Creates a group; the caller is its creator and `members` (usernames
     /// or ids) are invited.
-    pub async fn create_group<I, S>(&self, title: &str, members: I) -> Result<GroupConversation>
+    pub async fn create_group_conversation<I, S>(
+        &self,
+        title: &str,
+        members: I,
+    ) -> Result<GroupConversation>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let title: types::CreateGroupTitle = arg("title", title)?;
+        let title: types::CreateGroupConversationTitle = arg("title", title)?;
         let members: Vec<String> = members.into_iter().map(Into::into).collect();
-        self.t().create_group().members(members).title(title).await
+        self.t()
+            .create_group_conversation()
+            .members(members)
+            .title(title)
+            .await
     }
 
     /// The predefined group set-ups.
@@ -100,7 +108,7 @@ impl Client {
 
     /// A group with a page of its messages and its pinned
     /// messages. Fetching marks the page read.
-    pub fn get_group(&self, conv_id: impl IdArg) -> GetGroup<'_> {
+    pub fn get_group_conversation(&self, conv_id: impl IdArg) -> GetGroup<'_> {
         let conv_id: String = conv_id.as_id().into_owned();
         GetGroup {
             client: self,
@@ -111,7 +119,7 @@ impl Client {
     }
 
     /// Changes a group's title and/or description (admins only).
-    pub fn update_group(&self, conv_id: impl IdArg) -> UpdateGroup<'_> {
+    pub fn update_group_conversation(&self, conv_id: impl IdArg) -> UpdateGroup<'_> {
         let conv_id: String = conv_id.as_id().into_owned();
         UpdateGroup {
             client: self,
@@ -222,50 +230,50 @@ impl Client {
     }
 
     /// Marks every message of a group read; returns how many were unread.
-    pub async fn mark_group_read(&self, conv_id: impl IdArg) -> Result<u64> {
+    pub async fn mark_group_all_read(&self, conv_id: impl IdArg) -> Result<u64> {
         let id = uuid("conv_id", conv_id)?;
-        let out = self.t().mark_group_read().conv_id(id).await?;
+        let out = self.t().mark_group_all_read().conv_id(id).await?;
         Ok(u64::try_from(out.marked).unwrap_or(0))
     }
 
     /// Silences a group's notifications for the caller.
-    pub async fn mute_group(
+    pub async fn mute_group_conversation(
         &self,
         conv_id: impl IdArg,
         duration: MuteDuration,
     ) -> Result<MuteState> {
         let id = uuid("conv_id", conv_id)?;
         self.t()
-            .mute_group()
+            .mute_group_conversation()
             .conv_id(id)
             .duration(duration.as_str())
             .await
     }
 
     /// Turns a group's notifications back on.
-    pub async fn unmute_group(&self, conv_id: impl IdArg) -> Result<MuteState> {
+    pub async fn unmute_group_conversation(&self, conv_id: impl IdArg) -> Result<MuteState> {
         let id = uuid("conv_id", conv_id)?;
-        self.t().unmute_group().conv_id(id).await
+        self.t().unmute_group_conversation().conv_id(id).await
     }
 
     /// Hides a group from the caller's inbox for a while.
-    pub async fn snooze_group(
+    pub async fn snooze_group_conversation(
         &self,
         conv_id: impl IdArg,
         duration: SnoozeDuration,
     ) -> Result<SnoozeState> {
         let id = uuid("conv_id", conv_id)?;
         self.t()
-            .snooze_group()
+            .snooze_group_conversation()
             .conv_id(id)
             .duration(duration.as_str())
             .await
     }
 
     /// Ends the caller's snooze on a group.
-    pub async fn unsnooze_group(&self, conv_id: impl IdArg) -> Result<SnoozeState> {
+    pub async fn unsnooze_group_conversation(&self, conv_id: impl IdArg) -> Result<SnoozeState> {
         let id = uuid("conv_id", conv_id)?;
-        self.t().unsnooze_group().conv_id(id).await
+        self.t().unsnooze_group_conversation().conv_id(id).await
     }
 
     /// Shows (`Some(true)`) or hides (`Some(false)`) the caller's reads in
@@ -362,7 +370,7 @@ impl<'a> IntoFuture for CreateGroupFromTemplate<'a> {
     }
 }
 
-/// A pending [`Client::get_group`] call.
+/// A pending [`Client::get_group_conversation`] call.
 #[must_use = "a request does nothing until awaited"]
 #[derive(Debug)]
 pub struct GetGroup<'a> {
@@ -384,13 +392,13 @@ impl<'a> IntoFuture for GetGroup<'a> {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
             let (size, offset) = page_args(self.limit, self.offset)?;
-            let request = self.client.t().get_group().conv_id(id);
+            let request = self.client.t().get_group_conversation().conv_id(id);
             paged!(request, size, offset).await
         })
     }
 }
 
-/// A pending [`Client::update_group`] call.
+/// A pending [`Client::update_group_conversation`] call.
 #[must_use = "a request does nothing until awaited"]
 #[derive(Debug)]
 pub struct UpdateGroup<'a> {
@@ -421,13 +429,13 @@ impl<'a> IntoFuture for UpdateGroup<'a> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let id = uuid("conv_id", &self.conv_id)?;
-            let title: Option<types::UpdateGroupTitle> =
+            let title: Option<types::UpdateGroupConversationTitle> =
                 self.title.map(|t| arg("title", t)).transpose()?;
-            let description: Option<types::UpdateGroupDescription> = self
+            let description: Option<types::UpdateGroupConversationDescription> = self
                 .description
                 .map(|d| arg("description", d))
                 .transpose()?;
-            let mut request = self.client.t().update_group().conv_id(id);
+            let mut request = self.client.t().update_group_conversation().conv_id(id);
             if let Some(description) = description {
                 request = request.description(description);
             }

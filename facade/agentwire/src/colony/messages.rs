@@ -40,6 +40,12 @@ open_enum! {
         Spam = "spam",
         /// Abuse aimed at the caller.
         Harassment = "harassment",
+        /// False or misleading claims.
+        Misinformation = "misinformation",
+        /// Messages unrelated to the conversation.
+        OffTopic = "off_topic",
+        /// Text written to steer the reader's model.
+        PromptInjection = "prompt_injection",
         /// Anything else; say what in the description.
         OtherReason = "other",
     }
@@ -144,7 +150,7 @@ impl Draft {
         // type would refuse: only a message with attachments may have it.
         let mut out = types::builder::MessageCreate::default().extra(serde_json::Map::new());
         if !self.body.is_empty() || self.attachments.is_empty() {
-            out = out.body(arg::<types::Body>("body", self.body)?);
+            out = out.body(arg::<types::MessageCreateBody>("body", self.body)?);
         }
         let attachment_ids = self
             .attachments
@@ -175,7 +181,7 @@ impl Draft {
 /// Setters of the two send requests.
 macro_rules! draft_setters {
     () => {
-        /// Attaches files uploaded with [`Client::upload_attachment`] (up to 10).
+        /// Attaches files uploaded with [`Client::upload_message_attachment`] (up to 10).
         pub fn attachments<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
             self.draft.attachments = ids.into_iter().map(Into::into).collect();
             self
@@ -334,9 +340,9 @@ impl Client {
     }
 
     /// Stars or unstars a message; returns whether it is starred now.
-    pub async fn toggle_message_star(&self, message_id: impl IdArg) -> Result<bool> {
+    pub async fn toggle_star_message(&self, message_id: impl IdArg) -> Result<bool> {
         let id = uuid("message_id", message_id)?;
-        Ok(self.t().toggle_message_star().message_id(id).await?.saved)
+        Ok(self.t().toggle_star_message().message_id(id).await?.saved)
     }
 
     /// The messages the caller starred, most recently starred first.
@@ -496,7 +502,8 @@ impl<'a> IntoFuture for MarkConversationSpam<'a> {
             // The contract's own bounds (reason 1–32, description ≤ 2000
             // characters) are checked by its types before anything is sent.
             let body = types::DmSpamMarkIn {
-                reason_code: arg("reason", self.reason.as_str())?,
+                reason: arg("reason", self.reason.as_str())?,
+                reason_code: None,
                 description: self
                     .description
                     .map(|d| arg("description", d))

@@ -64,6 +64,7 @@ use serde_json::Value;
 use crate::config::{self, CommonOptions};
 use crate::BoxFuture;
 
+mod aliases;
 mod attachments;
 mod comments;
 mod groups;

@@ -17,14 +17,16 @@ use crate::{BoxFuture, ItemStream};
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 impl Client {
-    /// Publishes a post in a colony (default "general"). Set options on the
-    /// returned request, then `.await` it.
+    /// Publishes a post. Without [`CreatePost::colony`] the post belongs to
+    /// no colony (as colony-sdk 1.38 sends it: `no_colony`), shown on the
+    /// author's profile and at its own address. Set options on the returned
+    /// request, then `.await` it.
     pub fn create_post(&self, title: impl Into<String>, body: impl Into<String>) -> CreatePost<'_> {
         CreatePost {
             client: self,
             title: title.into(),
             body: body.into(),
-            colony: "general".into(),
+            colony: None,
             post_type: PostType::Discussion,
             metadata: None,
             tags: None,
@@ -270,16 +272,17 @@ pub struct CreatePost<'a> {
     client: &'a Client,
     title: String,
     body: String,
-    colony: String,
+    colony: Option<String>,
     post_type: PostType,
     metadata: Option<Map<String, Value>>,
     tags: Option<Vec<String>>,
 }
 
 impl CreatePost<'_> {
-    /// Colony slug (default "general").
+    /// The colony to post in: its name (`"findings"`) or its id. An id is
+    /// sent as `colony_id`, a name as `colony`.
     pub fn colony(mut self, colony: impl Into<String>) -> Self {
-        self.colony = colony.into();
+        self.colony = Some(colony.into());
         self
     }
 
@@ -308,11 +311,19 @@ impl<'a> IntoFuture for CreatePost<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            let (colony, colony_id) = match self.colony {
+                None => (None, None),
+                Some(c) => match uuid::Uuid::parse_str(&c) {
+                    Ok(id) => (None, Some(id)),
+                    Err(_) => (Some(arg("colony", c)?), None),
+                },
+            };
             let body = types::PostCreate {
                 title: arg("title", self.title)?,
                 body: arg("body", self.body)?,
-                colony: Some(arg("colony", self.colony)?),
-                colony_id: None,
+                no_colony: colony.is_none() && colony_id.is_none(),
+                colony,
+                colony_id,
                 post_type: self.post_type,
                 metadata: self.metadata,
                 tags: self.tags,

@@ -73,9 +73,11 @@ fn vote_value(value: i32) -> Result<types::VoteCreate> {
         });
     }
     Ok(types::VoteCreate {
-        value: types::Value::try_from(i64::from(value)).map_err(|e| Error::InvalidArgument {
-            name: "value",
-            message: e.to_string(),
+        value: types::VoteCreateValue::try_from(i64::from(value)).map_err(|e| {
+            Error::InvalidArgument {
+                name: "value",
+                message: e.to_string(),
+            }
         })?,
         extra: Default::default(),
     })

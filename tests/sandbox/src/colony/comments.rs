@@ -285,7 +285,11 @@ async fn context(
     let data = shared.colony.lock();
     let post = data.posts.post(&post_id)?;
     let author = data.user(&post.author.id).ok();
-    let colony = data.posts.colonies.iter().find(|c| c.id == post.colony_id);
+    let colony = data
+        .posts
+        .colonies
+        .iter()
+        .find(|c| Some(c.id) == post.colony_id);
     let comments = data.comments.of_post(post_id);
     let mine = comments.iter().filter(|c| c.author.id == caller.0).count();
     let related: Vec<&types::Post> = data

@@ -617,16 +617,22 @@ async fn conversation(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SpamIn {
-    #[serde(default = "default_reason")]
-    reason_code: String,
+    /// The code (platform release 2026-09-27a); `reason_code` is its old,
+    /// deprecated name, still read.
+    reason: Option<String>,
+    reason_code: Option<String>,
     description: Option<String>,
 }
 
-fn default_reason() -> String {
-    "spam".into()
-}
-
-const KNOWN_REASONS: [&str; 3] = ["spam", "harassment", "other"];
+/// The codes the service knows; any other is kept as `other`.
+const KNOWN_REASONS: [&str; 6] = [
+    "spam",
+    "harassment",
+    "misinformation",
+    "off_topic",
+    "prompt_injection",
+    "other",
+];
 
 fn spam_out(conv: Uuid, flag: Option<&SpamFlag>, report: Option<Uuid>) -> types::SpamFlag {
     types::SpamFlag {
@@ -644,8 +650,12 @@ async fn mark_spam(
     Path(username): Path<String>,
     FastJson(body): FastJson<SpamIn>,
 ) -> ColonyResult<Response> {
-    if body.reason_code.chars().count() > 32 {
-        return Err(validation("reason_code is longer than 32 characters"));
+    let code = body
+        .reason
+        .or(body.reason_code)
+        .unwrap_or_else(|| "spam".into());
+    if code.chars().count() > 32 {
+        return Err(validation("reason is longer than 32 characters"));
     }
     if body
         .description
@@ -669,8 +679,8 @@ async fn mark_spam(
             .insert("idempotent-replay", HeaderValue::from_static("true"));
         return Ok(response);
     }
-    let reason = if KNOWN_REASONS.contains(&body.reason_code.as_str()) {
-        body.reason_code
+    let reason = if KNOWN_REASONS.contains(&code.as_str()) {
+        code
     } else {
         "other".into()
     };

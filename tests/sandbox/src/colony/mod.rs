@@ -362,7 +362,7 @@ async fn register(
             extra: Default::default(),
             api_key,
             id,
-            important: Some("Store the API key now; it is not shown again.".into()),
+            important: "Store the API key now; it is not shown again.".into(),
             key_persistence_required: true,
             username: body.username.to_string(),
         }),
@@ -435,7 +435,7 @@ async fn rotate_key(
     Ok(Json(types::RotateKeyResponse {
         extra: Default::default(),
         api_key: new_key,
-        message: Some("The previous key no longer works.".into()),
+        message: "The previous key no longer works.".into(),
     }))
 }
 
@@ -564,7 +564,7 @@ impl ColonyHandle {
         for i in 0..n {
             let _ = data.posts.insert(posts::NewPost {
                 author: author.clone(),
-                colony_slug: colony.to_owned(),
+                colony_slug: Some(colony.to_owned()),
                 title: format!("Post {i}"),
                 body: format!("Body of post {i}"),
                 post_type: "discussion".into(),

@@ -19,12 +19,59 @@ use crate::Shared;
 /// How long after posting the author may still edit.
 const EDIT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
-/// The colonies every sandbox starts with: (slug, display name).
-pub(crate) const SEEDED_COLONIES: [(&str, &str); 4] = [
-    ("general", "General"),
-    ("findings", "Findings"),
-    ("questions", "Questions"),
-    ("meta", "Meta"),
+/// The colonies every sandbox starts with, as colony-sdk 1.38 lists the
+/// service's built-in ones: (name, display name, id).
+pub(crate) const SEEDED_COLONIES: [(&str, &str, Uuid); 10] = [
+    (
+        "general",
+        "General",
+        Uuid::from_u128(0x2e549d01_99f2_459f_8924_48b2690b2170),
+    ),
+    (
+        "questions",
+        "Questions",
+        Uuid::from_u128(0x173ba9eb_f3ca_4148_8ad8_1db3c8a93065),
+    ),
+    (
+        "findings",
+        "Findings",
+        Uuid::from_u128(0xbbe6be09_da95_4983_b23d_1dd980479a7e),
+    ),
+    (
+        "human-requests",
+        "Human Requests",
+        Uuid::from_u128(0x7a1ed225_b99f_4d35_b47b_20af6aaef58e),
+    ),
+    (
+        "meta",
+        "Meta",
+        Uuid::from_u128(0xc4f36b3a_0d94_45cc_bc08_9cc459747ee4),
+    ),
+    (
+        "art",
+        "Art",
+        Uuid::from_u128(0x686d6117_d197_45f2_9ed2_4d30850c46f1),
+    ),
+    (
+        "crypto",
+        "Crypto",
+        Uuid::from_u128(0xb53dc8d4_81cf_4be9_a1f1_bbafdd30752f),
+    ),
+    (
+        "agent-economy",
+        "Agent Economy",
+        Uuid::from_u128(0x78392a0b_772e_4fdc_a71b_f8f1241cbace),
+    ),
+    (
+        "introductions",
+        "Introductions",
+        Uuid::from_u128(0xfcd0f9ac_673d_4688_a95f_c21a560a8db8),
+    ),
+    (
+        "test-posts",
+        "Test Posts",
+        Uuid::from_u128(0xcb4d2ed0_0425_4d26_8755_d4bfd0130c1d),
+    ),
 ];
 
 /// Posts, newest last, and the colonies.
@@ -39,8 +86,7 @@ impl Default for Data {
     fn default() -> Self {
         let colonies = SEEDED_COLONIES
             .iter()
-            .enumerate()
-            .map(|(i, (slug, name))| colony(i as u128 + 1, slug, name))
+            .map(|(slug, name, id)| colony(*id, slug, name))
             .collect();
         Data {
             posts: HashMap::new(),
@@ -50,9 +96,9 @@ impl Default for Data {
     }
 }
 
-fn colony(n: u128, slug: &str, name: &str) -> types::Colony {
+fn colony(id: Uuid, slug: &str, name: &str) -> types::Colony {
     serde_json::from_value(serde_json::json!({
-        "id": Uuid::from_u128(0xc0100000_0000_4000_8000_000000000000 + n),
+        "id": id,
         "name": slug,
         "display_name": name,
         "description": format!("The {name} colony"),
@@ -70,7 +116,8 @@ fn colony(n: u128, slug: &str, name: &str) -> types::Colony {
 /// What a new post is made of.
 pub(crate) struct NewPost {
     pub(crate) author: types::User,
-    pub(crate) colony_slug: String,
+    /// The colony's name, or `None` for a post in no colony.
+    pub(crate) colony_slug: Option<String>,
     pub(crate) title: String,
     pub(crate) body: String,
     pub(crate) post_type: String,
@@ -109,7 +156,10 @@ impl Data {
             metadata,
             tags,
         } = new;
-        let colony = self.colony_by_slug(&colony_slug)?.clone();
+        let colony = match colony_slug {
+            Some(slug) => Some(self.colony_by_slug(&slug)?.clone()),
+            None => None,
+        };
         let now = Utc::now();
         let post = types::Post {
             extra: Default::default(),
@@ -119,9 +169,9 @@ impl Data {
             client: None,
             closed_at: None,
             cognition: None,
-            colony_display_name: Some(colony.display_name.clone()),
-            colony_id: colony.id,
-            colony_name: Some(colony.name.clone()),
+            colony_display_name: colony.as_ref().map(|c| c.display_name.clone()),
+            colony_id: colony.as_ref().map(|c| c.id),
+            colony_name: colony.as_ref().map(|c| c.name.clone()),
             comment_count: 0,
             content_warnings: Vec::new(),
             created_at: now,
@@ -149,8 +199,10 @@ impl Data {
         };
         self.order.push(post.id);
         self.posts.insert(post.id, post.clone());
-        if let Some(c) = self.colonies.iter_mut().find(|c| c.id == colony.id) {
-            c.post_count += 1;
+        if let Some(colony) = colony {
+            if let Some(c) = self.colonies.iter_mut().find(|c| c.id == colony.id) {
+                c.post_count += 1;
+            }
         }
         Ok(post)
     }
@@ -176,10 +228,27 @@ async fn create(
 ) -> ColonyResult<(StatusCode, Json<types::Post>)> {
     let mut data = shared.colony.lock();
     let author = data.user(&caller.0)?.clone();
-    let slug = body
-        .colony
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "general".into());
+    // The service never reads a missing colony as "no colony": that takes
+    // `no_colony`; a post naming none goes to `general`, as it always did.
+    let slug = match (body.no_colony, body.colony, body.colony_id) {
+        (true, None, None) => None,
+        (true, _, _) => {
+            return Err(ColonyError::bad_request(
+                "INVALID_INPUT",
+                "no_colony cannot be combined with colony or colony_id",
+            ))
+        }
+        (false, Some(name), _) => Some(name.to_string()),
+        (false, None, Some(id)) => Some(
+            data.posts
+                .colonies
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.name.clone())
+                .ok_or_else(|| ColonyError::not_found("colony"))?,
+        ),
+        (false, None, None) => Some("general".into()),
+    };
     let post = data.posts.insert(NewPost {
         author,
         colony_slug: slug,

@@ -467,7 +467,7 @@ async fn search(
                 .as_deref()
                 .is_none_or(|c| p.colony_name.as_deref() == Some(c))
         })
-        .filter(|p| query.colony_id.is_none_or(|c| p.colony_id == c))
+        .filter(|p| query.colony_id.is_none_or(|c| p.colony_id == Some(c)))
         .filter(|p| {
             query
                 .author_type
@@ -572,7 +572,7 @@ async fn join(
         .ok_or_else(|| ColonyError::not_found("colony"))?;
     if !data.social.members.insert((id, caller.0)) {
         return Err(ColonyError::conflict(
-            "ALREADY_MEMBER",
+            "COLONY_ALREADY_MEMBER",
             "you are already a member of this colony",
         ));
     }
