@@ -441,7 +441,8 @@ async fn every_builder_takes_the_same_options_and_mycel_caches_too() {
         .build()
         .unwrap();
     let promptev = common!(
-        promptev::v02::Client::builder(sb.promptev().project_key().to_string()).base_url(sb.base_url())
+        promptev::v02::Client::builder(sb.promptev().project_key().to_string())
+            .base_url(sb.base_url())
     )
     .build()
     .unwrap();

@@ -17,7 +17,9 @@ async fn setup() -> (Sandbox, Client) {
 
 fn client_for(
     sandbox: &Sandbox,
-    tweak: impl FnOnce(agentwire::promptev::v02::ClientBuilder) -> agentwire::promptev::v02::ClientBuilder,
+    tweak: impl FnOnce(
+        agentwire::promptev::v02::ClientBuilder,
+    ) -> agentwire::promptev::v02::ClientBuilder,
 ) -> Client {
     let builder = Client::builder(sandbox.promptev().project_key().to_string())
         .base_url(sandbox.base_url())
@@ -463,7 +465,10 @@ async fn stream_agent_is_sent_once_even_after_a_gateway_error() {
         .next()
         .await
         .unwrap();
-    assert!(matches!(&first, Err(Error::Server(e)) if e.status == 503), "{first:?}");
+    assert!(
+        matches!(&first, Err(Error::Server(e)) if e.status == 503),
+        "{first:?}"
+    );
     assert_eq!(sb.request_count() - before, 1);
     // And not after a connection that could not be made either.
     let attempts = Arc::new(Mutex::new(0));
@@ -474,7 +479,11 @@ async fn stream_agent_is_sent_once_even_after_a_gateway_error() {
         .on_request(move |_| *counter.lock().unwrap() += 1)
         .build()
         .unwrap();
-    let first = nowhere.stream_agent("echo-agent", "st_1", "hi").next().await.unwrap();
+    let first = nowhere
+        .stream_agent("echo-agent", "st_1", "hi")
+        .next()
+        .await
+        .unwrap();
     assert!(matches!(&first, Err(Error::Network(n)) if n.kind == NetworkErrorKind::Connect));
     assert_eq!(*attempts.lock().unwrap(), 1);
     // A trigger whose connection could not be made is tried again (nothing

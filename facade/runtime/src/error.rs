@@ -522,7 +522,9 @@ fn describe_body(v: &Value) -> (String, Option<String>, Option<String>) {
     let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let top_code = str_of(v.get("code")).or_else(|| str_of(v.get("error_code")));
     let error = v.get("error").and_then(Value::as_object);
-    let field = error.and_then(|e| str_of(e.get("field"))).filter(|f| !f.is_empty());
+    let field = error
+        .and_then(|e| str_of(e.get("field")))
+        .filter(|f| !f.is_empty());
     if let Some(message) = error.and_then(|e| str_of(e.get("message"))) {
         let code = top_code.or_else(|| error.and_then(|e| str_of(e.get("code"))));
         return (message, code, field);
@@ -772,7 +774,9 @@ mod tests {
         assert!(matches!(credits, Error::InsufficientCredits(_)));
         assert!(!credits.is_transient());
         assert_eq!(credits.status(), Some(402));
-        assert!(credits.to_string().starts_with("insufficient credits: svc answered 402"));
+        assert!(credits
+            .to_string()
+            .starts_with("insufficient credits: svc answered 402"));
         assert!(matches!(with(422), Error::Api(_)));
         assert!(
             matches!(with(418), Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(3))

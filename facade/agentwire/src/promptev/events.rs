@@ -287,13 +287,12 @@ mod tests {
         assert_eq!(e.kind(), ChatEventKind::Other("handoff".into()));
         assert!(matches!(&e, ChatEvent::Other { kind, .. } if kind == "handoff"));
         let bad = ChatEvent::from_data(r#"{"type":"usage","units":"many"}"#).unwrap();
-        assert!(matches!(&bad, ChatEvent::Other { kind, raw } if kind == "usage" && raw["units"] == "many"));
+        assert!(
+            matches!(&bad, ChatEvent::Other { kind, raw } if kind == "usage" && raw["units"] == "many")
+        );
         let untyped = ChatEvent::from_data(r#"{"x":1}"#).unwrap();
         assert!(matches!(untyped, ChatEvent::Other { kind, .. } if kind == "unknown"));
-        assert!(matches!(
-            ChatEvent::from_data("[1]"),
-            Err(Error::Decode(_))
-        ));
+        assert!(matches!(ChatEvent::from_data("[1]"), Err(Error::Decode(_))));
         assert!(matches!(ChatEvent::from_data("{"), Err(Error::Decode(_))));
     }
 }

@@ -95,12 +95,12 @@ pub mod types {
 }
 /// The builders of the contract's operations, as [`Client`] derefs to them.
 pub use agentwire_promptev_transport::builder;
-/// The generated client every [`Client`] (and [`v02::Client`]) dereferences
-/// to: one builder per operation of the contract, by its filter name.
-pub use agentwire_promptev_transport::Client as Operations;
 pub use agentwire_promptev_transport::types::{
     DocumentResult, KnowledgeAction, ModelOverride, OnBehalfOf, RunStatus, StartedRun, UploadMode,
 };
+/// The generated client every [`Client`] (and [`v02::Client`]) dereferences
+/// to: one builder per operation of the contract, by its filter name.
+pub use agentwire_promptev_transport::Client as Operations;
 
 /// Where the current product lives. Until that host is moved onto the new
 /// backend, it still serves the previous product: pass
@@ -461,9 +461,7 @@ impl Client {
             .header(ACCEPT, HeaderValue::from_static(accept))
             .header(
                 "api-version",
-                HeaderValue::from_static(
-                    <transport::Client as ClientInfo<Runtime>>::api_version(),
-                ),
+                HeaderValue::from_static(<transport::Client as ClientInfo<Runtime>>::api_version()),
             );
         if let Some(key) = idempotency_key {
             let value = HeaderValue::from_str(key).map_err(|_| Error::InvalidArgument {

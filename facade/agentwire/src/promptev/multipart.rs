@@ -315,7 +315,10 @@ mod tests {
         let big = FileUpload::new("big.pdf", vec![0u8; MAX_FILE_BYTES + 1]);
         assert!(matches!(
             big.check("contract"),
-            Err(Error::InvalidArgument { name: "contract", .. })
+            Err(Error::InvalidArgument {
+                name: "contract",
+                ..
+            })
         ));
         assert!(FileUpload::new("ok.pdf", vec![0u8; MAX_FILE_BYTES])
             .check("files")

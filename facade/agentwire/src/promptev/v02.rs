@@ -49,8 +49,7 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime,
-    StatusClass,
+    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime, StatusClass,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;

@@ -510,7 +510,9 @@ async fn chat(
         None => None,
     };
     let behalf = body.get("on_behalf_of").filter(|b| !b.is_null());
-    let subject = behalf.and_then(|b| str_field(b, "subject")).map(str::to_owned);
+    let subject = behalf
+        .and_then(|b| str_field(b, "subject"))
+        .map(str::to_owned);
     let groups = behalf
         .and_then(|b| b.get("groups"))
         .and_then(Value::as_array)
@@ -614,7 +616,9 @@ async fn chat(
         steps.push(Step::Chunk(frame(
             json!({"type": "step", "name": "retrieving", "status": "completed"}),
         )));
-        steps.push(Step::Chunk(frame(json!({"type": "sources", "items": items}))));
+        steps.push(Step::Chunk(frame(
+            json!({"type": "sources", "items": items}),
+        )));
     }
     if has("[tool]") {
         units += 1;
@@ -718,7 +722,10 @@ async fn upload(
     shared.promptev.v1.lock().admit(&headers)?;
     let form = read_form(req).await?;
     if !form.multipart {
-        return Err(V1Error::invalid("files", "Send the files as multipart/form-data"));
+        return Err(V1Error::invalid(
+            "files",
+            "Send the files as multipart/form-data",
+        ));
     }
     let mode = form.text.get("mode").map(String::as_str);
     if let Some(m) = mode {
@@ -896,7 +903,10 @@ async fn knowledge(
     let body = form.json;
     let action = str_field(&body, "action").unwrap_or_default();
     if !KNOWLEDGE_ACTIONS.contains(&action) {
-        return Err(V1Error::invalid("action", format!("Unknown action {action:?}")));
+        return Err(V1Error::invalid(
+            "action",
+            format!("Unknown action {action:?}"),
+        ));
     }
     let inner = shared.promptev.v1.lock();
     let doc_json = |d: &Document| json!({"document_id": d.id, "document_name": d.filename});
@@ -909,16 +919,16 @@ async fn knowledge(
                 .filter(|q| !q.trim().is_empty())
                 .ok_or_else(|| V1Error::invalid("query", "search needs a query"))?;
             let top_k = body.get("top_k").and_then(Value::as_u64).unwrap_or(5) as usize;
-            let words: Vec<String> = query
-                .split_whitespace()
-                .map(str::to_lowercase)
-                .collect();
+            let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
             let mut hits: Vec<(usize, &Document)> = inner
                 .documents
                 .iter()
                 .map(|d| {
                     let text = d.text.to_lowercase();
-                    (words.iter().filter(|w| text.contains(w.as_str())).count(), d)
+                    (
+                        words.iter().filter(|w| text.contains(w.as_str())).count(),
+                        d,
+                    )
                 })
                 .filter(|(n, _)| *n > 0)
                 .collect();
