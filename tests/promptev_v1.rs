@@ -216,7 +216,7 @@ async fn an_approval_keeps_the_stream_open_until_a_person_decides() {
         assert_eq!(approval.expires_at.as_deref(), Some("2026-12-01T12:00:00Z"));
         assert_eq!(
             sb.promptev().pending_approvals(),
-            [approval.approval_id.clone()]
+            vec![approval.approval_id.clone()]
         );
         let decided = if approve {
             sb.promptev().approve(&approval.approval_id)

@@ -36,9 +36,6 @@ pub struct ApiError {
     pub message: String,
     /// The body parsed as JSON, when it was JSON.
     pub body: Option<Value>,
-    /// The request field the refusal is about, when the body names one
-    /// (Promptev's `{"error": {"message", "field"}}`).
-    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -52,8 +49,18 @@ impl ApiError {
             code: None,
             message: message.into(),
             body: None,
-            field: None,
         }
+    }
+
+    /// The request field the refusal is about, when the body names one
+    /// (Promptev's `{"error": {"message", "field"}}`).
+    pub fn field(&self) -> Option<&str> {
+        self.body
+            .as_ref()?
+            .get("error")?
+            .get("field")?
+            .as_str()
+            .filter(|f| !f.is_empty())
     }
 }
 
@@ -263,7 +270,7 @@ impl Error {
     /// The request field the service said the refusal is about, when it
     /// named one.
     pub fn field(&self) -> Option<&str> {
-        self.api().and_then(|e| e.field.as_deref())
+        self.api().and_then(ApiError::field)
     }
 
     /// The parsed JSON body of the error response, when there was one.
@@ -326,11 +333,10 @@ impl Error {
     ) -> Error {
         let text = redactor.redact(&String::from_utf8_lossy(body)).into_owned();
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
-        let (message, code, field) = match &parsed {
+        let (message, code) = match &parsed {
             Some(v) => describe_body(v),
             None => (
                 text.chars().take(300).collect::<String>().trim().to_owned(),
-                None,
                 None,
             ),
         };
@@ -349,7 +355,6 @@ impl Error {
             code,
             message,
             body: parsed,
-            field,
         };
         if let Some(&(_, class)) = classes.iter().find(|(s, _)| *s == status) {
             return class.into_error(error, headers);
@@ -512,25 +517,21 @@ fn prefix_on_char_boundary(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Pulls a message, a machine-readable code and the field complained about
-/// out of the error bodies the three services send: Promptev's `{"error":
+/// Pulls a message and a machine-readable code out of the error bodies the
+/// three services send: Promptev's `{"error":
 /// {"message", "field"}}` (read before `detail`, as promptev 1.3.0 does),
 /// FastAPI's `{"detail": "..."}`, `{"detail": {"message", "code"}}`,
 /// validation lists `{"detail": [{"msg", "loc"}]}`, and plain `{"error": ...,
 /// "code": ...}` shapes.
-fn describe_body(v: &Value) -> (String, Option<String>, Option<String>) {
+fn describe_body(v: &Value) -> (String, Option<String>) {
     let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let top_code = str_of(v.get("code")).or_else(|| str_of(v.get("error_code")));
     let error = v.get("error").and_then(Value::as_object);
-    let field = error
-        .and_then(|e| str_of(e.get("field")))
-        .filter(|f| !f.is_empty());
     if let Some(message) = error.and_then(|e| str_of(e.get("message"))) {
         let code = top_code.or_else(|| error.and_then(|e| str_of(e.get("code"))));
-        return (message, code, field);
+        return (message, code);
     }
-    let (message, code) = describe_detail(v, top_code);
-    (message, code, field)
+    describe_detail(v, top_code)
 }
 
 fn describe_detail(v: &Value, top_code: Option<String>) -> (String, Option<String>) {

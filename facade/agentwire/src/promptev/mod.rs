@@ -916,7 +916,7 @@ impl<'a> IntoFuture for SearchKnowledgeBase<'a> {
                 KnowledgeAction::Other(a) => KnowledgeAction::from(a.trim()),
                 known => known,
             };
-            config::non_empty("action", &action.to_string())?;
+            config::non_empty("action", action.as_ref())?;
             let mut extra = self.fields;
             extra.retain(|_, v| !v.is_null());
             extra.remove("action");
