@@ -22,7 +22,7 @@ pub const MAX_FILE_BYTES: usize = 25 * 1024 * 1024;
 /// use agentwire::promptev::FileUpload;
 /// let file = FileUpload::new("notes.md", "# Q4\n...");
 /// assert_eq!(file.content_type(), "text/markdown");
-/// assert_eq!(file.len(), 9);
+/// assert_eq!(file.len(), 8);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct FileUpload {
