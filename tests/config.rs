@@ -134,7 +134,7 @@ fn mycel_from_env_needs_a_base_url_and_takes_token_and_proxy() {
 fn promptev_from_env_reads_the_project_key() {
     let missing = with_env(
         &[("PROMPTEV_PROJECT_KEY", None)],
-        promptev::Client::from_env,
+        promptev::v02::Client::from_env,
     );
     assert!(config_message(missing).contains("PROMPTEV_PROJECT_KEY"));
 
@@ -143,7 +143,7 @@ fn promptev_from_env_reads_the_project_key() {
             ("PROMPTEV_PROJECT_KEY", Some("pv_sk_fake_env_key_01")),
             ("PROMPTEV_BASE_URL", Some("http://127.0.0.1:9/")),
         ],
-        promptev::Client::from_env,
+        promptev::v02::Client::from_env,
     )
     .unwrap();
     assert_eq!(client.base_url(), "http://127.0.0.1:9");
@@ -167,7 +167,7 @@ async fn every_service_goes_through_the_configured_proxy() {
     colony.create_post("Through a proxy", "body").await.unwrap();
     assert_eq!(colony.get_posts().await.unwrap().items.len(), 1);
 
-    let promptev = promptev::Client::builder(sb.promptev().project_key().to_string())
+    let promptev = promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(UNREACHABLE)
         .proxy(sb.base_url())
         .build()
@@ -176,7 +176,7 @@ async fn every_service_goes_through_the_configured_proxy() {
     assert_eq!(reply.response, "[Echo] hi");
 
     // Without the proxy, the same client cannot get anywhere.
-    let direct = promptev::Client::builder(sb.promptev().project_key().to_string())
+    let direct = promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(UNREACHABLE)
         .no_proxy()
         .retry(agentwire::RetryConfig::none())
@@ -215,7 +215,7 @@ async fn the_mycel_inbox_websocket_goes_through_the_proxy() {
 #[test]
 fn settings_a_supplied_http_client_cannot_take_are_refused() {
     let supplied = reqwest::Client::new();
-    let proxy = promptev::Client::builder("pv_sk_fake_key_0001")
+    let proxy = promptev::v02::Client::builder("pv_sk_fake_key_0001")
         .http_client(supplied.clone())
         .proxy("http://127.0.0.1:3128")
         .build();
@@ -247,7 +247,7 @@ async fn header_recorder() -> (String, std::sync::Arc<Mutex<Vec<axum::http::Head
 #[tokio::test]
 async fn a_supplied_http_client_still_sends_the_configured_headers_and_user_agent() {
     let (url, seen) = header_recorder().await;
-    let client = promptev::Client::builder("pv_sk_fake_key_0001")
+    let client = promptev::v02::Client::builder("pv_sk_fake_key_0001")
         .base_url(&url)
         .http_client(reqwest::Client::new())
         .header("X-Team", "research")
@@ -375,7 +375,7 @@ async fn connect_timeout_bounds_a_handshake_that_never_ends() {
             keep.lock().unwrap().push(socket);
         }
     });
-    let client = promptev::Client::builder("pv_sk_fake_key_0001")
+    let client = promptev::v02::Client::builder("pv_sk_fake_key_0001")
         .base_url(format!("https://{addr}"))
         .retry(agentwire::RetryConfig::none())
         .timeout(Duration::from_secs(120))
@@ -441,7 +441,8 @@ async fn every_builder_takes_the_same_options_and_mycel_caches_too() {
         .build()
         .unwrap();
     let promptev = common!(
-        promptev::Client::builder(sb.promptev().project_key().to_string()).base_url(sb.base_url())
+        promptev::v02::Client::builder(sb.promptev().project_key().to_string())
+            .base_url(sb.base_url())
     )
     .build()
     .unwrap();

@@ -142,7 +142,9 @@ async fn every_mycel_operation_is_reachable_and_decodes() {
 async fn every_promptev_operation_is_reachable_and_decodes() {
     use agentwire_promptev_transport::{conformance, operations};
     let sb = contract_sandbox().await;
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    // The current product's client: its key is a bearer token; the 0.2
+    // operations take theirs as an argument.
+    let client = agentwire::promptev::Client::builder(sb.promptev().api_key())
         .base_url(sb.base_url())
         .build()
         .unwrap();
@@ -159,8 +161,12 @@ async fn every_promptev_operation_is_reachable_and_decodes() {
         include_str!("../openapi/promptev.json"),
     );
     assert_eq!(
-        agentwire::promptev::AgentEventKind::from("done"),
+        agentwire::promptev::v02::AgentEventKind::from("done"),
         agentwire_promptev_transport::types::AgentEventDataType::Done
+    );
+    assert_eq!(
+        agentwire::promptev::ChatEventKind::from("approval_required"),
+        agentwire_promptev_transport::types::ChatEventType::ApprovalRequired
     );
 }
 
@@ -196,7 +202,9 @@ where
 async fn the_stateful_sandbox_knows_every_promptev_route() {
     use agentwire_promptev_transport::{conformance, operations};
     let sb = Sandbox::start().await.expect("sandbox");
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    // The current product's client: its key is a bearer token; the 0.2
+    // operations take theirs as an argument.
+    let client = agentwire::promptev::Client::builder(sb.promptev().api_key())
         .base_url(sb.base_url())
         .build()
         .unwrap();

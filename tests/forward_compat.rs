@@ -1,6 +1,6 @@
 //! Services add fields and enum values; the SDK must keep decoding.
 
-use agentwire::promptev::{AgentEventKind, Client};
+use agentwire::promptev::v02::{AgentEventKind, Client};
 use agentwire::RetryConfig;
 use axum::routing::post;
 use axum::{Json, Router};

@@ -1,9 +1,10 @@
-//! Promptev end to end: the facade against the embedded sandbox over HTTP.
+//! Promptev's previous product (promptev 0.2.0's API) end to end: the
+//! `promptev::v02` client against the embedded sandbox over HTTP.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentwire::promptev::{AgentEventKind, Client};
+use agentwire::promptev::v02::{AgentEventKind, Client};
 use agentwire::{Error, NetworkErrorKind, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use futures::StreamExt;
@@ -16,12 +17,14 @@ async fn setup() -> (Sandbox, Client) {
 
 fn client_for(
     sandbox: &Sandbox,
-    tweak: impl FnOnce(agentwire::promptev::ClientBuilder) -> agentwire::promptev::ClientBuilder,
+    tweak: impl FnOnce(
+        agentwire::promptev::v02::ClientBuilder,
+    ) -> agentwire::promptev::v02::ClientBuilder,
 ) -> Client {
     let builder = Client::builder(sandbox.promptev().project_key().to_string())
         .base_url(sandbox.base_url())
         // Keep retries quick in tests; the policy itself is the same.
-        .retry(agentwire::promptev::default_retry().with_base_delay(Duration::from_millis(5)));
+        .retry(agentwire::promptev::v02::default_retry().with_base_delay(Duration::from_millis(5)));
     tweak(builder).build().expect("valid client")
 }
 
@@ -191,13 +194,15 @@ async fn every_injected_status_has_its_variant() {
     let sb = Sandbox::start().await.unwrap();
     let client = client_for(&sb, |b| b.retry(RetryConfig::none()));
     type Check = fn(&Error) -> bool;
-    let cases: [(u16, Check); 9] = [
+    let cases: [(u16, Check); 10] = [
         (400, |e| matches!(e, Error::Validation(_))),
         (401, |e| matches!(e, Error::Auth(_))),
         (403, |e| matches!(e, Error::Auth(_))),
         (404, |e| matches!(e, Error::NotFound(_))),
-        (409, |e| matches!(e, Error::Conflict(_))),
-        (422, |e| matches!(e, Error::Validation(_))),
+        // promptev 0.2.0 has no kind for these: its base error.
+        (409, |e| matches!(e, Error::Api(_))),
+        (422, |e| matches!(e, Error::Api(_))),
+        (402, |e| matches!(e, Error::Api(_))),
         (429, |e| matches!(e, Error::RateLimited { .. })),
         (503, |e| matches!(e, Error::Server(_))),
         (418, |e| matches!(e, Error::Api(_))),
@@ -408,4 +413,82 @@ async fn hooks_see_every_attempt_with_the_key_masked() {
     assert!(
         seen[0].contains("[REDACTED]") && !seen[0].contains(sb.promptev().project_key().as_str())
     );
+}
+
+#[tokio::test]
+async fn events_arrive_as_the_service_sends_them_one_data_line_each() {
+    // promptev 0.2.0 reads one `data: <json>` line per event: the sandbox
+    // sends exactly that, and the facade reads it; split events (which
+    // only a full SSE parser reads) are checked separately above.
+    let (sb, client) = setup().await;
+    let s = client.start_agent("echo-agent").await.unwrap();
+    let url = format!(
+        "{}/api/sdk/v1/agent/{}/echo-agent/stream?session_token={}",
+        sb.base_url(),
+        sb.promptev().project_key(),
+        s.session_token
+    );
+    let raw = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"query": "wire format"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let frames: Vec<&str> = raw.split("\n\n").filter(|f| !f.is_empty()).collect();
+    assert_eq!(frames.len(), 3, "{raw:?}");
+    for f in &frames {
+        let data = f.strip_prefix("data: ").expect("one data line");
+        assert!(!data.contains('\n'), "{f:?}");
+        serde_json::from_str::<serde_json::Value>(data).unwrap();
+    }
+    let events: Vec<_> = client
+        .stream_agent(&s.agent_id, &s.session_token, "wire format")
+        .map(|e| e.unwrap())
+        .collect()
+        .await;
+    assert_eq!(events[2].output, "[Echo] wire format (turn 2)");
+}
+
+#[tokio::test]
+async fn stream_agent_is_sent_once_even_after_a_gateway_error() {
+    // A repeated stream POST is a repeated turn: even with retries allowed
+    // and a status that is retried elsewhere, it goes out once.
+    let (sb, client) = setup().await;
+    let s = client.start_agent("echo-agent").await.unwrap();
+    let before = sb.request_count();
+    sb.faults().fail_next(1, 503);
+    let first = client
+        .stream_agent(&s.agent_id, &s.session_token, "hi")
+        .next()
+        .await
+        .unwrap();
+    assert!(
+        matches!(&first, Err(Error::Server(e)) if e.status == 503),
+        "{first:?}"
+    );
+    assert_eq!(sb.request_count() - before, 1);
+    // And not after a connection that could not be made either.
+    let attempts = Arc::new(Mutex::new(0));
+    let counter = attempts.clone();
+    let nowhere = Client::builder("pv_sk_sandbox_0123456789")
+        .base_url(agentwire_tests::closed_port_url().await)
+        .retry(agentwire::promptev::v02::default_retry().with_base_delay(Duration::from_millis(1)))
+        .on_request(move |_| *counter.lock().unwrap() += 1)
+        .build()
+        .unwrap();
+    let first = nowhere
+        .stream_agent("echo-agent", "st_1", "hi")
+        .next()
+        .await
+        .unwrap();
+    assert!(matches!(&first, Err(Error::Network(n)) if n.kind == NetworkErrorKind::Connect));
+    assert_eq!(*attempts.lock().unwrap(), 1);
+    // A trigger whose connection could not be made is tried again (nothing
+    // was sent): the same counter sees the retries.
+    *attempts.lock().unwrap() = 0;
+    nowhere.trigger_agent("echo-agent", "hi").await.unwrap_err();
+    assert_eq!(*attempts.lock().unwrap(), 3);
 }

@@ -289,7 +289,7 @@ async fn responses_read_by_hand_are_capped_too() {
 #[tokio::test]
 async fn a_key_straddling_the_excerpt_cut_is_masked_whole() {
     let base = agentwire_tests::serve(promptev_server()).await;
-    let client = agentwire::promptev::Client::builder(PROJECT_KEY)
+    let client = agentwire::promptev::v02::Client::builder(PROJECT_KEY)
         .base_url(&base)
         .retry(RetryConfig::none())
         .build()
@@ -614,9 +614,9 @@ async fn unkeyed_writes_are_retried_only_when_nothing_was_sent() {
 #[tokio::test]
 async fn promptev_posts_are_not_retried_once_sent() {
     let sb = Sandbox::start().await.unwrap();
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let client = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
-        .retry(agentwire::promptev::default_retry().with_base_delay(Duration::from_millis(1)))
+        .retry(agentwire::promptev::v02::default_retry().with_base_delay(Duration::from_millis(1)))
         .build()
         .unwrap();
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentwire::promptev::Client;
+use agentwire::promptev::v02::Client;
 use agentwire::RetryConfig;
 use agentwire_runtime::{Runtime, TokenExchange};
 use agentwire_sandbox::Sandbox;
@@ -66,7 +66,7 @@ async fn no_secret_appears_in_any_output() {
         .unwrap();
     let client = Client::builder(PROJECT_KEY)
         .base_url(sb.base_url())
-        .retry(agentwire::promptev::default_retry().with_base_delay(Duration::from_millis(1)))
+        .retry(agentwire::promptev::v02::default_retry().with_base_delay(Duration::from_millis(1)))
         .on_request(|i| tracing::info!(url = %i.url, "hook saw request"))
         .build()
         .unwrap();

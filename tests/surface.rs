@@ -16,7 +16,18 @@ fn surface_of(service: &str) -> agentwire_contract::surface::Surface {
 fn promptev_surface() {
     let s = surface_of("promptev");
     let names: Vec<&str> = s.operations.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!(names, ["start_agent", "stream_agent", "trigger_agent"]);
+    assert_eq!(
+        names,
+        [
+            "chat",
+            "get_run",
+            "run_orchestration",
+            "search_knowledge_base",
+            "start_agent",
+            "stream_agent",
+            "trigger_agent"
+        ]
+    );
     insta::assert_json_snapshot!("promptev", s);
 }
 

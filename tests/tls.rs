@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use agentwire::mycel::ChatKind;
-use agentwire::promptev::AgentEventKind;
+use agentwire::promptev::v02::AgentEventKind;
 use agentwire::{Error, NetworkErrorKind, RetryConfig};
 use agentwire_sandbox::Sandbox;
 use futures::StreamExt;
@@ -44,8 +44,8 @@ fn mycel(sb: &Sandbox, token: &str) -> agentwire::mycel::Client {
         .unwrap()
 }
 
-fn promptev(sb: &Sandbox) -> agentwire::promptev::Client {
-    agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+fn promptev(sb: &Sandbox) -> agentwire::promptev::v02::Client {
+    agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
         .retry(quick_retry())
         .add_root_certificate(ca(sb))
@@ -60,7 +60,7 @@ fn promptev(sb: &Sandbox) -> agentwire::promptev::Client {
 #[tokio::test]
 async fn a_default_client_never_refuses_https_and_fails_on_an_untrusted_certificate() {
     let sb = tls_sandbox().await;
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let client = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
         .retry(RetryConfig::none())
         .build()
@@ -230,7 +230,7 @@ async fn dropped_and_truncated_responses_over_tls_are_network_errors_and_retried
         "a drop, a truncation, then the answer"
     );
 
-    let strict = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let strict = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
         .retry(RetryConfig::none())
         .add_root_certificate(ca(&sb))
@@ -267,7 +267,7 @@ async fn invalid_pem_is_a_config_error_at_build_and_never_echoed() {
                 .add_root_certificate(&bad)
                 .build()
                 .map(drop),
-            agentwire::promptev::Client::builder("pv_sk_fake")
+            agentwire::promptev::v02::Client::builder("pv_sk_fake")
                 .add_root_certificate(bad.as_bytes())
                 .build()
                 .map(drop),
@@ -289,14 +289,14 @@ async fn a_bundle_with_an_unrelated_ca_first_still_trusts_the_sandbox() {
     let other = Sandbox::builder().tls(true).start().await.unwrap();
     let sb = tls_sandbox().await;
     let bundle = format!("{}\n{}", ca(&other), ca(&sb));
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let client = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
         .add_root_certificate(bundle)
         .build()
         .unwrap();
     client.trigger_agent("echo-agent", "hi").await.unwrap();
     // The other sandbox's CA does not vouch for this one.
-    let wrong = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let wrong = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(sb.base_url())
         .retry(RetryConfig::none())
         .add_root_certificate(ca(&other))
@@ -312,7 +312,7 @@ async fn a_bundle_with_an_unrelated_ca_first_still_trusts_the_sandbox() {
 async fn the_certificate_covers_localhost_too() {
     let sb = tls_sandbox().await;
     let url = sb.base_url().replace("127.0.0.1", "localhost");
-    let client = agentwire::promptev::Client::builder(sb.promptev().project_key().to_string())
+    let client = agentwire::promptev::v02::Client::builder(sb.promptev().project_key().to_string())
         .base_url(url)
         .add_root_certificate(ca(&sb))
         .build()

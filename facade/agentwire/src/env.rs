@@ -8,8 +8,9 @@
 //! | Mycel | `MYCEL_BASE_URL` | yes | the backend, as mycel-cli reads it (Mycel has no public default) |
 //! | Mycel | `MYCEL_TOKEN` | no | the bearer token of an owner or external agent; without it only sign-up and login calls work |
 //! | Mycel | `MYCEL_PROXY` | no | a proxy for every request and the inbox WebSocket, as mycel-cli reads it |
-//! | Promptev | `PROMPTEV_PROJECT_KEY` | yes | the project key (`pv_sk_…`) of the agent API |
-//! | Promptev | `PROMPTEV_BASE_URL` | no | another host (default [`promptev::DEFAULT_BASE_URL`]) |
+//! | Promptev | `PROMPTEV_API_KEY` | yes | the project's API key (`fk_…`) of the current product ([`promptev::Client`]; agentwire's name: promptev 1.3.0 reads no variable) |
+//! | Promptev 0.2 | `PROMPTEV_PROJECT_KEY` | yes | the project key (`pv_sk_…`) of the previous product ([`promptev::v02::Client`]) |
+//! | Promptev | `PROMPTEV_BASE_URL` | no | another host, for either client (default [`promptev::DEFAULT_BASE_URL`]) |
 //!
 //! Every client also honours `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
 //! `NO_PROXY` unless a builder sets `proxy` or `no_proxy`. A blank variable
@@ -37,6 +38,8 @@ pub const MYCEL_BASE_URL: &str = "MYCEL_BASE_URL";
 pub const MYCEL_TOKEN: &str = "MYCEL_TOKEN";
 /// `MYCEL_PROXY`.
 pub const MYCEL_PROXY: &str = "MYCEL_PROXY";
+/// `PROMPTEV_API_KEY`.
+pub const PROMPTEV_API_KEY: &str = "PROMPTEV_API_KEY";
 /// `PROMPTEV_PROJECT_KEY`.
 pub const PROMPTEV_PROJECT_KEY: &str = "PROMPTEV_PROJECT_KEY";
 /// `PROMPTEV_BASE_URL`.
@@ -95,10 +98,10 @@ impl mycel::Client {
 
 #[cfg(feature = "promptev")]
 impl promptev::ClientBuilder {
-    /// A builder from `PROMPTEV_PROJECT_KEY` and, when set,
+    /// A builder from `PROMPTEV_API_KEY` and, when set,
     /// `PROMPTEV_BASE_URL` (see [the table](crate::env)).
     pub fn from_env() -> Result<promptev::ClientBuilder> {
-        let mut builder = promptev::Client::builder(required_env(PROMPTEV_PROJECT_KEY)?);
+        let mut builder = promptev::Client::builder(required_env(PROMPTEV_API_KEY)?);
         if let Some(url) = env_var(PROMPTEV_BASE_URL)? {
             builder = builder.base_url(url);
         }
@@ -111,5 +114,26 @@ impl promptev::Client {
     /// A client from the environment (see [the table](crate::env)).
     pub fn from_env() -> Result<promptev::Client> {
         promptev::ClientBuilder::from_env()?.build()
+    }
+}
+
+#[cfg(feature = "promptev")]
+impl promptev::v02::ClientBuilder {
+    /// A builder from `PROMPTEV_PROJECT_KEY` and, when set,
+    /// `PROMPTEV_BASE_URL` (see [the table](crate::env)).
+    pub fn from_env() -> Result<promptev::v02::ClientBuilder> {
+        let mut builder = promptev::v02::Client::builder(required_env(PROMPTEV_PROJECT_KEY)?);
+        if let Some(url) = env_var(PROMPTEV_BASE_URL)? {
+            builder = builder.base_url(url);
+        }
+        Ok(builder)
+    }
+}
+
+#[cfg(feature = "promptev")]
+impl promptev::v02::Client {
+    /// A client from the environment (see [the table](crate::env)).
+    pub fn from_env() -> Result<promptev::v02::Client> {
+        promptev::v02::ClientBuilder::from_env()?.build()
     }
 }

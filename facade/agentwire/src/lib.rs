@@ -5,7 +5,9 @@
 //! - [`colony`] — The Colony, a social network for AI agents.
 //! - [`mycel`] — Mycel, chats between people, external agents and managed
 //!   agents, with a runtime inbox streamed over a WebSocket.
-//! - [`promptev`] — hosted agents you trigger in one call or stream over SSE.
+//! - [`promptev`] — hosted agents you chat with over SSE, documents, a
+//!   knowledge base and orchestration runs (and, in [`promptev::v02`], the
+//!   previous product's one-call triggers and streams).
 //!
 //! Every call goes the same way: the method you call (hand-written where it
 //! adds behaviour, otherwise the generated builder every client dereferences
@@ -23,9 +25,9 @@
 //! ```no_run
 //! # #[cfg(feature = "promptev")]
 //! # async fn demo() -> agentwire::Result<()> {
-//! let client = agentwire::promptev::Client::new("pv_sk_...")?;
-//! let result = client.trigger_agent("my-agent", "What changed today?").await?;
-//! println!("{} (session {})", result.response, result.session_id);
+//! let client = agentwire::promptev::Client::new("fk_live_...")?;
+//! let answer = client.chat("my-agent", "What changed today?").answer().await?;
+//! println!("{} (conversation {})", answer.text, answer.conversation_id);
 //! # Ok(()) }
 //! ```
 //!

@@ -168,12 +168,13 @@ impl Runtime {
         if !status.is_success() {
             return Err(match answer {
                 Answer::Streamed(response) => self.error_from_response(response).await,
-                Answer::Buffered(whole) => Error::from_status(
+                Answer::Buffered(whole) => Error::from_status_with(
                     self.inner.service,
                     status.as_u16(),
                     &whole.headers,
                     &whole.body,
                     &self.inner.redactor,
+                    &self.inner.status_classes,
                 ),
             });
         }

@@ -51,6 +51,17 @@ impl ApiError {
             body: None,
         }
     }
+
+    /// The request field the refusal is about, when the body names one
+    /// (Promptev's `{"error": {"message", "field"}}`).
+    pub fn field(&self) -> Option<&str> {
+        self.body
+            .as_ref()?
+            .get("error")?
+            .get("field")?
+            .as_str()
+            .filter(|f| !f.is_empty())
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -153,6 +164,11 @@ pub enum Error {
     /// API key is fine: wait for the next code instead of rotating it.
     #[error("two-factor code refused: {0}")]
     TwoFactorInvalid(ApiError),
+    /// 402: the account is out of credits (Promptev). The fix is a top-up,
+    /// not a retry, so it is not transient. Other services' 402s stay
+    /// [`Error::Api`].
+    #[error("insufficient credits: {0}")]
+    InsufficientCredits(ApiError),
     /// 404.
     #[error("not found: {0}")]
     NotFound(ApiError),
@@ -251,6 +267,12 @@ impl Error {
         self.api().and_then(|e| e.code.as_deref())
     }
 
+    /// The request field the service said the refusal is about, when it
+    /// named one.
+    pub fn field(&self) -> Option<&str> {
+        self.api().and_then(ApiError::field)
+    }
+
     /// The parsed JSON body of the error response, when there was one.
     pub fn body(&self) -> Option<&Value> {
         match self {
@@ -266,6 +288,7 @@ impl Error {
             | Error::TwoFactorRequired(e)
             | Error::TwoFactorInvalid(e)
             | Error::NotFound(e)
+            | Error::InsufficientCredits(e)
             | Error::Conflict(e)
             | Error::Validation(e)
             | Error::Server(e)
@@ -287,12 +310,26 @@ impl Error {
     }
 
     /// Maps a status and body to the right variant.
+    #[cfg(test)]
     pub(crate) fn from_status(
         service: &'static str,
         status: u16,
         headers: &http::HeaderMap,
         body: &[u8],
         redactor: &Redactor,
+    ) -> Error {
+        Error::from_status_with(service, status, headers, body, redactor, &[])
+    }
+
+    /// Maps a status and body to the right variant; `classes` overrides the
+    /// default variant of the statuses it lists (a service's own mapping).
+    pub(crate) fn from_status_with(
+        service: &'static str,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+        redactor: &Redactor,
+        classes: &[(u16, StatusClass)],
     ) -> Error {
         let text = redactor.redact(&String::from_utf8_lossy(body)).into_owned();
         let parsed: Option<Value> = serde_json::from_str(&text).ok();
@@ -319,6 +356,9 @@ impl Error {
             message,
             body: parsed,
         };
+        if let Some(&(_, class)) = classes.iter().find(|(s, _)| *s == status) {
+            return class.into_error(error, headers);
+        }
         match status {
             401 if error.code.as_deref() == Some(CODE_2FA_REQUIRED) => {
                 Error::TwoFactorRequired(error)
@@ -410,6 +450,48 @@ impl Error {
     }
 }
 
+/// The [`Error`] variant a refusal status becomes, for a service whose
+/// mapping differs from the default one
+/// ([`RuntimeBuilder::status_class`](crate::RuntimeBuilder::status_class)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StatusClass {
+    /// [`Error::Auth`].
+    Auth,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::Conflict`].
+    Conflict,
+    /// [`Error::Validation`].
+    Validation,
+    /// [`Error::InsufficientCredits`].
+    InsufficientCredits,
+    /// [`Error::RateLimited`], with `Retry-After` read.
+    RateLimited,
+    /// [`Error::Server`].
+    Server,
+    /// [`Error::Api`]: no more specific kind.
+    Api,
+}
+
+impl StatusClass {
+    fn into_error(self, error: ApiError, headers: &http::HeaderMap) -> Error {
+        match self {
+            StatusClass::Auth => Error::Auth(error),
+            StatusClass::NotFound => Error::NotFound(error),
+            StatusClass::Conflict => Error::Conflict(error),
+            StatusClass::Validation => Error::Validation(error),
+            StatusClass::InsufficientCredits => Error::InsufficientCredits(error),
+            StatusClass::RateLimited => Error::RateLimited {
+                retry_after: crate::retry::retry_after(headers),
+                error,
+            },
+            StatusClass::Server => Error::Server(error),
+            StatusClass::Api => Error::Api(error),
+        }
+    }
+}
+
 /// The limit carried by a [`BodyLimitExceeded`] anywhere in `err`'s chain.
 fn body_limit_in(err: &reqwest::Error) -> Option<u64> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -436,12 +518,24 @@ fn prefix_on_char_boundary(text: &str, max: usize) -> &str {
 }
 
 /// Pulls a message and a machine-readable code out of the error bodies the
-/// three services send: FastAPI's `{"detail": "..."}`, `{"detail": {"message",
-/// "code"}}`, validation lists `{"detail": [{"msg", "loc"}]}`, and plain
-/// `{"error": ..., "code": ...}` shapes.
+/// three services send: Promptev's `{"error":
+/// {"message", "field"}}` (read before `detail`, as promptev 1.3.0 does),
+/// FastAPI's `{"detail": "..."}`, `{"detail": {"message", "code"}}`,
+/// validation lists `{"detail": [{"msg", "loc"}]}`, and plain `{"error": ...,
+/// "code": ...}` shapes.
 fn describe_body(v: &Value) -> (String, Option<String>) {
     let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let top_code = str_of(v.get("code")).or_else(|| str_of(v.get("error_code")));
+    let error = v.get("error").and_then(Value::as_object);
+    if let Some(message) = error.and_then(|e| str_of(e.get("message"))) {
+        let code = top_code.or_else(|| error.and_then(|e| str_of(e.get("code"))));
+        return (message, code);
+    }
+    describe_detail(v, top_code)
+}
+
+fn describe_detail(v: &Value, top_code: Option<String>) -> (String, Option<String>) {
+    let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     match v.get("detail") {
         Some(Value::String(s)) => (s.clone(), top_code),
         Some(Value::Object(d)) => {
@@ -647,6 +741,48 @@ mod tests {
         assert_eq!(d.body_excerpt, "é".repeat(EXCERPT_BYTES / 2));
         assert_eq!(prefix_on_char_boundary("aé", 2), "a");
         assert_eq!(prefix_on_char_boundary("", 2), "");
+    }
+
+    #[test]
+    fn promptev_error_objects_give_message_and_field_before_detail() {
+        let e = err(
+            422,
+            r#"{"error":{"message":"Say something","field":"message"},"detail":"older"}"#,
+        );
+        assert!(matches!(e, Error::Validation(_)));
+        assert_eq!(e.api().unwrap().message, "Say something");
+        assert_eq!(e.field(), Some("message"));
+        let no_field = err(400, r#"{"error":{"message":"bad","field":null}}"#);
+        assert_eq!(no_field.field(), None);
+        assert_eq!(err(400, r#"{"detail":"x"}"#).field(), None);
+        // A 402 is Api unless a service classes it otherwise.
+        assert!(matches!(err(402, "{}"), Error::Api(_)));
+    }
+
+    #[test]
+    fn status_classes_override_the_default_mapping() {
+        let classes = [
+            (402, StatusClass::InsufficientCredits),
+            (422, StatusClass::Api),
+            (418, StatusClass::RateLimited),
+        ];
+        let mut h = http::HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        let with = |status| {
+            Error::from_status_with("svc", status, &h, b"{}", &Redactor::default(), &classes)
+        };
+        let credits = with(402);
+        assert!(matches!(credits, Error::InsufficientCredits(_)));
+        assert!(!credits.is_transient());
+        assert_eq!(credits.status(), Some(402));
+        assert!(credits
+            .to_string()
+            .starts_with("insufficient credits: svc answered 402"));
+        assert!(matches!(with(422), Error::Api(_)));
+        assert!(
+            matches!(with(418), Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(3))
+        );
+        assert!(matches!(with(404), Error::NotFound(_)));
     }
 
     #[test]

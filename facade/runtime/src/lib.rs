@@ -54,7 +54,9 @@ use http::HeaderMap;
 pub use crate::auth::{AuthStrategy, BearerToken, NoAuth, PathKey, TokenExchange};
 pub use crate::call::{BoxFuture, Operation, Reply};
 pub use crate::circuit::CircuitBreakerConfig;
-pub use crate::error::{ApiError, DecodeError, Error, NetworkError, NetworkErrorKind, Result};
+pub use crate::error::{
+    ApiError, DecodeError, Error, NetworkError, NetworkErrorKind, Result, StatusClass,
+};
 pub use crate::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
 pub use crate::rate_limit::RateLimitInfo;
 pub use crate::redact::Redactor;
@@ -119,6 +121,9 @@ pub struct RuntimeBuilder {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    single_attempt: BTreeSet<&'static str>,
+    replay_safe: BTreeSet<&'static str>,
+    status_classes: Vec<(u16, StatusClass)>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -228,6 +233,31 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Names operations that are sent exactly once, whatever the retry
+    /// policy: not after a retryable status, not after a connection that
+    /// could not be made (Promptev's chat turn, which is billed and which
+    /// promptev's own SDK never repeats).
+    pub fn single_attempt_operations(mut self, ops: &[&'static str]) -> Self {
+        self.single_attempt.extend(ops.iter().copied());
+        self
+    }
+
+    /// Names operations sent with a write method (POST) that only read: they
+    /// are retried like a GET (Promptev's knowledge search).
+    pub fn replay_safe_operations(mut self, ops: &[&'static str]) -> Self {
+        self.replay_safe.extend(ops.iter().copied());
+        self
+    }
+
+    /// Makes a refusal with `status` the variant `class` names, instead of
+    /// the default mapping (for a service whose own SDK sorts statuses
+    /// differently: Promptev's 402 is [`Error::InsufficientCredits`]).
+    pub fn status_class(mut self, status: u16, class: StatusClass) -> Self {
+        self.status_classes.retain(|(s, _)| *s != status);
+        self.status_classes.push((status, class));
+        self
+    }
+
     /// Adds a callback run before every attempt.
     pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
         self.on_request.push(Arc::new(hook));
@@ -272,6 +302,9 @@ impl RuntimeBuilder {
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
                 streaming: self.streaming,
+                single_attempt: self.single_attempt,
+                replay_safe: self.replay_safe,
+                status_classes: self.status_classes,
                 secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
@@ -294,6 +327,9 @@ struct Inner {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    single_attempt: BTreeSet<&'static str>,
+    replay_safe: BTreeSet<&'static str>,
+    status_classes: Vec<(u16, StatusClass)>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -335,6 +371,9 @@ impl Runtime {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
+            single_attempt: BTreeSet::new(),
+            replay_safe: BTreeSet::new(),
+            status_classes: Vec::new(),
             secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),

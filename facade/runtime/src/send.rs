@@ -209,7 +209,9 @@ impl Runtime {
             }
             _ => None,
         };
-        let replay_safe = is_idempotent(&method) || caller_key;
+        let replay_safe =
+            is_idempotent(&method) || caller_key || inner.replay_safe.contains(operation);
+        let single_attempt = inner.single_attempt.contains(operation);
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.
         let template = request.try_clone();
@@ -233,7 +235,7 @@ impl Runtime {
                 }
             }
             let policy = AttemptPolicy {
-                retries_left: attempt <= inner.retry.max_retries,
+                retries_left: !single_attempt && attempt <= inner.retry.max_retries,
                 replay_safe,
                 may_refresh: !refreshed_auth,
                 buffer_body: !streaming,
@@ -596,7 +598,14 @@ impl Runtime {
                 redactor,
             );
         }
-        Error::from_status(service, status.as_u16(), &headers, &body, redactor)
+        Error::from_status_with(
+            service,
+            status.as_u16(),
+            &headers,
+            &body,
+            redactor,
+            &self.inner.status_classes,
+        )
     }
 }
 

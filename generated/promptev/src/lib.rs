@@ -12,8 +12,12 @@ pub mod types {
     #[doc = r" Each open enum of the contract with the values it lists, for the"]
     #[doc = r" tests that hold the generated enums to the contract."]
     #[doc(hidden)]
-    pub static OPEN_ENUMS: [(&str, &[&str]); 1usize] =
-        [("AgentEventDataType", AgentEventDataType::VALUES)];
+    pub static OPEN_ENUMS: [(&str, &[&str]); 4usize] = [
+        ("AgentEventDataType", AgentEventDataType::VALUES),
+        ("ChatEventType", ChatEventType::VALUES),
+        ("KnowledgeAction", KnowledgeAction::VALUES),
+        ("UploadMode", UploadMode::VALUES),
+    ];
     #[doc = "One of the contract's values of `AgentEventDataType`, or another value the service sends."]
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[non_exhaustive]
@@ -113,6 +117,378 @@ pub mod types {
             Ok(Self::from(s.as_ref()))
         }
     }
+    #[doc = "One of the contract's values of `ChatEventType`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum ChatEventType {
+        #[doc = "`conversation`"]
+        Conversation,
+        #[doc = "`token`"]
+        Token,
+        #[doc = "`thinking`"]
+        Thinking,
+        #[doc = "`step`"]
+        Step,
+        #[doc = "`tool_call`"]
+        ToolCall,
+        #[doc = "`tool_result`"]
+        ToolResult,
+        #[doc = "`approval_required`"]
+        ApprovalRequired,
+        #[doc = "`sources`"]
+        Sources,
+        #[doc = "`suggestions`"]
+        Suggestions,
+        #[doc = "`artifact`"]
+        Artifact,
+        #[doc = "`usage`"]
+        Usage,
+        #[doc = "`done`"]
+        Done,
+        #[doc = "`error`"]
+        Error,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl ChatEventType {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &[
+            "conversation",
+            "token",
+            "thinking",
+            "step",
+            "tool_call",
+            "tool_result",
+            "approval_required",
+            "sources",
+            "suggestions",
+            "artifact",
+            "usage",
+            "done",
+            "error",
+        ];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Conversation => "conversation",
+                Self::Token => "token",
+                Self::Thinking => "thinking",
+                Self::Step => "step",
+                Self::ToolCall => "tool_call",
+                Self::ToolResult => "tool_result",
+                Self::ApprovalRequired => "approval_required",
+                Self::Sources => "sources",
+                Self::Suggestions => "suggestions",
+                Self::Artifact => "artifact",
+                Self::Usage => "usage",
+                Self::Done => "done",
+                Self::Error => "error",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for ChatEventType {
+        fn from(s: &str) -> Self {
+            match s {
+                "conversation" => Self::Conversation,
+                "token" => Self::Token,
+                "thinking" => Self::Thinking,
+                "step" => Self::Step,
+                "tool_call" => Self::ToolCall,
+                "tool_result" => Self::ToolResult,
+                "approval_required" => Self::ApprovalRequired,
+                "sources" => Self::Sources,
+                "suggestions" => Self::Suggestions,
+                "artifact" => Self::Artifact,
+                "usage" => Self::Usage,
+                "done" => Self::Done,
+                "error" => Self::Error,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ChatEventType {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "conversation" => Self::Conversation,
+                "token" => Self::Token,
+                "thinking" => Self::Thinking,
+                "step" => Self::Step,
+                "tool_call" => Self::ToolCall,
+                "tool_result" => Self::ToolResult,
+                "approval_required" => Self::ApprovalRequired,
+                "sources" => Self::Sources,
+                "suggestions" => Self::Suggestions,
+                "artifact" => Self::Artifact,
+                "usage" => Self::Usage,
+                "done" => Self::Done,
+                "error" => Self::Error,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for ChatEventType {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for ChatEventType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for ChatEventType {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for ChatEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for ChatEventType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ChatEventType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
+    #[doc = "One of the contract's values of `KnowledgeAction`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum KnowledgeAction {
+        #[doc = "`discover`"]
+        Discover,
+        #[doc = "`search`"]
+        Search,
+        #[doc = "`get_doc`"]
+        GetDoc,
+        #[doc = "`list`"]
+        List,
+        #[doc = "`query_meta`"]
+        QueryMeta,
+        #[doc = "`compute`"]
+        Compute,
+        #[doc = "`get_chunks`"]
+        GetChunks,
+        #[doc = "`get_docs`"]
+        GetDocs,
+        #[doc = "`map_reduce`"]
+        MapReduce,
+        #[doc = "`traverse`"]
+        Traverse,
+        #[doc = "`find_related`"]
+        FindRelated,
+        #[doc = "`get_neighbors`"]
+        GetNeighbors,
+        #[doc = "`community_summary`"]
+        CommunitySummary,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl KnowledgeAction {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &[
+            "discover",
+            "search",
+            "get_doc",
+            "list",
+            "query_meta",
+            "compute",
+            "get_chunks",
+            "get_docs",
+            "map_reduce",
+            "traverse",
+            "find_related",
+            "get_neighbors",
+            "community_summary",
+        ];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Discover => "discover",
+                Self::Search => "search",
+                Self::GetDoc => "get_doc",
+                Self::List => "list",
+                Self::QueryMeta => "query_meta",
+                Self::Compute => "compute",
+                Self::GetChunks => "get_chunks",
+                Self::GetDocs => "get_docs",
+                Self::MapReduce => "map_reduce",
+                Self::Traverse => "traverse",
+                Self::FindRelated => "find_related",
+                Self::GetNeighbors => "get_neighbors",
+                Self::CommunitySummary => "community_summary",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for KnowledgeAction {
+        fn from(s: &str) -> Self {
+            match s {
+                "discover" => Self::Discover,
+                "search" => Self::Search,
+                "get_doc" => Self::GetDoc,
+                "list" => Self::List,
+                "query_meta" => Self::QueryMeta,
+                "compute" => Self::Compute,
+                "get_chunks" => Self::GetChunks,
+                "get_docs" => Self::GetDocs,
+                "map_reduce" => Self::MapReduce,
+                "traverse" => Self::Traverse,
+                "find_related" => Self::FindRelated,
+                "get_neighbors" => Self::GetNeighbors,
+                "community_summary" => Self::CommunitySummary,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for KnowledgeAction {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "discover" => Self::Discover,
+                "search" => Self::Search,
+                "get_doc" => Self::GetDoc,
+                "list" => Self::List,
+                "query_meta" => Self::QueryMeta,
+                "compute" => Self::Compute,
+                "get_chunks" => Self::GetChunks,
+                "get_docs" => Self::GetDocs,
+                "map_reduce" => Self::MapReduce,
+                "traverse" => Self::Traverse,
+                "find_related" => Self::FindRelated,
+                "get_neighbors" => Self::GetNeighbors,
+                "community_summary" => Self::CommunitySummary,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for KnowledgeAction {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for KnowledgeAction {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for KnowledgeAction {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for KnowledgeAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for KnowledgeAction {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for KnowledgeAction {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
+    #[doc = "One of the contract's values of `UploadMode`, or another value the service sends."]
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum UploadMode {
+        #[doc = "`hybrid`"]
+        Hybrid,
+        #[doc = "`graph`"]
+        Graph,
+        #[doc = r" A value this version of the contract does not list."]
+        Other(::std::string::String),
+    }
+    impl UploadMode {
+        #[doc = r" The values the contract lists, in its order."]
+        pub const VALUES: &'static [&'static str] = &["hybrid", "graph"];
+        #[doc = r" The value as sent on the wire."]
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Hybrid => "hybrid",
+                Self::Graph => "graph",
+                Self::Other(s) => s.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for UploadMode {
+        fn from(s: &str) -> Self {
+            match s {
+                "hybrid" => Self::Hybrid,
+                "graph" => Self::Graph,
+                other => Self::Other(other.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for UploadMode {
+        fn from(s: ::std::string::String) -> Self {
+            match s.as_str() {
+                "hybrid" => Self::Hybrid,
+                "graph" => Self::Graph,
+                _ => Self::Other(s),
+            }
+        }
+    }
+    impl ::std::convert::From<&::std::string::String> for UploadMode {
+        fn from(s: &::std::string::String) -> Self {
+            Self::from(s.as_str())
+        }
+    }
+    impl ::std::str::FromStr for UploadMode {
+        type Err = ::std::convert::Infallible;
+        fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(s))
+        }
+    }
+    impl ::std::convert::AsRef<str> for UploadMode {
+        fn as_ref(&self) -> &str {
+            self.as_str()
+        }
+    }
+    impl ::std::fmt::Display for UploadMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for UploadMode {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UploadMode {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            let s = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+            Ok(Self::from(s.as_ref()))
+        }
+    }
     #[doc = "`AgentEventData`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct AgentEventData {
@@ -120,6 +496,283 @@ pub mod types {
         pub output: ::std::string::String,
         #[serde(rename = "type")]
         pub type_: crate::types::AgentEventDataType,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "`ApiChatBody`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ApiChatBody {
+        #[doc = "Continue this conversation (the id of its first `conversation` event); omit to start one."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub conversation_id: ::std::option::Option<::std::string::String>,
+        #[doc = "What to say, at most 20 000 characters; may be empty when files are sent."]
+        #[serde(default)]
+        pub message: ::std::string::String,
+        #[doc = "Run this one call on another model of the workspace."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub model: ::std::option::Option<ModelOverride>,
+        #[doc = "The end user the call is made for."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub on_behalf_of: ::std::option::Option<OnBehalfOf>,
+        #[doc = "Per-call values for the agent's tools, by tool id, then by place (headers, query, body, path; arguments for an MCP server)."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tool_inputs: ::std::option::Option<
+            ::std::collections::HashMap<
+                ::std::string::String,
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        >,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl ApiChatBody {
+        pub fn builder() -> builder::ApiChatBody {
+            Default::default()
+        }
+    }
+    #[doc = "The turn waits for a person; the stream stays open until the decision or the expiry."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ApprovalRequiredEvent {
+        #[doc = "The approval record."]
+        #[serde(default)]
+        pub approval_id: ::std::string::String,
+        #[doc = "What the tool would run with."]
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub args: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[doc = "Where it can be decided: inline or slack."]
+        #[serde(default)]
+        pub channel: ::std::string::String,
+        #[doc = "ISO-8601 moment the request lapses, when the policy sets one."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::std::string::String>,
+        #[doc = "Why approval is needed."]
+        #[serde(default)]
+        pub reason: ::std::string::String,
+        #[doc = "The blocked tool."]
+        #[serde(default)]
+        pub tool_name: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "A file the agent produced."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ArtifactEvent {
+        #[doc = "Formats the service can convert it to."]
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub exports: ::std::vec::Vec<::std::string::String>,
+        #[doc = "The produced file's id."]
+        #[serde(default)]
+        pub id: ::std::string::String,
+        #[doc = "What sort of file it is."]
+        #[serde(default)]
+        pub kind: ::std::string::String,
+        #[doc = "Its media type."]
+        #[serde(default)]
+        pub mime: ::std::string::String,
+        #[doc = "Its file name."]
+        #[serde(default)]
+        pub name: ::std::string::String,
+        #[doc = "Its size in bytes."]
+        #[serde(default)]
+        pub size: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "Always the first frame of a turn."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ConversationEvent {
+        #[doc = "The conversation's id; pass it back as conversation_id."]
+        #[serde(default)]
+        pub id: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "`DocumentResult`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct DocumentResult {
+        #[doc = "Chunks indexed."]
+        #[serde(default = "defaults::document_result_chunks")]
+        pub chunks: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub document_id: ::std::option::Option<::std::string::String>,
+        #[doc = "Why the file did not land, when it did not."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        #[doc = "The file as sent."]
+        #[serde(default)]
+        pub filename: ::std::string::String,
+        #[doc = "The outcome (ok, failed, ...)."]
+        #[serde(default)]
+        pub status: ::std::string::String,
+        #[doc = "Credits the file cost."]
+        #[serde(default = "defaults::document_result_units")]
+        pub units: ::std::option::Option<i64>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "`DocumentUploadResponse`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct DocumentUploadResponse {
+        #[doc = "One row per file, in order; a failed file never fails the batch."]
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<DocumentResult>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "The turn finished; nothing follows."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct DoneEvent(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+    impl ::std::ops::Deref for DoneEvent {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DoneEvent>
+        for ::serde_json::Map<::std::string::String, ::serde_json::Value>
+    {
+        fn from(value: DoneEvent) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+        for DoneEvent
+    {
+        fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
+            Self(value)
+        }
+    }
+    #[doc = "The turn failed after it started (the response was a 200); nothing follows."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ErrorEvent {
+        #[doc = "What failed."]
+        #[serde(default)]
+        pub message: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "The action and its fields (query, top_k, document_id, source_ids, mode, limit, cursor...)."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct KnowledgeRequest {
+        pub action: crate::types::KnowledgeAction,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl KnowledgeRequest {
+        pub fn builder() -> builder::KnowledgeRequest {
+            Default::default()
+        }
+    }
+    #[doc = "The action's answer (search: hits with document_name, chunk_text, score...)."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct KnowledgeResponse(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+    impl ::std::ops::Deref for KnowledgeResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<KnowledgeResponse>
+        for ::serde_json::Map<::std::string::String, ::serde_json::Value>
+    {
+        fn from(value: KnowledgeResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+        for KnowledgeResponse
+    {
+        fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
+            Self(value)
+        }
+    }
+    #[doc = "`ModelOverride`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ModelOverride {
+        #[doc = "A model id of that provider."]
+        pub model: ::std::string::String,
+        #[doc = "A provider id from the workspace's model list."]
+        pub provider: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "`OnBehalfOf`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct OnBehalfOf {
+        #[doc = "The end user's groups as the caller asserts them; intersected with the key's own grant, so they can only narrow what is retrieved."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub groups: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[doc = "The end user the turn is for, recorded as the conversation's actor (not verified)."]
+        pub subject: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "The orchestration's declared inputs by key: scalars or flat lists of them."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct RunInputs(pub ::serde_json::Map<::std::string::String, ::serde_json::Value>);
+    impl ::std::ops::Deref for RunInputs {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RunInputs>
+        for ::serde_json::Map<::std::string::String, ::serde_json::Value>
+    {
+        fn from(value: RunInputs) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+        for RunInputs
+    {
+        fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
+            Self(value)
+        }
+    }
+    #[doc = "`RunStatus`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct RunStatus {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        #[doc = "The orchestration's slug."]
+        #[serde(default)]
+        pub orchestration: ::std::string::String,
+        #[doc = "Present only once the run has an answer."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub output: ::std::option::Option<::std::string::String>,
+        #[serde(default)]
+        pub run_id: ::std::string::String,
+        #[doc = "running and revising while it moves; anything else once it stopped (delivered, failed...)."]
+        #[serde(default)]
+        pub status: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "`SourceRef`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct SourceRef {
+        #[doc = "The document's id."]
+        #[serde(default)]
+        pub document_id: ::std::string::String,
+        #[doc = "The document's name."]
+        #[serde(default)]
+        pub name: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "What a grounded answer was retrieved from."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct SourcesEvent {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub items: ::std::vec::Vec<SourceRef>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
@@ -159,6 +812,30 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
+    #[doc = "`StartedRun`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct StartedRun {
+        #[serde(default)]
+        pub run_id: ::std::string::String,
+        #[serde(default = "defaults::started_run_status")]
+        pub status: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "Named work in progress."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct StepEvent {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub detail: ::std::option::Option<::std::string::String>,
+        #[doc = "What is being done."]
+        #[serde(default)]
+        pub name: ::std::string::String,
+        #[doc = "started, completed or failed."]
+        #[serde(default)]
+        pub status: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
     #[doc = "`StreamRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct StreamRequest {
@@ -170,6 +847,65 @@ pub mod types {
         pub fn builder() -> builder::StreamRequest {
             Default::default()
         }
+    }
+    #[doc = "Follow-up questions to offer."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct SuggestionsEvent {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub questions: ::std::vec::Vec<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "Reasoning streamed by models that think aloud."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ThinkingEvent {
+        #[doc = "A slice of the model's reasoning (not part of the answer)."]
+        #[serde(default)]
+        pub content: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "Incremental answer text."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct TokenEvent {
+        #[doc = "A slice of the answer; the answer is every token's content in order."]
+        #[serde(default)]
+        pub content: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "The agent called a tool."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ToolCallEvent {
+        #[doc = "The arguments it runs with."]
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub args: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[doc = "Matches the tool_result that answers it."]
+        #[serde(default)]
+        pub id: ::std::string::String,
+        #[doc = "The tool."]
+        #[serde(default)]
+        pub name: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    #[doc = "A tool answered."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct ToolResultEvent {
+        #[doc = "The tool_call this answers."]
+        #[serde(default)]
+        pub id: ::std::string::String,
+        #[doc = "The tool."]
+        #[serde(default)]
+        pub name: ::std::string::String,
+        #[doc = "False for a refusal or a failure."]
+        #[serde(default = "defaults::default_bool::<true>")]
+        pub ok: bool,
+        #[doc = "One sentence for a human."]
+        #[serde(default)]
+        pub summary: ::std::string::String,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     #[doc = "`TriggerRequest`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -202,8 +938,221 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
+    #[doc = "What the turn cost; just before done."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct UsageEvent {
+        #[doc = "The provider's token accounting, when it gave one."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tokens:
+            ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tool_calls: ::std::option::Option<i64>,
+        #[doc = "Credits of the turn: one, plus one per tool call."]
+        #[serde(default)]
+        pub units: i64,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
     #[doc = " Types for composing complex structures."]
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct ApiChatBody {
+            conversation_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            model: ::std::result::Result<
+                ::std::option::Option<super::ModelOverride>,
+                ::std::string::String,
+            >,
+            on_behalf_of: ::std::result::Result<
+                ::std::option::Option<super::OnBehalfOf>,
+                ::std::string::String,
+            >,
+            tool_inputs: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<
+                        ::std::string::String,
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiChatBody {
+            fn default() -> Self {
+                Self {
+                    conversation_id: Ok(Default::default()),
+                    message: Ok(Default::default()),
+                    model: Ok(Default::default()),
+                    on_behalf_of: Ok(Default::default()),
+                    tool_inputs: Ok(Default::default()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiChatBody {
+            pub fn conversation_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conversation_id = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for conversation_id: {e}")
+                });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                self
+            }
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ModelOverride>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for model: {e}"));
+                self
+            }
+            pub fn on_behalf_of<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OnBehalfOf>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.on_behalf_of = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for on_behalf_of: {e}"));
+                self
+            }
+            pub fn tool_inputs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::std::collections::HashMap<
+                            ::std::string::String,
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tool_inputs = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tool_inputs: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiChatBody> for super::ApiChatBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiChatBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    conversation_id: value.conversation_id?,
+                    message: value.message?,
+                    model: value.model?,
+                    on_behalf_of: value.on_behalf_of?,
+                    tool_inputs: value.tool_inputs?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiChatBody> for ApiChatBody {
+            fn from(value: super::ApiChatBody) -> Self {
+                Self {
+                    conversation_id: Ok(value.conversation_id),
+                    message: Ok(value.message),
+                    model: Ok(value.model),
+                    on_behalf_of: Ok(value.on_behalf_of),
+                    tool_inputs: Ok(value.tool_inputs),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct KnowledgeRequest {
+            action: ::std::result::Result<crate::types::KnowledgeAction, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for KnowledgeRequest {
+            fn default() -> Self {
+                Self {
+                    action: Err("no value supplied for action".to_string()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl KnowledgeRequest {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::KnowledgeAction>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for action: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<KnowledgeRequest> for super::KnowledgeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: KnowledgeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::KnowledgeRequest> for KnowledgeRequest {
+            fn from(value: super::KnowledgeRequest) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct StartRequest {
             platform: ::std::result::Result<
@@ -459,6 +1408,21 @@ pub mod types {
             }
         }
     }
+    #[doc = " Generation of default values for serde."]
+    pub mod defaults {
+        pub(super) fn default_bool<const V: bool>() -> bool {
+            V
+        }
+        pub(super) fn document_result_chunks() -> ::std::option::Option<i64> {
+            ::std::option::Option::Some(0_i64)
+        }
+        pub(super) fn document_result_units() -> ::std::option::Option<i64> {
+            ::std::option::Option::Some(0_i64)
+        }
+        pub(super) fn started_run_status() -> ::std::string::String {
+            "accepted".to_string()
+        }
+    }
     #[doc = " Error types."]
     pub mod error {
         #[doc = r" Error from a `TryFrom` or `FromStr` implementation."]
@@ -487,7 +1451,7 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-#[doc = "Client for Promptev SDK API\n\nPublic agent endpoints of Promptev as its Python SDK (promptev 0.2.0) uses them. Promptev publishes no OpenAPI document; agentwire keeps this one, written in FastAPI's style from the SDK's observable behaviour.\n\nVersion: 0.2.0"]
+#[doc = "Client for Promptev SDK API\n\nPromptev's public API as its Python SDK uses it: the current product under /api/v1 (promptev 1.3.0; a Bearer fk_ key per project) and the previous one under /api/sdk/v1 (promptev 0.2.0; the project key in the path), which keeps working. Promptev publishes no OpenAPI document; agentwire keeps this one, written in FastAPI's style from the SDKs' observable behaviour.\n\nVersion: 1.3.0"]
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -531,7 +1495,7 @@ impl Client {
 }
 impl ClientInfo<agentwire_runtime::Runtime> for Client {
     fn api_version() -> &'static str {
-        "0.2.0"
+        "1.3.0"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -556,6 +1520,22 @@ impl Client {
     #[doc = "Run an agent to completion in one call\n\nSends a `POST` request to `/api/sdk/v1/agent/{project_key}/{agent_id}/trigger`\n\nArguments:\n- `project_key`: Project API key (pv_sk_...). Part of the path, so treat URLs as secret.\n- `agent_id`: Agent identifier shown on the agent's Deploy tab.\n- `body`\n```ignore\nlet response = client.trigger_agent()\n    .project_key(project_key)\n    .agent_id(agent_id)\n    .body(body)\n    .send()\n    .await;\n```"]
     pub fn trigger_agent(&self) -> builder::TriggerAgent<'_> {
         builder::TriggerAgent::new(self)
+    }
+    #[doc = "Chat with an agent\n\nRuns one turn of a published agent and streams it. With files, the same body travels as a JSON `payload` part of a multipart/form-data request beside up to five `files` parts of 25 MB each (agentwire sends that form by hand, through the same runtime). Each accepted turn is billed, so the call is never repeated.\n\nSends a `POST` request to `/api/v1/agents/{slug}/chat`\n\nArguments:\n- `slug`: The agent's slug, in the key's project.\n- `body`\n```ignore\nlet response = client.chat()\n    .slug(slug)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn chat(&self) -> builder::Chat<'_> {
+        builder::Chat::new(self)
+    }
+    #[doc = "Search the knowledge base\n\nReads the key's project knowledge base with the actions of the project MCP server's search_knowledge_base tool.\n\nSends a `POST` request to `/api/v1/knowledge`\n\n```ignore\nlet response = client.search_knowledge_base()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn search_knowledge_base(&self) -> builder::SearchKnowledgeBase<'_> {
+        builder::SearchKnowledgeBase::new(self)
+    }
+    #[doc = "Start an orchestration run\n\nStarts a run of a published, enabled orchestration and answers once it is recorded. With files, the inputs travel as a JSON `payload` part of a multipart/form-data request, each file in a part named after the input it fills (at most five, 25 MB each); agentwire sends that form by hand.\n\nSends a `POST` request to `/api/v1/orchestrations/{slug}/run`\n\nArguments:\n- `slug`: The orchestration's slug, in the key's project.\n- `idempotency_key`: A caller-chosen key: a repeated start with it returns the run already started.\n- `body`\n```ignore\nlet response = client.run_orchestration()\n    .slug(slug)\n    .idempotency_key(idempotency_key)\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn run_orchestration(&self) -> builder::RunOrchestration<'_> {
+        builder::RunOrchestration::new(self)
+    }
+    #[doc = "Read a run\n\nSends a `GET` request to `/api/v1/runs/{run_id}`\n\nArguments:\n- `run_id`: The run_id a start returned.\n```ignore\nlet response = client.get_run()\n    .run_id(run_id)\n    .send()\n    .await;\n```"]
+    pub fn get_run(&self) -> builder::GetRun<'_> {
+        builder::GetRun::new(self)
     }
 }
 #[doc = r" Types for composing operation parameters."]
@@ -871,6 +1851,289 @@ pub mod builder {
             ::std::future::IntoFuture::into_future(self).await
         }
     }
+    #[doc = "Builder for [`Client::chat`]\n\n[`Client::chat`]: super::Client::chat"]
+    #[derive(Debug, Clone)]
+    pub struct Chat<'a> {
+        client: &'a super::Client,
+        slug: Result<::std::string::String, String>,
+        body: Result<types::builder::ApiChatBody, String>,
+    }
+    impl<'a> Chat<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                slug: Err("slug was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.slug = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for slug failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiChatBody>,
+            <V as std::convert::TryInto<types::ApiChatBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ApiChatBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::ApiChatBody) -> types::builder::ApiChatBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, slug, body } = self;
+            let slug = slug.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ApiChatBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/agents/{}/chat",
+                client.baseurl,
+                encode_path(&slug.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/v1/agents/{slug}/chat`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<::reqwest::Response> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::search_knowledge_base`]\n\n[`Client::search_knowledge_base`]: super::Client::search_knowledge_base"]
+    #[derive(Debug, Clone)]
+    pub struct SearchKnowledgeBase<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::KnowledgeRequest, String>,
+    }
+    impl<'a> SearchKnowledgeBase<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::KnowledgeRequest>,
+            <V as std::convert::TryInto<types::KnowledgeRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `KnowledgeRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::KnowledgeRequest,
+            ) -> types::builder::KnowledgeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::KnowledgeRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/knowledge", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/v1/knowledge`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::KnowledgeResponse> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::run_orchestration`]\n\n[`Client::run_orchestration`]: super::Client::run_orchestration"]
+    #[derive(Debug, Clone)]
+    pub struct RunOrchestration<'a> {
+        client: &'a super::Client,
+        slug: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<::std::string::String>, String>,
+        body: Result<types::RunInputs, String>,
+    }
+    impl<'a> RunOrchestration<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                slug: Err("slug was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn slug<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.slug = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for slug failed".to_string()
+            });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.idempotency_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for idempotency_key failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RunInputs>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| "conversion to `RunInputs` for body failed".to_string());
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self {
+                client,
+                slug,
+                idempotency_key,
+                body,
+            } = self;
+            let slug = slug.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/orchestrations/{}/run",
+                client.baseurl,
+                encode_path(&slug.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/v1/orchestrations/{slug}/run`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::StartedRun> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::get_run`]\n\n[`Client::get_run`]: super::Client::get_run"]
+    #[derive(Debug, Clone)]
+    pub struct GetRun<'a> {
+        client: &'a super::Client,
+        run_id: Result<::std::string::String, String>,
+    }
+    impl<'a> GetRun<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                run_id: Err("run_id was not initialized".to_string()),
+            }
+        }
+        pub fn run_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.run_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for run_id failed".to_string()
+            });
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, run_id } = self;
+            let run_id = run_id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/runs/{}",
+                client.baseurl,
+                encode_path(&run_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `GET` request to `/api/v1/runs/{run_id}`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::RunStatus> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
     impl<'a> ::std::future::IntoFuture for StartAgent<'a> {
         type Output = agentwire_runtime::Result<types::StartResponse>;
         type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
@@ -910,6 +2173,58 @@ pub mod builder {
             ))
         }
     }
+    impl<'a> ::std::future::IntoFuture for Chat<'a> {
+        type Output = agentwire_runtime::Result<::reqwest::Response>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.response(
+                &client.client,
+                built,
+                &super::operations::CHAT,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for SearchKnowledgeBase<'a> {
+        type Output = agentwire_runtime::Result<types::KnowledgeResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::SEARCH_KNOWLEDGE_BASE,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for RunOrchestration<'a> {
+        type Output = agentwire_runtime::Result<types::StartedRun>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::RUN_ORCHESTRATION,
+            ))
+        }
+    }
+    impl<'a> ::std::future::IntoFuture for GetRun<'a> {
+        type Output = agentwire_runtime::Result<types::RunStatus>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::GET_RUN,
+            ))
+        }
+    }
 }
 #[doc = r" Items consumers will typically use such as the Client."]
 pub mod prelude {
@@ -918,6 +2233,42 @@ pub mod prelude {
 #[doc = r" What the runtime knows about each operation of this transport."]
 pub mod operations {
     use agentwire_runtime::Operation;
+    #[doc = "`POST /api/v1/agents/{slug}/chat`"]
+    pub static CHAT: Operation = Operation::new(
+        "chat",
+        "POST",
+        "/api/v1/agents/{slug}/chat",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Stream,
+        &["slug", "body"],
+    );
+    #[doc = "`GET /api/v1/runs/{run_id}`"]
+    pub static GET_RUN: Operation = Operation::new(
+        "get_run",
+        "GET",
+        "/api/v1/runs/{run_id}",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["run_id"],
+    );
+    #[doc = "`POST /api/v1/orchestrations/{slug}/run`"]
+    pub static RUN_ORCHESTRATION: Operation = Operation::new(
+        "run_orchestration",
+        "POST",
+        "/api/v1/orchestrations/{slug}/run",
+        &[(202u16, 202u16)],
+        agentwire_runtime::Reply::Json,
+        &["slug", "idempotency_key", "body"],
+    );
+    #[doc = "`POST /api/v1/knowledge`"]
+    pub static SEARCH_KNOWLEDGE_BASE: Operation = Operation::new(
+        "search_knowledge_base",
+        "POST",
+        "/api/v1/knowledge",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
     #[doc = "`POST /api/sdk/v1/agent/{project_key}/{agent_id}/start`"]
     pub static START_AGENT: Operation = Operation::new(
         "start_agent",
@@ -946,7 +2297,15 @@ pub mod operations {
         &["project_key", "agent_id", "body"],
     );
     #[doc = r" Every operation, by id."]
-    pub static ALL: [&Operation; 3usize] = [&START_AGENT, &STREAM_AGENT, &TRIGGER_AGENT];
+    pub static ALL: [&Operation; 7usize] = [
+        &CHAT,
+        &GET_RUN,
+        &RUN_ORCHESTRATION,
+        &SEARCH_KNOWLEDGE_BASE,
+        &START_AGENT,
+        &STREAM_AGENT,
+        &TRIGGER_AGENT,
+    ];
 }
 #[doc = r" Calls of every operation with example arguments made from the"]
 #[doc = r" contract (required parameters and body only), for the tests that"]
@@ -965,6 +2324,39 @@ pub mod conformance {
             name,
             message: e.to_string(),
         })
+    }
+    async fn call_chat(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .chat()
+            .slug(arg::<::std::string::String>("slug", "\"example\"")?)
+            .body(arg::<types::ApiChatBody>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_get_run(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .get_run()
+            .run_id(arg::<::std::string::String>("run_id", "\"example\"")?)
+            .await
+            .map(drop)
+    }
+    async fn call_run_orchestration(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .run_orchestration()
+            .slug(arg::<::std::string::String>("slug", "\"example\"")?)
+            .body(arg::<types::RunInputs>("body", "{}")?)
+            .await
+            .map(drop)
+    }
+    async fn call_search_knowledge_base(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .search_knowledge_base()
+            .body(arg::<types::KnowledgeRequest>(
+                "body",
+                "{\"action\":\"discover\"}",
+            )?)
+            .await
+            .map(drop)
     }
     async fn call_start_agent(client: &super::Client) -> agentwire_runtime::Result<()> {
         client
@@ -1009,6 +2401,10 @@ pub mod conformance {
         id: &str,
     ) -> ::std::option::Option<agentwire_runtime::Result<()>> {
         Some(match id {
+            "chat" => call_chat(client).await,
+            "get_run" => call_get_run(client).await,
+            "run_orchestration" => call_run_orchestration(client).await,
+            "search_knowledge_base" => call_search_knowledge_base(client).await,
             "start_agent" => call_start_agent(client).await,
             "stream_agent" => call_stream_agent(client).await,
             "trigger_agent" => call_trigger_agent(client).await,

@@ -11,7 +11,8 @@
 //! # }
 //! ```
 //!
-//! Services answer under their real paths (Promptev under `/api/sdk/v1/`).
+//! Services answer under their real paths (Promptev under `/api/v1/` and,
+//! for its previous product, `/api/sdk/v1/`).
 //! Control routes live under `/_sandbox/` and are never faulted or counted:
 //! `GET /_sandbox/health` and `POST /_sandbox/faults` (see [`Faults`]).
 
@@ -49,7 +50,9 @@ use tower::ServiceExt;
 pub use crate::colony::ColonyHandle;
 pub use crate::faults::Faults;
 pub use crate::mycel::{MycelHandle, MycelIdentity, DEFAULT_INVITE_CODE};
-pub use crate::promptev::{PromptevHandle, Turn, DEFAULT_PROJECT_KEY};
+pub use crate::promptev::{
+    ChatTurn, PromptevHandle, RunRecord, Turn, DEFAULT_API_KEY, DEFAULT_PROJECT_KEY,
+};
 
 use crate::fastapi::{ApiError, FastJson};
 use crate::faults::Action;

@@ -23,7 +23,7 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         let sb = ChildSandbox::spawn();
-        let client = agentwire::promptev::Client::builder(agentwire_sandbox::DEFAULT_PROJECT_KEY)
+        let client = agentwire::promptev::v02::Client::builder(agentwire_sandbox::DEFAULT_PROJECT_KEY)
             .base_url(&sb.base_url)
             .build()
             .expect("client");

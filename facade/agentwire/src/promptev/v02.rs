@@ -1,8 +1,11 @@
-//! Promptev: hosted AI agents, run in one call or streamed over SSE.
+//! The previous Promptev product, as promptev 0.2.0 calls it: agents run in
+//! one call or streamed over SSE, addressed by the id on their Deploy tab,
+//! with the project key (`pv_sk_…`) in every URL path. It keeps working
+//! beside the current product ([`super::Client`]), at the same host.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
-//! use agentwire::promptev::{AgentEventKind, Client};
+//! use agentwire::promptev::v02::{AgentEventKind, Client};
 //!
 //! # async fn demo() -> agentwire::Result<()> {
 //! let client = Client::new("pv_sk_...")?;
@@ -30,6 +33,11 @@
 //!
 //! The project key is part of every URL path, so agentwire masks it in URLs,
 //! errors, hooks and tracing output.
+//!
+//! Statuses map as promptev 0.2.0 maps them: 400 is [`Error::Validation`],
+//! 401/403 [`Error::Auth`], 404 [`Error::NotFound`], 429
+//! [`Error::RateLimited`], 5xx [`Error::Server`], and every other status —
+//! 409 and 422 included — [`Error::Api`].
 
 use std::fmt;
 use std::future::IntoFuture;
@@ -41,7 +49,7 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime,
+    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime, StatusClass,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -51,24 +59,16 @@ use serde_json::{Map, Value};
 use crate::config::{self, CommonOptions};
 use crate::BoxFuture;
 
-/// Every type of the Promptev contract (requests, answers, enums).
-pub mod types {
-    pub use agentwire_promptev_transport::types::*;
-}
-/// The builders of the contract's operations, as [`Client`] derefs to them.
-pub use agentwire_promptev_transport::builder;
 /// What the stream's events are about: the contract's open enum (values
 /// Promptev adds later arrive as `Other` instead of failing).
 pub use agentwire_promptev_transport::types::AgentEventDataType as AgentEventKind;
-/// The generated client every [`Client`] dereferences to: one builder per
-/// operation of the contract, by its filter name.
-pub use agentwire_promptev_transport::Client as Operations;
 
-/// Where Promptev's API lives.
+/// Where promptev 0.2.0 sends its calls (the same host as the current
+/// product's [`super::DEFAULT_BASE_URL`]).
 pub const DEFAULT_BASE_URL: &str = "https://api.promptev.ai";
 /// Default per-request timeout (and read timeout of streams).
 pub const DEFAULT_TIMEOUT: Duration = config::DEFAULT_TIMEOUT;
-const SERVICE: &str = "promptev";
+const SERVICE: &str = super::SERVICE;
 
 /// The retry policy of Promptev's own SDK: 2 retries on 502/503/504, 0.5 s
 /// doubling (a `Retry-After` from the service wins, up to a minute). Promptev's
@@ -86,7 +86,7 @@ pub fn default_retry() -> RetryConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// let client = agentwire::promptev::Client::builder("pv_sk_example_key")
+/// let client = agentwire::promptev::v02::Client::builder("pv_sk_example_key")
 ///     .base_url("http://127.0.0.1:8080")
 ///     .timeout(Duration::from_secs(10))
 ///     .max_retries(4)
@@ -152,6 +152,11 @@ impl ClientBuilder {
             // idempotency key, so its POSTs are retried only when the
             // connection could not be made (nothing was sent).
             .idempotency(Idempotency::KeyedOnly)
+            // A repeated stream POST is a repeated turn: promptev 0.2.0
+            // sends it once, and so does agentwire.
+            .single_attempt_operations(&["stream_agent"])
+            .status_class(409, StatusClass::Api)
+            .status_class(422, StatusClass::Api)
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
@@ -175,7 +180,7 @@ pub struct Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("promptev::Client")
+        f.debug_struct("promptev::v02::Client")
             .field("base_url", &self.base_url)
             .field("project_key", &"[REDACTED]")
             .finish_non_exhaustive()
@@ -183,7 +188,9 @@ impl fmt::Debug for Client {
 }
 
 /// The contract's operations as builders, by their filter names (the
-/// project key still has to be set on them; the methods below set it).
+/// project key still has to be set on the 0.2 ones; the methods below set
+/// it). The current product's operations are reached through
+/// [`super::Client`], which authenticates them.
 /// Credentials, retries, hooks, rate-limit tracking and [`Error`] apply to
 /// them as to every call.
 impl Deref for Client {
@@ -267,6 +274,8 @@ impl Client {
     /// Sends `query` in a session and streams the agent's events: thoughts,
     /// tool status, approval requests, then `done` (or `error`), after which
     /// the stream ends. HTTP failures arrive as the stream's first item.
+    ///
+    /// Sent once, never retried: a repeated POST is a repeated turn.
     pub fn stream_agent(
         &self,
         agent_id: impl Into<String>,

@@ -1,5 +1,9 @@
-//! The fake Promptev service: agents of one project, answered through the
-//! three public SDK endpoints with FastAPI-shaped errors.
+//! The fake Promptev service. This module plays the previous product, as
+//! promptev 0.2.0 calls it: agents of one project, answered through the
+//! three SDK endpoints with FastAPI-shaped errors, each event one
+//! `data: <json>` line as the service sends it (`[multiline]` splits one
+//! over two lines, which only a full SSE parser reads). [`v1`] plays the
+//! current product.
 //!
 //! Replies are deterministic: `[<agent name>] <message>` with `{{name}}`
 //! variables filled in, plus ` (turn N)` from a session's second user turn
@@ -27,6 +31,9 @@ use serde_json::{Map, Value};
 
 use crate::fastapi::{ApiError, FastJson};
 use crate::Shared;
+
+pub(crate) mod v1;
+pub use v1::{ChatTurn, RunRecord, DEFAULT_API_KEY};
 
 /// The project key a sandbox accepts unless configured otherwise.
 pub const DEFAULT_PROJECT_KEY: &str = "pv_sk_sandbox_0123456789";
@@ -92,6 +99,7 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct State {
     inner: Mutex<Inner>,
+    pub(crate) v1: v1::State,
 }
 
 impl State {
@@ -123,6 +131,7 @@ impl State {
                 next_token: 0,
                 quota: None,
             }),
+            v1: v1::State::new(event_delay),
         }
     }
 
@@ -258,7 +267,7 @@ impl PromptevHandle {
 
 /// Promptev's routes, under the paths of the real service.
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+    v1::routes()
         .route(
             "/api/sdk/v1/agent/{project_key}/{agent_id}/trigger",
             post(trigger),
