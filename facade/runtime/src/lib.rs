@@ -119,6 +119,7 @@ pub struct RuntimeBuilder {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -228,6 +229,19 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Names operations that must never be sent twice although their method
+    /// is idempotent by HTTP's rules (PUT, DELETE): operations whose repeat
+    /// after a lost answer would report something false — a DELETE that did
+    /// happen answered 404 the second time, a PUT guarded by a version
+    /// answered 409 — even though the state ends the same. They are treated
+    /// like an unkeyed POST: no retry after a retryable status or once the
+    /// request may have reached the service. The default is none, so every
+    /// PUT and DELETE is retried under the [`RetryConfig`].
+    pub fn unrepeatable_operations(mut self, ops: &[&'static str]) -> Self {
+        self.unrepeatable.extend(ops.iter().copied());
+        self
+    }
+
     /// Adds a callback run before every attempt.
     pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
         self.on_request.push(Arc::new(hook));
@@ -272,6 +286,7 @@ impl RuntimeBuilder {
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
                 streaming: self.streaming,
+                unrepeatable: self.unrepeatable,
                 secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
@@ -294,6 +309,7 @@ struct Inner {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -335,6 +351,7 @@ impl Runtime {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
+            unrepeatable: BTreeSet::new(),
             secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),

@@ -209,7 +209,8 @@ impl Runtime {
             }
             _ => None,
         };
-        let replay_safe = is_idempotent(&method) || caller_key;
+        let replay_safe =
+            (is_idempotent(&method) && !inner.unrepeatable.contains(operation)) || caller_key;
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.
         let template = request.try_clone();
