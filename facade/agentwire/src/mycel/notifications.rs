@@ -10,6 +10,13 @@
 //! carries on from the new seqs — again losing nothing and repeating
 //! nothing. It does the same when the server can no longer replay from the
 //! last seq (`replay_overflow`).
+//!
+//! A restart is noticed at the first frame of the new numbering that is at
+//! or below the last seq yielded. One case the protocol cannot show: when
+//! the restarted backend has numbered past the last seq before the stream
+//! is back, its replay looks like a continuation, and what the new
+//! numbering held at or below that seq is only in the inbox — chats stay
+//! unread, so a [`Notifications::drain`] still reports them.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
