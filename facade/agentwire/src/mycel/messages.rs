@@ -224,7 +224,8 @@ impl ListAll {
     /// message comes out (the order needs the oldest one). A failed page
     /// fails the walk with its error; so does a page whose oldest seq does
     /// not move the cursor back (a backend that ignores `before` would
-    /// otherwise loop forever), or a message without a seq.
+    /// otherwise loop forever), or a message without a seq in a page that
+    /// has to be followed by another.
     pub fn into_stream(self) -> ItemStream<Message> {
         Box::pin(futures_util::stream::once(self.walk()).flat_map(
             |walked| -> ItemStream<Message> {
@@ -265,24 +266,29 @@ impl ListAll {
                 break;
             }
             let full = page.len() >= limit as usize;
+            // In chat order; a page with a message lacking its seq keeps the
+            // server's order (the last page may: no cursor is needed after it).
+            if page.iter().all(|m| m.seq.is_some()) {
+                page.sort_by_key(|m| m.seq);
+            }
+            if let Some(r) = remaining.as_mut() {
+                *r = r.saturating_sub(page.len() as u64);
+            }
             let oldest = page
                 .iter()
                 .map(|m| m.seq)
-                .try_fold(i64::MAX, |acc, s| s.map(|s| acc.min(s)))
-                .ok_or_else(|| self.stall("a message of the page has no seq"))?;
+                .try_fold(i64::MAX, |acc, s| s.map(|s| acc.min(s)));
+            pages.push(page);
+            if remaining == Some(0) || !full {
+                break;
+            }
+            // Another page is needed: its cursor is this page's oldest seq.
+            let oldest = oldest.ok_or_else(|| self.stall("a message of the page has no seq"))?;
             if cursor.is_some_and(|c| oldest >= c) {
                 return Err(self.stall(&format!(
                     "the message cursor did not advance (asked before seq {}, got a page starting at {oldest})",
                     cursor.unwrap_or_default()
                 )));
-            }
-            page.sort_by_key(|m| m.seq);
-            if let Some(r) = remaining.as_mut() {
-                *r = r.saturating_sub(page.len() as u64);
-            }
-            pages.push(page);
-            if remaining == Some(0) || !full {
-                break;
             }
             cursor = Some(oldest);
         }
