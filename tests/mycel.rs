@@ -287,13 +287,27 @@ async fn readme_chat_flow_direct_read_send_list() {
     assert!(matches!(err, Error::Auth(_)));
     let err = agent.chats().get("chat_missing").await.unwrap_err();
     assert!(matches!(&err, Error::NotFound(e) if e.message == "Chat not found"));
-    assert!(matches!(
-        agent.chats().create(Vec::<String>::new()).await,
-        Err(Error::InvalidArgument {
-            name: "participants",
-            ..
-        })
-    ));
+    // No other participant: a group of the caller alone, where the backend
+    // allows it; a direct chat needs its one other participant.
+    let alone = agent
+        .chats()
+        .create(Vec::<String>::new())
+        .title("notes")
+        .await
+        .unwrap();
+    assert_eq!(alone.kind, Some(ChatKind::Group));
+    assert_eq!(alone.members.len(), 1);
+    assert!(alone.has_member("codex-a"));
+    let err = agent
+        .chats()
+        .create(Vec::<String>::new())
+        .kind(ChatKind::Direct)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(e) if e.status == 400),
+        "{err:?}"
+    );
     assert!(matches!(
         agent.chats().ensure_direct("").await,
         Err(Error::InvalidArgument {
@@ -578,7 +592,7 @@ async fn readme_mute_flow_suppresses_wake_ups_but_stores_messages() {
 }
 
 #[tokio::test]
-async fn messages_list_pages_and_list_all_walks_backwards() {
+async fn messages_list_pages_and_list_all_returns_the_history_oldest_first() {
     let w = world().await;
     let (a, _) = w.friends("a", "b").await;
     let chat = a.chats().ensure_direct("b").await.unwrap();
@@ -623,20 +637,61 @@ async fn messages_list_pages_and_list_all_walks_backwards() {
         .map(|m| m.unwrap().seq.unwrap())
         .collect()
         .await;
-    assert_eq!(all, (1..=450).rev().collect::<Vec<_>>());
+    assert_eq!(
+        all,
+        (1..=450).collect::<Vec<_>>(),
+        "oldest first, as mycel-sdk"
+    );
     assert_eq!(requests.load(Ordering::SeqCst), 3, "pages of 200, 200, 50");
 
+    // Awaited, the walk is the list mycel-sdk's list_all returns.
     let some: Vec<i64> = a
         .messages()
         .list_all(&chat.id)
         .page_size(7)
         .before(100)
         .max_messages(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq.unwrap())
+        .collect();
+    assert_eq!(
+        some,
+        (90..=99).collect::<Vec<_>>(),
+        "the latest 10 below 100"
+    );
+
+    // mycel-sdk's argument errors, before any request, instead of clamps.
+    requests.store(0, Ordering::SeqCst);
+    for bad in [0, 201] {
+        let err = counted
+            .messages()
+            .list_all(&chat.id)
+            .page_size(bad)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument { name: "page_size", message } if message.contains("between 1 and 200")),
+            "{err:?}"
+        );
+    }
+    let streamed: Vec<_> = counted
+        .messages()
+        .list_all(&chat.id)
+        .max_messages(0)
         .into_stream()
-        .map(|m| m.unwrap().seq.unwrap())
         .collect()
         .await;
-    assert_eq!(some, (90..=99).rev().collect::<Vec<_>>());
+    assert_eq!(streamed.len(), 1, "one error, then the end");
+    assert!(matches!(
+        &streamed[0],
+        Err(Error::InvalidArgument {
+            name: "max_messages",
+            ..
+        })
+    ));
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "refused before sending");
 }
 
 #[tokio::test]
@@ -654,13 +709,9 @@ async fn list_all_fails_when_the_cursor_does_not_advance() {
         .into_stream()
         .collect()
         .await;
-    assert_eq!(items.len(), 11, "one page, then the error, then the end");
-    let first: Vec<i64> = items[..10]
-        .iter()
-        .map(|m| m.as_ref().unwrap().seq.unwrap())
-        .collect();
-    assert_eq!(first, (21..=30).rev().collect::<Vec<_>>());
-    match &items[10] {
+    // The order needs every page first: a stalled walk yields its error alone.
+    assert_eq!(items.len(), 1, "the error, then the end");
+    match &items[0] {
         Err(Error::Decode(d)) => assert!(d.message.contains("did not advance"), "{d:?}"),
         other => panic!("expected a decode error, got {other:?}"),
     }
@@ -692,13 +743,57 @@ async fn unread_read_and_mark_read_move_the_read_position() {
     assert!(a.messages().unread(&chat.id).await.unwrap().is_empty());
     assert!(a.messages().read(&chat.id).await.unwrap().is_empty());
 
-    b.messages().send(&chat.id, "four").await.unwrap();
-    assert_eq!(a.chats().get(&chat.id).await.unwrap().unread_count, Some(1));
-    let ack = a.messages().mark_read(&chat.id).await.unwrap();
+    for text in ["four", "five", "six"] {
+        b.messages().send(&chat.id, text).await.unwrap();
+    }
+    assert_eq!(a.chats().get(&chat.id).await.unwrap().unread_count, Some(3));
+    // Read up to the message the caller has seen: the rest stays unread.
+    let ack = a.messages().mark_read(&chat.id, 5).await.unwrap();
     assert_eq!(ack.status.as_deref(), Some("ok"));
-    assert_eq!(ack.raw()["last_read_seq"], 4);
+    assert_eq!(ack.raw()["last_read_seq"], 5);
+    let left = a.messages().unread(&chat.id).await.unwrap();
+    assert_eq!(
+        left.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["six"]
+    );
+    // The position never moves back.
+    let ack = a.messages().mark_read(&chat.id, 1).await.unwrap();
+    assert_eq!(ack.raw()["last_read_seq"], 5);
+    assert!(matches!(
+        a.messages().mark_read(&chat.id, -1).await,
+        Err(Error::InvalidArgument {
+            name: "up_to_seq",
+            ..
+        })
+    ));
+    // The convenience reads the chat's latest seq, then marks up to it.
+    assert_eq!(a.messages().mark_all_read(&chat.id).await.unwrap(), 6);
     assert!(a.messages().unread(&chat.id).await.unwrap().is_empty());
     assert_eq!(a.chats().get(&chat.id).await.unwrap().unread_count, Some(0));
+
+    // What a new user of the old call gets from a current backend: the
+    // request without `up_to_seq` is refused.
+    let err = a
+        .messages_mark_read()
+        .chat_id(&chat.id)
+        .body(types::MarkReadBody::builder())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument { name: "body", .. }),
+        "{err:?}"
+    );
+    let raw = reqwest::Client::new()
+        .post(format!("{}/api/chats/{}/read", w.sb.base_url(), chat.id))
+        .bearer_auth(&w.sb.mycel().create_external(&w.owner.id, "a", "a").token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.status(),
+        422,
+        "the sandbox refuses it as the backend does"
+    );
 }
 
 #[tokio::test]
@@ -747,9 +842,12 @@ async fn send_refuses_when_behind_and_succeeds_after_read() {
         .unwrap();
     assert_eq!(forced.seq, Some(4));
 
-    // Addressed delivery reaches only the addressees.
+    // Addressed delivery reaches only the addressees. (b reads first: a
+    // drain reports every unread chat.)
+    b.messages().read(&group.id).await.unwrap();
     c_drain(&w, "c").await;
     c_drain(&w, "b").await;
+    assert_eq!(c_drain(&w, "b").await, 0, "queue taken, nothing unread");
     let addressed = a
         .messages()
         .send(&group.id, "just for c")
@@ -987,7 +1085,7 @@ async fn panel_agents_and_threads() {
     let thread = w
         .owner_c
         .threads()
-        .create(&helper.id, "local")
+        .create(&helper.id)
         .cwd("/workspace")
         .model("small-model")
         .await
@@ -1001,29 +1099,58 @@ async fn panel_agents_and_threads() {
     let plain = w
         .owner_c
         .threads()
-        .create(&quiet.id, "docker")
+        .create(&quiet.id)
+        .sandbox("docker")
+        .sandbox_template_id("tpl-python")
+        .agent("codex")
+        .bind_mount(
+            types::MountSpec::builder()
+                .source("/home/me/project")
+                .target("/workspace")
+                .read_only(true)
+                .try_into()
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(plain.cwd, None);
-    assert_eq!(w.sb.mycel().thread_count(), 2);
+    assert_eq!(plain.sandbox.as_deref(), Some("docker"));
+    assert_eq!(plain.raw()["sandbox_template_id"], "tpl-python");
+    assert_eq!(plain.raw()["agent"], "codex");
+    assert_eq!(
+        plain.raw()["bind_mounts"],
+        json!([{"source": "/home/me/project", "target": "/workspace", "mode": "mount", "read_only": true}])
+    );
+    let sandbox_id = plain.raw()["sandbox_id"].as_str().unwrap().to_owned();
+    let again = w
+        .owner_c
+        .threads()
+        .create(&quiet.id)
+        .existing_sandbox_id(&sandbox_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.sandbox.as_deref(),
+        Some("local"),
+        "the default provider"
+    );
+    assert_eq!(again.raw()["sandbox_id"], sandbox_id.as_str());
+    assert_eq!(w.sb.mycel().thread_count(), 3);
 
     let err = w
         .owner_c
         .threads()
-        .create(&helper.id, "moon")
+        .create(&helper.id)
+        .sandbox("moon")
         .await
         .unwrap_err();
     assert!(matches!(&err, Error::Validation(e) if e.message.contains("Unknown sandbox provider")));
     let (_, other) = w.external("other");
-    let err = other
-        .threads()
-        .create(&helper.id, "local")
-        .await
-        .unwrap_err();
+    let err = other.threads().create(&helper.id).await.unwrap_err();
     assert!(
         matches!(&err, Error::Auth(e) if e.status == 403 && e.message == "Agent does not belong to you")
     );
-    assert_eq!(w.sb.mycel().thread_count(), 2);
+    assert_eq!(w.sb.mycel().thread_count(), 3);
 
     // A managed agent is an ordinary chat participant.
     let chat = w.owner_c.chats().ensure_direct(&helper.id).await.unwrap();
@@ -1097,9 +1224,10 @@ async fn fields_the_contract_does_not_name_are_kept_at_every_depth() {
     assert_eq!(inbox.extra["cursor"], "c-9");
     let n = &inbox.notifications[0];
     assert_eq!(n.event_type.as_deref(), Some("chat.message"));
-    assert_eq!(n.extra["message_id"], "msg_7");
-    assert_eq!(n.extra["message_seq"], 7);
-    assert_eq!(n.extra["summary"], "hello there");
+    assert_eq!(n.message_id.as_deref(), Some("msg_7"));
+    assert_eq!(n.message_seq, Some(7));
+    assert_eq!(n.summary.as_deref(), Some("hello there"));
+    assert_eq!(n.extra["preview"]["lang"], "en");
     let raw = inbox.raw();
     assert_eq!(raw["cursor"], "c-9");
     assert_eq!(
@@ -1138,12 +1266,16 @@ async fn fields_the_contract_does_not_name_are_kept_at_every_depth() {
         .unwrap();
     assert_eq!(frame.seq, 1);
     assert_eq!(frame.metadata.chat_id.as_deref(), Some("chat_9"));
-    assert_eq!(frame.metadata.extra["message_seq"], 3);
+    assert_eq!(frame.metadata.message_seq, Some(3));
     assert_eq!(frame.raw()["type"], "notify");
     assert_eq!(frame.raw()["metadata"], metadata);
     assert_eq!(frame.metadata.raw(), metadata);
+    // Drained, it carries its inbox seq too.
     let drained = c.notifications().drain().await.unwrap();
-    assert_eq!(drained.notifications[0].raw(), metadata);
+    let mut with_seq = metadata.clone();
+    with_seq["seq"] = json!(1);
+    assert_eq!(drained.notifications[0].raw(), with_seq);
+    assert_eq!(drained.notifications[0].seq, Some(1));
 }
 
 #[tokio::test]
@@ -1407,7 +1539,11 @@ async fn replay_overflow_is_a_typed_error_that_ends_the_stream() {
     assert_eq!(w.sb.mycel().push_notifications(&who.id, 300), 300);
     assert_eq!(w.sb.mycel().inbox_seq(&who.id), 300);
 
-    let mut stream = c.notifications().stream(Some(0)).into_stream();
+    let mut stream = c
+        .notifications()
+        .stream(Some(0))
+        .recover_by_draining(false)
+        .into_stream();
     match stream.next().await {
         Some(Err(Error::Stream {
             service,
@@ -1546,8 +1682,10 @@ async fn a_refused_handshake_is_not_retried() {
     let c = anonymous(&sb).with_token("wrong-token-value");
     let mut stream = c.notifications().stream(None).into_stream();
     match stream.next().await {
-        Some(Err(Error::Auth(e))) => assert_eq!(e.status, 401),
-        other => panic!("expected 401, got {other:?}"),
+        // The backend refuses the upgrade itself (close 1008 before
+        // accepting): 403, not the 401 of its HTTP routes.
+        Some(Err(Error::Auth(e))) => assert_eq!(e.status, 403),
+        other => panic!("expected 403, got {other:?}"),
     }
     assert!(stream.next().await.is_none());
 }

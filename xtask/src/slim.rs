@@ -14,8 +14,9 @@ use quote::ToTokens;
 /// Removes the type builders no operation builder refers to. Returns how many
 /// were removed and how many kept.
 pub fn prune_type_builders(file: &mut syn::File) -> Result<(usize, usize), String> {
-    let used = used_type_builders(file);
+    let mut used = used_type_builders(file);
     let types = crate::types_module(file)?;
+    close_over_fields(types, &mut used);
     let mut removed = 0;
     let mut kept = 0;
     for item in types.iter_mut() {
@@ -81,6 +82,45 @@ fn used_type_builders(file: &syn::File) -> BTreeSet<String> {
         }
     }
     used
+}
+
+/// A request body's model may hold other models (a thread's bind mounts):
+/// their builders stay too, so a body can be built all the way down.
+fn close_over_fields(types: &[syn::Item], used: &mut BTreeSet<String>) {
+    let builders: Vec<&syn::ItemStruct> = types
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref(),
+            _ => None,
+        })
+        .map(|(_, items)| {
+            items
+                .iter()
+                .filter_map(|item| match item {
+                    syn::Item::Struct(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let known: BTreeSet<String> = builders.iter().map(|s| s.ident.to_string()).collect();
+    loop {
+        let before = used.len();
+        for s in &builders {
+            if !used.contains(&s.ident.to_string()) {
+                continue;
+            }
+            let text = s.fields.to_token_stream().to_string();
+            for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                if known.contains(word) {
+                    used.insert(word.to_owned());
+                }
+            }
+        }
+        if used.len() == before {
+            break;
+        }
+    }
 }
 
 /// The last path segment of an impl's self type (`super::X` → `X`).

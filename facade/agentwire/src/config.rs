@@ -29,8 +29,8 @@ macro_rules! common_builder_methods {
 
         /// Longest time one HTTP attempt may take, from sending to the end of
         /// the body; also the longest silence tolerated inside a stream
-        /// (default 30 s). Retries each get their own attempt; bound the whole
-        /// call with [`deadline`](Self::deadline).
+        /// (default 30 s; Mycel 15 s, as mycel-sdk). Retries each get their
+        /// own attempt; bound the whole call with [`deadline`](Self::deadline).
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.common.timeout = Some(timeout);
             self
@@ -132,7 +132,8 @@ macro_rules! common_builder_methods {
 
 pub(crate) use common_builder_methods;
 
-/// Per-attempt timeout unless a builder sets another.
+/// Per-attempt timeout unless a builder sets another (Mycel has its own).
+#[cfg(any(feature = "colony", feature = "promptev"))]
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connect timeout unless a builder sets another.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -124,6 +124,7 @@ pub struct RuntimeBuilder {
     single_attempt: BTreeSet<&'static str>,
     replay_safe: BTreeSet<&'static str>,
     status_classes: Vec<(u16, StatusClass)>,
+    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -258,6 +259,19 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Names operations that must never be sent twice although their method
+    /// is idempotent by HTTP's rules (PUT, DELETE): operations whose repeat
+    /// after a lost answer would report something false — a DELETE that did
+    /// happen answered 404 the second time, a PUT guarded by a version
+    /// answered 409 — even though the state ends the same. They are treated
+    /// like an unkeyed POST: no retry after a retryable status or once the
+    /// request may have reached the service. The default is none, so every
+    /// PUT and DELETE is retried under the [`RetryConfig`].
+    pub fn unrepeatable_operations(mut self, ops: &[&'static str]) -> Self {
+        self.unrepeatable.extend(ops.iter().copied());
+        self
+    }
+
     /// Adds a callback run before every attempt.
     pub fn on_request(mut self, hook: impl Fn(&RequestInfo) + Send + Sync + 'static) -> Self {
         self.on_request.push(Arc::new(hook));
@@ -305,6 +319,7 @@ impl RuntimeBuilder {
                 single_attempt: self.single_attempt,
                 replay_safe: self.replay_safe,
                 status_classes: self.status_classes,
+                unrepeatable: self.unrepeatable,
                 secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
@@ -330,6 +345,7 @@ struct Inner {
     single_attempt: BTreeSet<&'static str>,
     replay_safe: BTreeSet<&'static str>,
     status_classes: Vec<(u16, StatusClass)>,
+    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -374,6 +390,7 @@ impl Runtime {
             single_attempt: BTreeSet::new(),
             replay_safe: BTreeSet::new(),
             status_classes: Vec::new(),
+            unrepeatable: BTreeSet::new(),
             secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),

@@ -209,8 +209,9 @@ impl Runtime {
             }
             _ => None,
         };
-        let replay_safe =
-            is_idempotent(&method) || caller_key || inner.replay_safe.contains(operation);
+        let replay_safe = (is_idempotent(&method) && !inner.unrepeatable.contains(operation))
+            || caller_key
+            || inner.replay_safe.contains(operation);
         let single_attempt = inner.single_attempt.contains(operation);
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.

@@ -399,7 +399,7 @@ pub mod types {
         pub kind: crate::types::CreateChatBodyKind,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub title: ::std::option::Option<::std::string::String>,
-        #[doc = "The other participants only. The server adds the caller, taken from the bearer token."]
+        #[doc = "The other participants only (possibly none). The server adds the caller, taken from the bearer token."]
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub user_ids: ::std::vec::Vec<::std::string::String>,
         #[serde(flatten)]
@@ -501,6 +501,46 @@ pub mod types {
     }
     impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
         for CreateExternalUserResponse
+    {
+        fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
+            Self(value)
+        }
+    }
+    #[doc = "`CreateGuestOwnerRequest`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct CreateGuestOwnerRequest {
+        #[doc = "Name shown to others; the backend picks one when absent."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl CreateGuestOwnerRequest {
+        pub fn builder() -> builder::CreateGuestOwnerRequest {
+            Default::default()
+        }
+    }
+    #[doc = "Open object with the guest's session token and user."]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct CreateGuestOwnerResponse(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for CreateGuestOwnerResponse {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(&self) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGuestOwnerResponse>
+        for ::serde_json::Map<::std::string::String, ::serde_json::Value>
+    {
+        fn from(value: CreateGuestOwnerResponse) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::serde_json::Map<::std::string::String, ::serde_json::Value>>
+        for CreateGuestOwnerResponse
     {
         fn from(value: ::serde_json::Map<::std::string::String, ::serde_json::Value>) -> Self {
             Self(value)
@@ -624,6 +664,19 @@ pub mod types {
             Self(value)
         }
     }
+    #[doc = "`MarkReadBody`"]
+    #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
+    pub struct MarkReadBody {
+        #[doc = "Seq of the last message the caller has read; the read position never moves back."]
+        pub up_to_seq: i64,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl MarkReadBody {
+        pub fn builder() -> builder::MarkReadBody {
+            Default::default()
+        }
+    }
     #[doc = "Open object describing the caller (id, name, type, email, mycel_id, avatar)."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -661,6 +714,11 @@ pub mod types {
         pub target: ::std::string::String,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl MountSpec {
+        pub fn builder() -> builder::MountSpec {
+            Default::default()
+        }
     }
     #[doc = "`MuteChatBody`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -727,15 +785,32 @@ pub mod types {
         #[doc = "What happened, e.g. chat.message."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub event_type: ::std::option::Option<::std::string::String>,
+        #[doc = "The chat message the notification is about (chat notifications)."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_id: ::std::option::Option<::std::string::String>,
+        #[doc = "That message's seq in its chat."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_seq: ::std::option::Option<i64>,
         #[doc = "Notification family, e.g. chat."]
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub notification_type: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub relationship_id: ::std::option::Option<::std::string::String>,
+        #[doc = "The join request a notification is about."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub request_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sender_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sender_name: ::std::option::Option<::std::string::String>,
+        #[doc = "In drain and wait answers: the notification's inbox seq, when it has one (notifications rebuilt from unread counts may have none)."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seq: ::std::option::Option<i64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub source: ::std::option::Option<::std::string::String>,
+        #[doc = "Short human-readable text about what happened; never a full message body."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub summary: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub unread_count: ::std::option::Option<i64>,
         #[serde(flatten)]
@@ -847,6 +922,9 @@ pub mod types {
     pub struct SetChatWorkflowBody {
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub config: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[doc = "The workflow's state_version the change was computed from; the backend refuses the change with 409 when the workflow moved on since."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expected_state_version: ::std::option::Option<i64>,
         pub kind: ::std::string::String,
         #[serde(default = "defaults::set_chat_workflow_body_state")]
         pub state: ::std::string::String,
@@ -896,6 +974,9 @@ pub mod types {
                 ::std::collections::HashMap<::std::string::String, ::std::string::String>,
             >,
         >,
+        #[doc = "The event's state_version the change was computed from; the backend refuses the change with 409 when the event moved on since."]
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expected_state_version: ::std::option::Option<i64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub final_state:
             ::std::option::Option<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
@@ -1768,6 +1849,68 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateGuestOwnerRequest {
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateGuestOwnerRequest {
+            fn default() -> Self {
+                Self {
+                    display_name: Ok(Default::default()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateGuestOwnerRequest {
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateGuestOwnerRequest> for super::CreateGuestOwnerRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateGuestOwnerRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    display_name: value.display_name?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateGuestOwnerRequest> for CreateGuestOwnerRequest {
+            fn from(value: super::CreateGuestOwnerRequest) -> Self {
+                Self {
+                    display_name: Ok(value.display_name),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateThreadRequest {
             agent: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2009,6 +2152,166 @@ pub mod types {
                 Self {
                     identifier: Ok(value.identifier),
                     password: Ok(value.password),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MarkReadBody {
+            up_to_seq: ::std::result::Result<i64, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MarkReadBody {
+            fn default() -> Self {
+                Self {
+                    up_to_seq: Err("no value supplied for up_to_seq".to_string()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl MarkReadBody {
+            pub fn up_to_seq<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.up_to_seq = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for up_to_seq: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MarkReadBody> for super::MarkReadBody {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MarkReadBody,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    up_to_seq: value.up_to_seq?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MarkReadBody> for MarkReadBody {
+            fn from(value: super::MarkReadBody) -> Self {
+                Self {
+                    up_to_seq: Ok(value.up_to_seq),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MountSpec {
+            mode: ::std::result::Result<crate::types::MountSpecMode, ::std::string::String>,
+            read_only: ::std::result::Result<bool, ::std::string::String>,
+            source: ::std::result::Result<::std::string::String, ::std::string::String>,
+            target: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MountSpec {
+            fn default() -> Self {
+                Self {
+                    mode: Ok(super::defaults::mount_spec_mode()),
+                    read_only: Ok(Default::default()),
+                    source: Err("no value supplied for source".to_string()),
+                    target: Err("no value supplied for target".to_string()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl MountSpec {
+            pub fn mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::types::MountSpecMode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode: {e}"));
+                self
+            }
+            pub fn read_only<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.read_only = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for read_only: {e}"));
+                self
+            }
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for source: {e}"));
+                self
+            }
+            pub fn target<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.target = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for target: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MountSpec> for super::MountSpec {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MountSpec,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    mode: value.mode?,
+                    read_only: value.read_only?,
+                    source: value.source?,
+                    target: value.target?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MountSpec> for MountSpec {
+            fn from(value: super::MountSpec) -> Self {
+                Self {
+                    mode: Ok(value.mode),
+                    read_only: Ok(value.read_only),
+                    source: Ok(value.source),
+                    target: Ok(value.target),
                     extra: Ok(value.extra),
                 }
             }
@@ -2414,6 +2717,8 @@ pub mod types {
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
+            expected_state_version:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
             kind: ::std::result::Result<::std::string::String, ::std::string::String>,
             state: ::std::result::Result<::std::string::String, ::std::string::String>,
             extra: ::std::result::Result<
@@ -2425,6 +2730,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     config: Ok(Default::default()),
+                    expected_state_version: Ok(Default::default()),
                     kind: Err("no value supplied for kind".to_string()),
                     state: Ok(super::defaults::set_chat_workflow_body_state()),
                     extra: Ok(Default::default()),
@@ -2442,6 +2748,16 @@ pub mod types {
                 self.config = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for config: {e}"));
+                self
+            }
+            pub fn expected_state_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expected_state_version = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for expected_state_version: {e}")
+                });
                 self
             }
             pub fn kind<T>(mut self, value: T) -> Self
@@ -2484,6 +2800,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     config: value.config?,
+                    expected_state_version: value.expected_state_version?,
                     kind: value.kind?,
                     state: value.state?,
                     extra: value.extra?,
@@ -2494,6 +2811,7 @@ pub mod types {
             fn from(value: super::SetChatWorkflowBody) -> Self {
                 Self {
                     config: Ok(value.config),
+                    expected_state_version: Ok(value.expected_state_version),
                     kind: Ok(value.kind),
                     state: Ok(value.state),
                     extra: Ok(value.extra),
@@ -2702,6 +3020,8 @@ pub mod types {
                 >,
                 ::std::string::String,
             >,
+            expected_state_version:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
             final_state: ::std::result::Result<
                 ::std::option::Option<
                     ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -2734,6 +3054,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     decision_states: Ok(Default::default()),
+                    expected_state_version: Ok(Default::default()),
                     final_state: Ok(Default::default()),
                     metadata: Ok(Default::default()),
                     rationales: Ok(Default::default()),
@@ -2761,6 +3082,16 @@ pub mod types {
             {
                 self.decision_states = value.try_into().map_err(|e| {
                     format!("error converting supplied value for decision_states: {e}")
+                });
+                self
+            }
+            pub fn expected_state_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expected_state_version = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for expected_state_version: {e}")
                 });
                 self
             }
@@ -2846,6 +3177,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     decision_states: value.decision_states?,
+                    expected_state_version: value.expected_state_version?,
                     final_state: value.final_state?,
                     metadata: value.metadata?,
                     rationales: value.rationales?,
@@ -2859,6 +3191,7 @@ pub mod types {
             fn from(value: super::UpdateChatWorkflowEventBody) -> Self {
                 Self {
                     decision_states: Ok(value.decision_states),
+                    expected_state_version: Ok(value.expected_state_version),
                     final_state: Ok(value.final_state),
                     metadata: Ok(value.metadata),
                     rationales: Ok(value.rationales),
@@ -2993,7 +3326,7 @@ pub mod types {
     }
 }
 #[derive(Clone, Debug)]
-#[doc = "Client for Mycel Web Backend\n\nMycel's chat and agent-runtime HTTP API as used by mycel-sdk 0.1.45, reconstructed from that release's generated client (mycel_web_backend_client): every path, parameter and body schema follows the generated modules; descriptions are our own. Identity always comes from the bearer token. The RuntimeInbox*Frame schemas document the JSON frames of the /api/runtime/inbox/subscribe WebSocket, which is not an HTTP operation.\n\nVersion: 0.1.45"]
+#[doc = "Client for Mycel Web Backend\n\nMycel's chat and agent-runtime HTTP API as used by mycel-sdk 0.1.83, reconstructed from that release's generated client (mycel_web_backend_client) and from what the backend is known to serve: every path, parameter and body schema follows the generated modules; descriptions are our own. Identity always comes from the bearer token. The RuntimeInbox*Frame schemas document the JSON frames of the /api/runtime/inbox/subscribe WebSocket, which is not an HTTP operation; the backend also serves this document itself at /openapi.json.\n\nVersion: 0.1.83"]
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
@@ -3037,7 +3370,7 @@ impl Client {
 }
 impl ClientInfo<agentwire_runtime::Runtime> for Client {
     fn api_version() -> &'static str {
-        "0.1.45"
+        "0.1.83"
     }
     fn baseurl(&self) -> &str {
         self.baseurl.as_str()
@@ -3058,6 +3391,10 @@ impl Client {
     #[doc = "Create External User\n\nCreate an external agent identity owned by the calling user and issue its own bearer token. The token is returned once; store it.\n\nSends a `POST` request to `/api/auth/external-users`\n\n```ignore\nlet response = client.users_create_external()\n    .body(body)\n    .send()\n    .await;\n```"]
     pub fn users_create_external(&self) -> builder::UsersCreateExternal<'_> {
         builder::UsersCreateExternal::new(self)
+    }
+    #[doc = "Create Guest Owner\n\nCreate a restricted owner account without an invite code or email; answers with a bearer token.\n\nSends a `POST` request to `/api/auth/guest`\n\n```ignore\nlet response = client.auth_create_guest_owner()\n    .body(body)\n    .send()\n    .await;\n```"]
+    pub fn auth_create_guest_owner(&self) -> builder::AuthCreateGuestOwner<'_> {
+        builder::AuthCreateGuestOwner::new(self)
     }
     #[doc = "Login\n\nPassword login by email or Mycel id; answers with a bearer token.\n\nSends a `POST` request to `/api/auth/login`\n\n```ignore\nlet response = client.auth_login()\n    .body(body)\n    .send()\n    .await;\n```"]
     pub fn auth_login(&self) -> builder::AuthLogin<'_> {
@@ -3131,7 +3468,7 @@ impl Client {
     pub fn chats_set_member_mute(&self) -> builder::ChatsSetMemberMute<'_> {
         builder::ChatsSetMemberMute::new(self)
     }
-    #[doc = "Mark Read\n\nMove the caller's read position to the newest message.\n\nSends a `POST` request to `/api/chats/{chat_id}/read`\n\n```ignore\nlet response = client.messages_mark_read()\n    .chat_id(chat_id)\n    .send()\n    .await;\n```"]
+    #[doc = "Mark Read\n\nMove the caller's read position up to a message seq.\n\nSends a `POST` request to `/api/chats/{chat_id}/read`\n\n```ignore\nlet response = client.messages_mark_read()\n    .chat_id(chat_id)\n    .body(body)\n    .send()\n    .await;\n```"]
     pub fn messages_mark_read(&self) -> builder::MessagesMarkRead<'_> {
         builder::MessagesMarkRead::new(self)
     }
@@ -3381,6 +3718,75 @@ pub mod builder {
         #[doc = r""]
         #[doc = r" Same as awaiting the builder itself."]
         pub async fn send(self) -> agentwire_runtime::Result<types::CreateExternalUserResponse> {
+            ::std::future::IntoFuture::into_future(self).await
+        }
+    }
+    #[doc = "Builder for [`Client::auth_create_guest_owner`]\n\n[`Client::auth_create_guest_owner`]: super::Client::auth_create_guest_owner"]
+    #[derive(Debug, Clone)]
+    pub struct AuthCreateGuestOwner<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateGuestOwnerRequest, String>,
+    }
+    impl<'a> AuthCreateGuestOwner<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateGuestOwnerRequest>,
+            <V as std::convert::TryInto<types::CreateGuestOwnerRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateGuestOwnerRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::CreateGuestOwnerRequest,
+            ) -> types::builder::CreateGuestOwnerRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
+        fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateGuestOwnerRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/auth/guest", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            Ok(request)
+        }
+        #[doc = "Sends a `POST` request to `/api/auth/guest`"]
+        #[doc = r""]
+        #[doc = r" Same as awaiting the builder itself."]
+        pub async fn send(self) -> agentwire_runtime::Result<types::CreateGuestOwnerResponse> {
             ::std::future::IntoFuture::into_future(self).await
         }
     }
@@ -4586,12 +4992,14 @@ pub mod builder {
     pub struct MessagesMarkRead<'a> {
         client: &'a super::Client,
         chat_id: Result<::std::string::String, String>,
+        body: Result<types::builder::MarkReadBody, String>,
     }
     impl<'a> MessagesMarkRead<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 chat_id: Err("chat_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
             }
         }
         pub fn chat_id<V>(mut self, value: V) -> Self
@@ -4603,10 +5011,35 @@ pub mod builder {
             });
             self
         }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MarkReadBody>,
+            <V as std::convert::TryInto<types::MarkReadBody>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `MarkReadBody` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::MarkReadBody) -> types::builder::MarkReadBody,
+        {
+            self.body = self.body.map(f);
+            self
+        }
         #[doc = r" Checks the arguments and builds the HTTP request, without sending it."]
         fn build_request(self) -> ::std::result::Result<::reqwest::Request, Error<()>> {
-            let Self { client, chat_id } = self;
+            let Self {
+                client,
+                chat_id,
+                body,
+            } = self;
             let chat_id = chat_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::MarkReadBody::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/chats/{}/read",
                 client.baseurl,
@@ -4625,6 +5058,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .json(&body)
                 .headers(header_map)
                 .build()?;
             Ok(request)
@@ -6362,6 +6796,19 @@ pub mod builder {
             ))
         }
     }
+    impl<'a> ::std::future::IntoFuture for AuthCreateGuestOwner<'a> {
+        type Output = agentwire_runtime::Result<types::CreateGuestOwnerResponse>;
+        type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
+        fn into_future(self) -> Self::IntoFuture {
+            let client = self.client;
+            let built = self.build_request();
+            ::std::boxed::Box::pin(client.inner.json(
+                &client.client,
+                built,
+                &super::operations::AUTH_CREATE_GUEST_OWNER,
+            ))
+        }
+    }
     impl<'a> ::std::future::IntoFuture for AuthLogin<'a> {
         type Output = agentwire_runtime::Result<types::LoginResponse>;
         type IntoFuture = agentwire_runtime::BoxFuture<'a, Self::Output>;
@@ -6969,6 +7416,15 @@ pub mod operations {
         agentwire_runtime::Reply::Json,
         &["body"],
     );
+    #[doc = "`POST /api/auth/guest`"]
+    pub static AUTH_CREATE_GUEST_OWNER: Operation = Operation::new(
+        "auth_create_guest_owner",
+        "POST",
+        "/api/auth/guest",
+        &[(200u16, 200u16)],
+        agentwire_runtime::Reply::Json,
+        &["body"],
+    );
     #[doc = "`POST /api/auth/login`"]
     pub static AUTH_LOGIN: Operation = Operation::new(
         "auth_login",
@@ -7228,7 +7684,7 @@ pub mod operations {
         "/api/chats/{chat_id}/read",
         &[(200u16, 200u16)],
         agentwire_runtime::Reply::Json,
-        &["chat_id"],
+        &["chat_id", "body"],
     );
     #[doc = "`POST /api/chats/{chat_id}/messages/read`"]
     pub static MESSAGES_READ: Operation = Operation::new(
@@ -7357,10 +7813,11 @@ pub mod operations {
         &["body"],
     );
     #[doc = r" Every operation, by id."]
-    pub static ALL: [&Operation; 46usize] = [
+    pub static ALL: [&Operation; 47usize] = [
         &AGENTS_CREATE,
         &AGENTS_LIST,
         &AUTH_COMPLETE_REGISTER,
+        &AUTH_CREATE_GUEST_OWNER,
         &AUTH_LOGIN,
         &AUTH_SEND_OTP,
         &AUTH_VERIFY_OTP,
@@ -7444,6 +7901,13 @@ pub mod conformance {
                 "body",
                 "{\"invite_code\":\"example\",\"temp_token\":\"example\"}",
             )?)
+            .await
+            .map(drop)
+    }
+    async fn call_auth_create_guest_owner(client: &super::Client) -> agentwire_runtime::Result<()> {
+        client
+            .auth_create_guest_owner()
+            .body(arg::<types::CreateGuestOwnerRequest>("body", "{}")?)
             .await
             .map(drop)
     }
@@ -7693,6 +8157,7 @@ pub mod conformance {
         client
             .messages_mark_read()
             .chat_id(arg::<::std::string::String>("chat_id", "\"example\"")?)
+            .body(arg::<types::MarkReadBody>("body", "{\"up_to_seq\":1}")?)
             .await
             .map(drop)
     }
@@ -7824,6 +8289,7 @@ pub mod conformance {
             "agents_create" => call_agents_create(client).await,
             "agents_list" => call_agents_list(client).await,
             "auth_complete_register" => call_auth_complete_register(client).await,
+            "auth_create_guest_owner" => call_auth_create_guest_owner(client).await,
             "auth_login" => call_auth_login(client).await,
             "auth_send_otp" => call_auth_send_otp(client).await,
             "auth_verify_otp" => call_auth_verify_otp(client).await,

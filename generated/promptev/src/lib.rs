@@ -700,6 +700,11 @@ pub mod types {
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
+    impl ModelOverride {
+        pub fn builder() -> builder::ModelOverride {
+            Default::default()
+        }
+    }
     #[doc = "`OnBehalfOf`"]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
     pub struct OnBehalfOf {
@@ -710,6 +715,11 @@ pub mod types {
         pub subject: ::std::string::String,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl OnBehalfOf {
+        pub fn builder() -> builder::OnBehalfOf {
+            Default::default()
+        }
     }
     #[doc = "The orchestration's declared inputs by key: scalars or flat lists of them."]
     #[derive(:: serde :: Deserialize, :: serde :: Serialize, Clone, Debug, PartialEq)]
@@ -1149,6 +1159,157 @@ pub mod types {
             fn from(value: super::KnowledgeRequest) -> Self {
                 Self {
                     action: Ok(value.action),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ModelOverride {
+            model: ::std::result::Result<::std::string::String, ::std::string::String>,
+            provider: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ModelOverride {
+            fn default() -> Self {
+                Self {
+                    model: Err("no value supplied for model".to_string()),
+                    provider: Err("no value supplied for provider".to_string()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl ModelOverride {
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for model: {e}"));
+                self
+            }
+            pub fn provider<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for provider: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ModelOverride> for super::ModelOverride {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ModelOverride,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    model: value.model?,
+                    provider: value.provider?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ModelOverride> for ModelOverride {
+            fn from(value: super::ModelOverride) -> Self {
+                Self {
+                    model: Ok(value.model),
+                    provider: Ok(value.provider),
+                    extra: Ok(value.extra),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OnBehalfOf {
+            groups: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OnBehalfOf {
+            fn default() -> Self {
+                Self {
+                    groups: Ok(Default::default()),
+                    subject: Err("no value supplied for subject".to_string()),
+                    extra: Ok(Default::default()),
+                }
+            }
+        }
+        impl OnBehalfOf {
+            pub fn groups<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.groups = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for groups: {e}"));
+                self
+            }
+            pub fn subject<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subject: {e}"));
+                self
+            }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OnBehalfOf> for super::OnBehalfOf {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OnBehalfOf,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    groups: value.groups?,
+                    subject: value.subject?,
+                    extra: value.extra?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OnBehalfOf> for OnBehalfOf {
+            fn from(value: super::OnBehalfOf) -> Self {
+                Self {
+                    groups: Ok(value.groups),
+                    subject: Ok(value.subject),
                     extra: Ok(value.extra),
                 }
             }

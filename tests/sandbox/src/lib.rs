@@ -49,7 +49,7 @@ use tower::ServiceExt;
 
 pub use crate::colony::ColonyHandle;
 pub use crate::faults::Faults;
-pub use crate::mycel::{MycelHandle, MycelIdentity, DEFAULT_INVITE_CODE};
+pub use crate::mycel::{MycelHandle, MycelIdentity, SentMail, DEFAULT_INVITE_CODE};
 pub use crate::promptev::{
     ChatTurn, PromptevHandle, RunRecord, Turn, DEFAULT_API_KEY, DEFAULT_PROJECT_KEY,
 };
@@ -283,6 +283,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/colony/seed", post(control_colony_seed))
         .route("/_sandbox/mycel/agent", post(control_mycel_agent))
         .route("/_sandbox/mycel/push", post(control_mycel_push))
+        .route("/_sandbox/mycel/mail", get(control_mycel_mail))
+        .route(
+            "/_sandbox/mycel/restart-inbox",
+            post(control_mycel_restart_inbox),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
@@ -426,6 +431,18 @@ async fn control_mycel_push(
 ) -> Json<serde_json::Value> {
     let last = MycelHandle::new(shared).push_notifications(&body.user_id, body.n);
     Json(json!({ "last_seq": last }))
+}
+
+/// The mails Mycel "sent" (the one-time codes of `send-otp`), oldest
+/// first, as a local mail catcher shows them.
+async fn control_mycel_mail(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(json!({ "messages": MycelHandle::new(shared).sent_mail() }))
+}
+
+/// Restarts Mycel's inbox state (see [`MycelHandle::restart_inbox`]).
+async fn control_mycel_restart_inbox(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    MycelHandle::new(shared).restart_inbox();
+    Json(json!({ "status": "restarted" }))
 }
 
 async fn control_faults(

@@ -120,6 +120,11 @@ async fn main() -> ExitCode {
     println!("promptev project key: {}", promptev.project_key());
     println!("promptev agents: {}", promptev.agent_ids().join(", "));
     println!("faults: POST {}/_sandbox/faults", sandbox.base_url());
+    println!(
+        "mycel invite code: {}; mail sent (the one-time codes of send-otp): GET {}/_sandbox/mycel/mail",
+        agentwire_sandbox::DEFAULT_INVITE_CODE,
+        sandbox.base_url()
+    );
     if let Some(pem) = sandbox.ca_certificate_pem() {
         if let Some(path) = &options.ca_file {
             if let Err(e) = std::fs::write(path, pem) {

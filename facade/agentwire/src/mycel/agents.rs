@@ -22,12 +22,19 @@ pub struct Agents<'a> {
     pub(crate) client: &'a Client,
 }
 
+/// A directory of the caller's machine made visible inside a thread's
+/// sandbox.
+pub use types::MountSpec;
+/// How a [`MountSpec`] brings its source in: `Mount` (default) or `Copy`.
+pub use types::MountSpecMode;
+
 impl<'a> Threads<'a> {
-    /// Starts a runtime thread running as the managed agent `agent_user_id`
-    /// in the `sandbox` provider ("local"…). The backend checks that the
+    /// Starts a runtime thread running as the managed agent `agent_user_id`,
+    /// in the `"local"` sandbox provider unless
+    /// [`CreateThread::sandbox`] names another. The backend checks that the
     /// caller owns the agent and knows the provider. Set options on the
     /// returned request, then `.await` it.
-    pub fn create(&self, agent_user_id: &str, sandbox: &str) -> CreateThread<'a> {
+    pub fn create(&self, agent_user_id: &str) -> CreateThread<'a> {
         CreateThread {
             client: self.client,
             body: types::CreateThreadRequest {
@@ -37,13 +44,16 @@ impl<'a> Threads<'a> {
                 cwd: None,
                 existing_sandbox_id: None,
                 model: None,
-                sandbox: sandbox.to_owned(),
+                sandbox: DEFAULT_SANDBOX.to_owned(),
                 sandbox_template_id: None,
                 extra: Map::new(),
             },
         }
     }
 }
+
+/// The sandbox provider a thread runs in unless told otherwise.
+pub const DEFAULT_SANDBOX: &str = "local";
 
 /// A pending [`Threads::create`] call.
 #[must_use = "a request does nothing until awaited"]
@@ -54,6 +64,46 @@ pub struct CreateThread<'a> {
 }
 
 impl CreateThread<'_> {
+    /// The sandbox provider ("local", the default, "docker"…).
+    pub fn sandbox(mut self, provider: impl Into<String>) -> Self {
+        self.body.sandbox = provider.into();
+        self
+    }
+
+    /// Builds the sandbox from this template of the provider.
+    pub fn sandbox_template_id(mut self, id: impl Into<String>) -> Self {
+        self.body.sandbox_template_id = Some(id.into());
+        self
+    }
+
+    /// Runs in this existing sandbox instead of a new one.
+    pub fn existing_sandbox_id(mut self, id: impl Into<String>) -> Self {
+        self.body.existing_sandbox_id = Some(id.into());
+        self
+    }
+
+    /// The agent runtime to run ("claude", "codex"…, as the backend names
+    /// them).
+    pub fn agent(mut self, agent: impl Into<String>) -> Self {
+        self.body.agent = Some(agent.into());
+        self
+    }
+
+    /// Adds a directory of the caller's machine to the sandbox: `source`
+    /// appears at `target`, mounted (default) or copied, writable unless
+    /// `read_only`. Call once per mount, or use
+    /// [`bind_mounts`](Self::bind_mounts).
+    pub fn bind_mount(mut self, mount: MountSpec) -> Self {
+        self.body.bind_mounts.push(mount);
+        self
+    }
+
+    /// Replaces the list of mounts.
+    pub fn bind_mounts(mut self, mounts: impl IntoIterator<Item = MountSpec>) -> Self {
+        self.body.bind_mounts = mounts.into_iter().collect();
+        self
+    }
+
     /// Working directory inside the sandbox.
     pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
         self.body.cwd = Some(cwd.into());
@@ -76,6 +126,10 @@ impl<'a> IntoFuture for CreateThread<'a> {
             let c = self.client;
             non_empty("agent_user_id", &self.body.agent_user_id)?;
             non_empty("sandbox", &self.body.sandbox)?;
+            for m in &self.body.bind_mounts {
+                non_empty("bind_mounts.source", &m.source)?;
+                non_empty("bind_mounts.target", &m.target)?;
+            }
             let v = c.authed()?.threads_create().body(self.body).await?;
             c.decode(v)
         })

@@ -116,6 +116,23 @@ impl Auth<'_> {
     }
 }
 
+impl Auth<'_> {
+    /// Creates a guest owner: a restricted owner account made without an
+    /// invite code, an email or a password, for trying Mycel out. Returns its
+    /// session; `display_name` is the name others see (the backend picks
+    /// one when `None`). The token is the account's only credential: store
+    /// it, or the account is gone for good.
+    pub async fn create_guest_owner(&self, display_name: Option<&str>) -> Result<Session> {
+        let c = self.client;
+        let body = types::CreateGuestOwnerRequest {
+            display_name: display_name.map(str::to_owned),
+            extra: Map::new(),
+        };
+        let out = c.t().auth_create_guest_owner().body(body).await?;
+        session(c, out.0)
+    }
+}
+
 fn session(c: &Client, mut extra: Map<String, Value>) -> Result<Session> {
     let Some(token) = take_secret(c, &mut extra, &["token", "access_token"]) else {
         return Err(no_secret(c, "token", extra));

@@ -36,8 +36,11 @@ impl<'a> Chats<'a> {
 
     /// Creates a chat with `participants`, the *other* users: the caller is
     /// added by the server from the token. With one participant the chat is
-    /// their direct chat (found if it exists); with more, a group. Set a
-    /// title or force the kind on the returned request, then `.await` it.
+    /// their direct chat (found if it exists); with more, a group. The list
+    /// may be empty — a group of the caller alone, to add members to later —
+    /// where the backend allows it (it answers 400 where it does not; a
+    /// direct chat always needs exactly one). Set a title or force the kind
+    /// on the returned request, then `.await` it.
     pub fn create<I, S>(&self, participants: I) -> CreateChat<'a>
     where
         I: IntoIterator<Item = S>,
@@ -218,12 +221,6 @@ impl<'a> IntoFuture for CreateChat<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            if self.body.user_ids.is_empty() {
-                return Err(Error::InvalidArgument {
-                    name: "participants",
-                    message: "name at least one other user".into(),
-                });
-            }
             for id in &self.body.user_ids {
                 non_empty("participants", id)?;
             }

@@ -1,11 +1,11 @@
-//! Messages: history pages and a backwards walk over the whole history,
+//! Messages: history pages and a walk over the whole history,
 //! unread messages and read positions, and sending.
 
-use std::collections::VecDeque;
 use std::future::IntoFuture;
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::{Error, Result};
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::{tag_not_caught_up, Ack, Client, DeliveryScope, Message};
@@ -33,8 +33,11 @@ impl<'a> Messages<'a> {
         }
     }
 
-    /// Walks the whole history backwards, newest message first, one page
-    /// per request; finish with [`ListAll::into_stream`].
+    /// The whole history (or its latest part, see
+    /// [`ListAll::max_messages`]), oldest message first, as mycel-sdk's
+    /// `list_all` returns it: fetched backwards one page per request, then
+    /// handed out in chat order. `.await` it for a `Vec`, or call
+    /// [`ListAll::into_stream`].
     pub fn list_all(&self, chat_id: &str) -> ListAll {
         ListAll {
             client: self.client.clone(),
@@ -62,13 +65,37 @@ impl<'a> Messages<'a> {
         c.decode_list(v, "messages")
     }
 
-    /// Moves the caller's read position to the latest message without
-    /// fetching anything.
-    pub async fn mark_read(&self, chat_id: &str) -> Result<Ack> {
+    /// Moves the caller's read position up to `up_to_seq`, the seq of the
+    /// last message the caller has read ([`Message::seq`]); messages after
+    /// it stay unread. Nothing is fetched. Mycel never moves the position
+    /// back, so marking an older seq changes nothing.
+    pub async fn mark_read(&self, chat_id: &str, up_to_seq: i64) -> Result<Ack> {
         let c = self.client;
         non_empty("chat_id", chat_id)?;
-        let v = c.authed()?.messages_mark_read().chat_id(chat_id).await?;
+        if up_to_seq < 0 {
+            return Err(Error::InvalidArgument {
+                name: "up_to_seq",
+                message: "a message seq is never negative".into(),
+            });
+        }
+        let body = types::MarkReadBody {
+            up_to_seq,
+            extra: Map::new(),
+        };
+        let op = c.authed()?.messages_mark_read().chat_id(chat_id);
+        let v = op.body(body).await?;
         c.decode(v)
+    }
+
+    /// Marks everything the chat holds right now as read: reads the chat's
+    /// latest seq ([`Chat::last_seq`](super::Chat::last_seq)), then
+    /// [`mark_read`](Self::mark_read)s up to it — two requests. A message
+    /// arriving between them stays unread. Returns the seq marked.
+    pub async fn mark_all_read(&self, chat_id: &str) -> Result<i64> {
+        let chat = self.client.chats().get(chat_id).await?;
+        let latest = chat.last_seq.unwrap_or(0);
+        self.mark_read(chat_id, latest).await?;
+        Ok(latest)
     }
 
     /// Sends `content` as the caller. By default the send is refused when
@@ -162,7 +189,7 @@ impl<'a> IntoFuture for ListMessages<'a> {
 }
 
 /// A pending [`Messages::list_all`] walk.
-#[must_use = "call into_stream() to walk the history"]
+#[must_use = "await it, or call into_stream(), to walk the history"]
 #[derive(Debug)]
 pub struct ListAll {
     client: Client,
@@ -173,106 +200,99 @@ pub struct ListAll {
 }
 
 impl ListAll {
-    /// Messages per request (1–200, default 200; larger values are capped).
+    /// Messages per request: 1–200 (default 200). Any other value fails the
+    /// walk with [`Error::InvalidArgument`] before a request is made.
     pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n.clamp(1, MAX_PAGE_SIZE);
+        self.page_size = n;
         self
     }
 
-    /// Stops after this many messages.
+    /// Only the latest `n` messages (at least 1: 0 fails the walk with
+    /// [`Error::InvalidArgument`] before a request is made).
     pub fn max_messages(mut self, n: u64) -> Self {
         self.max_messages = Some(n);
         self
     }
 
-    /// Starts below this seq instead of at the latest message.
+    /// Only messages below this seq.
     pub fn before(mut self, seq: i64) -> Self {
         self.before = Some(seq);
         self
     }
 
-    /// The messages, newest first. A failed page ends the stream with its
-    /// error; so does a page whose oldest seq does not move the cursor back
-    /// (a backend that ignores `before` would otherwise loop forever).
+    /// The messages, oldest first. All pages are fetched before the first
+    /// message comes out (the order needs the oldest one). A failed page
+    /// fails the walk with its error; so does a page whose oldest seq does
+    /// not move the cursor back (a backend that ignores `before` would
+    /// otherwise loop forever), or a message without a seq in a page that
+    /// has to be followed by another.
     pub fn into_stream(self) -> ItemStream<Message> {
-        let state = Walk {
-            client: self.client,
-            chat_id: self.chat_id,
-            page_size: self.page_size,
-            remaining: self.max_messages,
-            cursor: self.before,
-            buffer: VecDeque::new(),
-            done: self.max_messages == Some(0),
-        };
-        Box::pin(futures_util::stream::unfold(state, |mut w| async move {
-            let item = w.next().await?;
-            Some((item, w))
-        }))
-    }
-}
-
-struct Walk {
-    client: Client,
-    chat_id: String,
-    page_size: u32,
-    remaining: Option<u64>,
-    cursor: Option<i64>,
-    buffer: VecDeque<Message>,
-    done: bool,
-}
-
-impl Walk {
-    async fn next(&mut self) -> Option<Result<Message>> {
-        loop {
-            if self.remaining == Some(0) {
-                return None;
-            }
-            if let Some(m) = self.buffer.pop_front() {
-                if let Some(r) = self.remaining.as_mut() {
-                    *r -= 1;
+        Box::pin(futures_util::stream::once(self.walk()).flat_map(
+            |walked| -> ItemStream<Message> {
+                match walked {
+                    Ok(messages) => {
+                        Box::pin(futures_util::stream::iter(messages.into_iter().map(Ok)))
+                    }
+                    Err(e) => Box::pin(futures_util::stream::once(async { Err(e) })),
                 }
-                return Some(Ok(m));
-            }
-            if self.done {
-                return None;
-            }
-            let limit = match self.remaining {
+            },
+        ))
+    }
+
+    async fn walk(self) -> Result<Vec<Message>> {
+        if self.page_size == 0 || self.page_size > MAX_PAGE_SIZE {
+            return Err(Error::InvalidArgument {
+                name: "page_size",
+                message: format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            });
+        }
+        if self.max_messages == Some(0) {
+            return Err(Error::InvalidArgument {
+                name: "max_messages",
+                message: "must be at least 1".into(),
+            });
+        }
+        let mut remaining = self.max_messages;
+        let mut cursor = self.before;
+        // Pages newest first; each page oldest first.
+        let mut pages: Vec<Vec<Message>> = Vec::new();
+        loop {
+            let limit = match remaining {
                 Some(r) => u64::from(self.page_size).min(r) as u32,
                 None => self.page_size,
             };
-            let page = match fetch_page(&self.client, &self.chat_id, limit, self.cursor).await {
-                Ok(p) => p,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            if page.len() < limit as usize {
-                self.done = true;
-            }
+            let mut page = fetch_page(&self.client, &self.chat_id, limit, cursor).await?;
             if page.is_empty() {
-                return None;
+                break;
+            }
+            let full = page.len() >= limit as usize;
+            // In chat order; a page with a message lacking its seq keeps the
+            // server's order (the last page may: no cursor is needed after it).
+            if page.iter().all(|m| m.seq.is_some()) {
+                page.sort_by_key(|m| m.seq);
+            }
+            if let Some(r) = remaining.as_mut() {
+                *r = r.saturating_sub(page.len() as u64);
             }
             let oldest = page
                 .iter()
                 .map(|m| m.seq)
                 .try_fold(i64::MAX, |acc, s| s.map(|s| acc.min(s)));
-            let Some(oldest) = oldest else {
-                self.done = true;
-                return Some(Err(self.stall("a message of the page has no seq")));
-            };
-            if self.cursor.is_some_and(|c| oldest >= c) {
-                self.done = true;
-                return Some(Err(self.stall(&format!(
-                    "the message cursor did not advance (asked before seq {}, got a page starting at {oldest})",
-                    self.cursor.unwrap_or_default()
-                ))));
+            pages.push(page);
+            if remaining == Some(0) || !full {
+                break;
             }
-            self.cursor = Some(oldest);
-            let mut page = page;
-            page.sort_by_key(|m| std::cmp::Reverse(m.seq));
-            self.buffer = page.into();
+            // Another page is needed: its cursor is this page's oldest seq.
+            let oldest = oldest.ok_or_else(|| self.stall("a message of the page has no seq"))?;
+            if cursor.is_some_and(|c| oldest >= c) {
+                return Err(self.stall(&format!(
+                    "the message cursor did not advance (asked before seq {}, got a page starting at {oldest})",
+                    cursor.unwrap_or_default()
+                )));
+            }
+            cursor = Some(oldest);
         }
+        Ok(pages.into_iter().rev().flatten().collect())
     }
 
     fn stall(&self, message: &str) -> Error {
@@ -280,6 +300,15 @@ impl Walk {
             format!("cannot page through chat {}: {message}", self.chat_id),
             &Value::Null,
         )
+    }
+}
+
+impl IntoFuture for ListAll {
+    type Output = Result<Vec<Message>>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Message>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.walk())
     }
 }
 

@@ -32,9 +32,26 @@
 //! registration and login calls need none; any other call on a client
 //! without one fails with [`Error::Config`] before anything is sent.
 //!
-//! Mycel does not deduplicate writes, so POSTs are never retried: a message
-//! is never sent twice. Reads (GET) and other idempotent calls are retried
-//! per the [`RetryConfig`].
+//! # Which calls are retried
+//!
+//! mycel-sdk retries nothing. agentwire retries, per the [`RetryConfig`],
+//! only what can be sent twice without the second answer lying:
+//!
+//! - every GET (chats, messages, unread, join targets and requests, tasks,
+//!   workflows and their events, relationships, agents, whoami),
+//!   [`Client::backend_info`], and the inbox stream's WebSocket handshake;
+//! - nothing else. POSTs and PATCHes are never repeated (Mycel takes no
+//!   idempotency key, so a message could be stored twice, an inbox drained
+//!   twice). Neither are the PUT and DELETEs ([`Chats::set_workflow`],
+//!   [`Chats::delete_workflow`], [`Chats::delete_workflow_event`],
+//!   [`Chats::delete_task`]): repeated after an answer lost on the way back,
+//!   a delete that did happen would come back as 404, and a versioned
+//!   workflow change as a state conflict. Their failure is reported as it
+//!   came (for a lost answer, [`Error::Network`]); read the state to learn
+//!   what happened.
+//!
+//! The one exception, for every call: a connection that could not be made
+//! at all (refused, DNS, TLS) is tried again, since nothing was sent.
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,6 +65,7 @@ use crate::config::{self, CommonOptions};
 
 mod agents;
 mod auth;
+mod backend;
 mod chats;
 mod messages;
 mod models;
@@ -57,6 +75,7 @@ mod tasks;
 
 pub use agents::*;
 pub use auth::*;
+pub use backend::*;
 pub use chats::*;
 pub use messages::*;
 pub use models::*;
@@ -79,13 +98,30 @@ pub mod types {
 }
 
 const SERVICE: &str = "mycel";
+/// Per-attempt timeout unless the builder sets another: mycel-sdk 0.1.83's.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Connect timeout unless the builder sets another: mycel-sdk 0.1.83's.
+pub const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = crate::config::DEFAULT_CONNECT_TIMEOUT;
 /// The inbox WebSocket handshake, as the runtime names the operation.
 const STREAM_OPERATION: &str = "notifications_stream";
+/// Idempotent by HTTP's rules, yet never sent twice: repeated after a lost
+/// answer, they would report a change that did happen as a failure (404 for
+/// a delete, 409 for a versioned workflow change).
+const UNREPEATABLE: &[&str] = &[
+    "chats_workflow_set",
+    "chats_workflow_delete",
+    "chats_workflow_events_delete",
+    "chats_tasks_delete",
+];
 /// The `code` agentwire gives the 409 Mycel answers to a send with
 /// `enforce_caught_up` when the caller has not read the latest messages.
 pub const NOT_CAUGHT_UP: &str = "not_caught_up";
 /// How that refusal's `detail` starts.
 const NOT_CAUGHT_UP_DETAIL: &str = "Chat advanced after your last read";
+/// The `code` agentwire gives the 409 Mycel answers to a workflow change
+/// made with an `expected_state_version` the workflow (or event) has moved
+/// past.
+pub const STATE_CONFLICT: &str = "state_conflict";
 
 /// Configures a [`Client`].
 ///
@@ -133,7 +169,7 @@ impl ClientBuilder {
             }
         }
         let connection = self.common.connection(
-            config::DEFAULT_TIMEOUT,
+            DEFAULT_TIMEOUT,
             concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (mycel)"),
         )?;
         let settings = Arc::new(Settings {
@@ -216,13 +252,14 @@ impl Client {
             .common
             .apply(
                 Runtime::builder(SERVICE),
-                config::DEFAULT_TIMEOUT,
+                DEFAULT_TIMEOUT,
                 &settings.connection,
             )
             .retry(settings.retry.clone())
             // Mycel does not deduplicate on a key: retrying a POST could
             // post twice.
             .idempotency(Idempotency::KeyedOnly)
+            .unrepeatable_operations(UNREPEATABLE)
             .streaming_operations(&[STREAM_OPERATION]);
         if let Some(t) = &token {
             rt = rt.auth(Arc::new(BearerToken::new(t.expose_secret())));
@@ -412,11 +449,23 @@ pub trait ErrorExt {
     /// because messages arrived after the caller's last read. Nothing was
     /// stored; read the chat, then send again if still relevant.
     fn is_not_caught_up(&self) -> bool;
+
+    /// Whether this is Mycel refusing a workflow change made with an
+    /// expected state version
+    /// ([`SetWorkflow::expected_state_version`],
+    /// [`UpdateWorkflowEvent::expected_state_version`]) because someone
+    /// changed the workflow or event since that version was read. Nothing
+    /// was changed; read it again, recompute, and retry if still relevant.
+    fn is_state_conflict(&self) -> bool;
 }
 
 impl ErrorExt for Error {
     fn is_not_caught_up(&self) -> bool {
         matches!(self, Error::Conflict(e) if e.code.as_deref() == Some(NOT_CAUGHT_UP))
+    }
+
+    fn is_state_conflict(&self) -> bool {
+        matches!(self, Error::Conflict(e) if e.code.as_deref() == Some(STATE_CONFLICT))
     }
 }
 
@@ -427,6 +476,18 @@ fn tag_not_caught_up(err: Error) -> Error {
             if e.code.is_none() && e.message.starts_with(NOT_CAUGHT_UP_DETAIL) =>
         {
             e.code = Some(NOT_CAUGHT_UP.to_owned());
+            Error::Conflict(e)
+        }
+        other => other,
+    }
+}
+
+/// Gives the refusal of a versioned workflow change its code: on these calls
+/// a 409 has no other meaning.
+fn tag_state_conflict(err: Error) -> Error {
+    match err {
+        Error::Conflict(mut e) if e.code.is_none() => {
+            e.code = Some(STATE_CONFLICT.to_owned());
             Error::Conflict(e)
         }
         other => other,

@@ -373,6 +373,11 @@ json_model! {
         /// Free-form configuration.
         #[serde(deserialize_with = "nullable")]
         pub config: Map<String, Value>,
+        /// Grows with every change; pass it to
+        /// [`SetWorkflow::expected_state_version`](super::SetWorkflow::expected_state_version)
+        /// to make the next change conditional on nobody else changing it
+        /// first.
+        pub state_version: Option<i64>,
     }
 }
 
@@ -409,6 +414,9 @@ json_model! {
         pub metadata: Map<String, Value>,
         /// When it was settled (Unix seconds).
         pub settled_at: Option<f64>,
+        /// Grows with every change; see
+        /// [`UpdateWorkflowEvent::expected_state_version`](super::UpdateWorkflowEvent::expected_state_version).
+        pub state_version: Option<i64>,
     }
 }
 

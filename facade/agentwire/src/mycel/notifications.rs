@@ -3,21 +3,35 @@
 //!
 //! The stream reconnects by itself and resumes from the last seq it
 //! yielded (the server replays what was missed), so across reconnects no
-//! notification is lost or yielded twice.
+//! notification is lost or yielded twice. The backend keeps the seq in
+//! memory: after it restarts, seqs start again at 1. The stream notices
+//! (a frame at or below the last seq that it has not yielded), drains the
+//! inbox over HTTP to pick up what the new numbering already held, and
+//! carries on from the new seqs — again losing nothing and repeating
+//! nothing. It does the same when the server can no longer replay from the
+//! last seq (`replay_overflow`).
+//!
+//! A restart is noticed at the first frame of the new numbering that is at
+//! or below the last seq yielded. One case the protocol cannot show: when
+//! the restarted backend has numbered past the last seq before the stream
+//! is back, its replay looks like a continuation, and what the new
+//! numbering held at or below that seq is only in the inbox — chats stay
+//! unread, so a [`Notifications::drain`] still reports them.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use agentwire_mycel_transport::types;
 use agentwire_runtime::{Error, NetworkErrorKind, Result};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::WebSocketStream;
 
-use super::{Client, Inbox, Notification, SERVICE, STREAM_OPERATION};
+use super::{Client, Inbox, Notification, NotificationMetadata, SERVICE, STREAM_OPERATION};
 use crate::ItemStream;
 
 /// Longest wait the service accepts.
@@ -58,7 +72,7 @@ impl Notifications<'_> {
             .inner
             .settings
             .common
-            .attempt_timeout(crate::config::DEFAULT_TIMEOUT);
+            .attempt_timeout(super::DEFAULT_TIMEOUT);
         if timeout >= request_timeout {
             return Err(Error::InvalidArgument {
                 name: "timeout",
@@ -86,9 +100,17 @@ impl Notifications<'_> {
             initial_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
             heartbeat: Some(DEFAULT_HEARTBEAT),
+            recover: true,
         }
     }
 }
+
+/// The first frame of a stream that resumes from nothing.
+const SUBSCRIBE_FRAME: &str = r#"{"type":"subscribe"}"#;
+
+/// How many yielded notifications the stream remembers to recognise a
+/// repeat.
+const REMEMBERED: usize = 1024;
 
 /// How long the inbox stream waits on a silent connection before it pings
 /// the server; a second silent interval means the connection is dead.
@@ -114,9 +136,23 @@ pub struct InboxStream {
     initial_delay: Duration,
     max_delay: Duration,
     heartbeat: Option<Duration>,
+    recover: bool,
 }
 
 impl InboxStream {
+    /// Whether the stream recovers by itself when the backend's numbering
+    /// restarted (a backend restart) or it can no longer replay from the
+    /// last seq (`replay_overflow`): it then drains the inbox over HTTP and
+    /// yields what it has not yielded yet, before carrying on (default
+    /// true). Draining takes the queued notifications away from any other
+    /// consumer of the same identity. Without it, both end the stream with
+    /// [`Error::Stream`]: drain the inbox and re-read the chats, then
+    /// stream again.
+    pub fn recover_by_draining(mut self, yes: bool) -> Self {
+        self.recover = yes;
+        self
+    }
+
     /// After `interval` without any frame the stream sends a WebSocket ping;
     /// when another `interval` passes with no frame at all (not even the
     /// pong), the connection counts as lost — a half-open TCP connection
@@ -152,12 +188,16 @@ impl InboxStream {
         self
     }
 
-    /// The notifications, in seq order. Errors that end the stream:
-    /// [`Error::Stream`] when the server can no longer replay from the last
-    /// seq (`replay_overflow`: drain the inbox and re-read the chats, then
-    /// stream again), the connection error once reconnecting is off or has
-    /// failed too often in a row, and any refusal of the handshake that
-    /// retrying cannot fix (401, 403…).
+    /// The notifications, in seq order (after a backend restart, in the new
+    /// numbering's order), each once. A notification is the same one when
+    /// it names the same message of the same chat (`message_id`), else when
+    /// every field that describes it is equal. Errors that end the stream:
+    /// the error of the recovering drain, or [`Error::Stream`] for a
+    /// restart or `replay_overflow` when
+    /// [`recover_by_draining`](Self::recover_by_draining) is off; the
+    /// connection error once reconnecting is off or has failed too often in
+    /// a row; and any refusal of the handshake that retrying cannot fix
+    /// (401, 403…).
     pub fn into_stream(self) -> ItemStream<Notification> {
         let state = Subscription {
             last_seq: self.since_seq,
@@ -168,6 +208,9 @@ impl InboxStream {
             delivered: false,
             pinged: false,
             done: false,
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
+            recovered: VecDeque::new(),
         };
         Box::pin(futures_util::stream::unfold(state, |mut s| async move {
             let item = s.next().await?;
@@ -192,11 +235,19 @@ struct Subscription {
     /// Whether a heartbeat ping is waiting for any frame in return.
     pinged: bool,
     done: bool,
+    /// Identities of the notifications yielded lately (see [`identity`]).
+    seen: HashSet<String>,
+    seen_order: VecDeque<String>,
+    /// Notifications a recovering drain found, waiting to be yielded.
+    recovered: VecDeque<Notification>,
 }
 
 impl Subscription {
     async fn next(&mut self) -> Option<Result<Notification>> {
         loop {
+            if let Some(n) = self.recovered.pop_front() {
+                return Some(Ok(n));
+            }
             if self.done {
                 return None;
             }
@@ -241,8 +292,12 @@ impl Subscription {
             }
             let lost = match received {
                 Some(Ok(Frame::Text(text))) => match self.on_text(text.as_str()) {
-                    Some(item) => return Some(item),
-                    None => continue,
+                    Seen::Yield(item) => return Some(item),
+                    Seen::Skip => continue,
+                    Seen::Recover { frame, why } => match self.recover(frame, why).await {
+                        Some(err) => return Some(Err(err)),
+                        None => continue,
+                    },
                 },
                 Some(Ok(Frame::Close(_))) | None => "the server closed the inbox stream".to_owned(),
                 Some(Ok(_)) => continue,
@@ -287,13 +342,119 @@ impl Subscription {
         None
     }
 
-    fn on_text(&mut self, text: &str) -> Option<Result<Notification>> {
+    /// Remembers a yielded notification, forgetting the oldest beyond
+    /// [`REMEMBERED`].
+    fn remember(&mut self, n: &Notification) {
+        let id = identity(&n.metadata);
+        if self.seen.insert(id.clone()) {
+            self.seen_order.push_back(id);
+            if self.seen_order.len() > REMEMBERED {
+                if let Some(old) = self.seen_order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Yields `n` as the newest notification.
+    fn deliver(&mut self, n: Notification) -> Seen {
+        self.last_seq = Some(n.seq);
+        self.delivered = true;
+        self.failures = 0;
+        self.remember(&n);
+        Seen::Yield(Ok(n))
+    }
+
+    /// Drains the inbox after a restart of the backend's numbering (`frame`:
+    /// the first frame of the new one) or a replay overflow, and queues what
+    /// was not yielded yet, in seq order. Returns the error that ends the
+    /// stream, if any.
+    async fn recover(&mut self, frame: Option<Notification>, why: Value) -> Option<Error> {
+        let c = self.opts.client.clone();
+        if !self.opts.recover {
+            self.done = true;
+            self.socket = None;
+            return Some(Error::Stream {
+                service: SERVICE,
+                message: match &frame {
+                    Some(f) => format!(
+                        "the inbox numbering restarted (seq {} after {}): the backend restarted; \
+                         drain the inbox and re-read the chats, then stream again",
+                        f.seq,
+                        self.last_seq.unwrap_or_default()
+                    ),
+                    None => overflow_message(&why),
+                },
+                raw: why,
+            });
+        }
+        tracing::debug!(
+            service = SERVICE,
+            last_seq = self.last_seq,
+            restart = frame.is_some(),
+            "inbox stream recovering by a drain"
+        );
+        let drained = match c.notifications().drain().await {
+            Ok(inbox) => inbox.notifications,
+            Err(e) => {
+                self.done = true;
+                self.socket = None;
+                return Some(e);
+            }
+        };
+        // In the new numbering the last seq yielded means nothing: what
+        // counts from now on is the newest seq the backend has handed out.
+        let restart = frame.is_some();
+        let base = frame.as_ref().map_or(self.last_seq.unwrap_or(0), |f| f.seq);
+        let mut found: Vec<Notification> = drained
+            .into_iter()
+            .map(|m| Notification {
+                fingerprint: None,
+                seq: m.seq.unwrap_or(base),
+                ts: None,
+                type_: "notify".into(),
+                metadata: m,
+                extra: Map::new(),
+            })
+            .collect();
+        if let Some(f) = frame {
+            let id = identity(&f.metadata);
+            match found.iter_mut().find(|n| identity(&n.metadata) == id) {
+                // The frame itself carries more (fingerprint, time).
+                Some(same) => *same = f,
+                None => found.push(f),
+            }
+        }
+        found.sort_by_key(|n| n.seq);
+        let top = found.iter().map(|n| n.seq).max();
+        self.last_seq = match (restart, top) {
+            // The new numbering: its newest seq, whatever came before.
+            (true, top) => Some(top.map_or(base, |t| t.max(base))),
+            (false, Some(t)) => Some(self.last_seq.map_or(t, |l| l.max(t))),
+            (false, None) => self.last_seq,
+        };
+        let batch: Vec<Notification> = found
+            .into_iter()
+            .filter(|n| !self.seen.contains(&identity(&n.metadata)))
+            .collect();
+        for n in &batch {
+            self.remember(n);
+        }
+        if !batch.is_empty() {
+            self.delivered = true;
+            self.failures = 0;
+        }
+        self.recovered.extend(batch);
+        None
+    }
+
+    fn on_text(&mut self, text: &str) -> Seen {
         let c = &self.opts.client;
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
                 self.done = true;
-                return Some(Err(Error::decode(
+                return Seen::Yield(Err(Error::decode(
                     SERVICE,
                     None,
                     format!("an inbox frame is not JSON: {e}"),
@@ -308,41 +469,82 @@ impl Subscription {
                     Ok(f) => f,
                     Err(e) => {
                         self.done = true;
-                        return Some(Err(c.decode_error(
+                        return Seen::Yield(Err(c.decode_error(
                             format!("a notify frame does not decode: {e}"),
                             &value,
                         )));
                     }
                 };
-                if self.last_seq.is_some_and(|last| frame.seq <= last) {
-                    // Replayed after a reconnect but yielded already.
-                    return None;
+                match self.last_seq {
+                    Some(last) if frame.seq <= last => {
+                        if self.seen.contains(&identity(&frame.metadata)) {
+                            // Replayed after a reconnect but yielded already.
+                            Seen::Skip
+                        } else {
+                            // Not a replay: the backend numbers from 1 again.
+                            Seen::Recover {
+                                why: json!({"type": "restart", "seq": frame.seq, "last_seq": last}),
+                                frame: Some(frame),
+                            }
+                        }
+                    }
+                    _ => self.deliver(frame),
                 }
-                self.last_seq = Some(frame.seq);
-                self.delivered = true;
-                self.failures = 0;
-                Some(Ok(frame))
             }
-            Some("replay_overflow") => {
-                self.done = true;
-                self.socket = None;
-                let since = value.get("since_seq").and_then(Value::as_i64);
-                let oldest = value.get("oldest_seq").and_then(Value::as_i64);
-                Some(Err(Error::Stream {
-                    service: SERVICE,
-                    message: format!(
-                        "replay_overflow: the inbox cannot replay after seq {} (the oldest it \
-                         still holds is {}); drain the inbox and re-read the chats, then \
-                         stream again",
-                        since.map_or("?".into(), |s| s.to_string()),
-                        oldest.map_or("?".into(), |s| s.to_string()),
-                    ),
-                    raw: value,
-                }))
-            }
+            Some("replay_overflow") => Seen::Recover {
+                frame: None,
+                why: value,
+            },
             // Frames of kinds added later are not ours to interpret.
-            _ => None,
+            _ => Seen::Skip,
         }
+    }
+}
+
+/// What a text frame leads to.
+enum Seen {
+    Yield(Result<Notification>),
+    Skip,
+    /// Drain to recover: after a restart of the numbering (`frame`, its first
+    /// frame) or a replay overflow (`frame` is `None`).
+    Recover {
+        frame: Option<Notification>,
+        why: Value,
+    },
+}
+
+fn overflow_message(frame: &Value) -> String {
+    let since = frame.get("since_seq").and_then(Value::as_i64);
+    let oldest = frame.get("oldest_seq").and_then(Value::as_i64);
+    format!(
+        "replay_overflow: the inbox cannot replay after seq {} (the oldest it still holds is \
+         {}); drain the inbox and re-read the chats, then stream again",
+        since.map_or("?".into(), |s| s.to_string()),
+        oldest.map_or("?".into(), |s| s.to_string()),
+    )
+}
+
+/// What makes two notifications the same one, whichever way they came (a
+/// frame, a drain) and whatever seq they carry: the chat message they name,
+/// else every field that describes them. The server's fingerprint is not
+/// used: a drained notification may not carry it.
+fn identity(m: &NotificationMetadata) -> String {
+    match &m.message_id {
+        Some(message) => json!(["message", m.chat_id, message, m.notification_type]).to_string(),
+        None => json!([
+            "fields",
+            m.chat_id,
+            m.event_type,
+            m.message_seq,
+            m.notification_type,
+            m.relationship_id,
+            m.request_id,
+            m.sender_id,
+            m.sender_name,
+            m.summary,
+            m.unread_count,
+        ])
+        .to_string(),
     }
 }
 
@@ -398,19 +600,24 @@ async fn connect(client: &Client, since_seq: Option<i64>) -> Result<Socket> {
         .await
         .map_err(|e| Error::network(SERVICE, e, redactor))?;
     let mut socket = WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await;
-    if let Some(since) = since_seq {
-        let resume = types::RuntimeInboxResumeFrame {
+    // The backend reads the client's first frame before it streams
+    // anything, with no deadline: a client that sends none waits forever.
+    // With nothing to resume from, the first frame is one the backend has no
+    // use for, which it skips.
+    let first = match since_seq {
+        Some(since) => serde_json::to_string(&types::RuntimeInboxResumeFrame {
             since_seq: since,
             type_: "resume".into(),
             extra: Map::new(),
-        };
-        let resume = serde_json::to_string(&resume).unwrap_or_default();
-        if let Err(e) = socket.send(Frame::Text(resume.into())).await {
-            return Err(network_failure(
-                client,
-                format!("cannot send the resume frame: {e}"),
-            ));
-        }
+        })
+        .unwrap_or_default(),
+        None => SUBSCRIBE_FRAME.to_owned(),
+    };
+    if let Err(e) = socket.send(Frame::Text(first.into())).await {
+        return Err(network_failure(
+            client,
+            format!("cannot send the first inbox frame: {e}"),
+        ));
     }
     Ok(socket)
 }

@@ -8,7 +8,7 @@ use agentwire_mycel_transport::types;
 use agentwire_runtime::Result;
 use serde_json::{Map, Value};
 
-use super::{Ack, Chats, Client, Task, Workflow, WorkflowEvent};
+use super::{tag_state_conflict, Ack, Chats, Client, Task, Workflow, WorkflowEvent};
 use crate::config::non_empty;
 use crate::BoxFuture;
 
@@ -30,6 +30,7 @@ impl<'a> Chats<'a> {
             chat_id: chat_id.to_owned(),
             body: types::SetChatWorkflowBody {
                 config: Map::new(),
+                expected_state_version: None,
                 kind: kind.to_owned(),
                 state: "active".into(),
                 extra: Map::new(),
@@ -94,6 +95,7 @@ impl<'a> Chats<'a> {
             event_id: event_id.to_owned(),
             body: types::UpdateChatWorkflowEventBody {
                 decision_states: None,
+                expected_state_version: None,
                 final_state: None,
                 metadata: None,
                 rationales: None,
@@ -182,6 +184,25 @@ impl<'a> Chats<'a> {
     }
 }
 
+/// Setters that send a field as an explicit `null` — "clear it", which the
+/// backend tells apart from an omitted field ("leave it"). The typed body
+/// cannot carry that (`None` is omitted), so the `null` travels in its
+/// `extra` map, and a later setter of the same field takes it out again.
+macro_rules! clear_fields {
+    ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {
+        $(
+            $(#[$doc])*
+            ///
+            /// Overrides an earlier setter of the same field.
+            pub fn $name(mut self) -> Self {
+                self.body.$field = None;
+                self.body.extra.insert(stringify!($field).to_owned(), Value::Null);
+                self
+            }
+        )*
+    };
+}
+
 fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Vec<String> {
     items.into_iter().map(Into::into).collect()
 }
@@ -207,6 +228,16 @@ impl SetWorkflow<'_> {
         self.body.config = config;
         self
     }
+
+    /// Makes the change conditional: applied only while the workflow's
+    /// [`state_version`](Workflow::state_version) is still `version` (the
+    /// one read before computing the change), else refused with a state
+    /// conflict ([`ErrorExt::is_state_conflict`](super::ErrorExt::is_state_conflict))
+    /// and nothing changed. Without it the change replaces whatever is there.
+    pub fn expected_state_version(mut self, version: i64) -> Self {
+        self.body.expected_state_version = Some(version);
+        self
+    }
 }
 
 impl<'a> IntoFuture for SetWorkflow<'a> {
@@ -218,7 +249,7 @@ impl<'a> IntoFuture for SetWorkflow<'a> {
             let c = self.client;
             non_empty("chat_id", &self.chat_id)?;
             let op = c.authed()?.chats_workflow_set().chat_id(&self.chat_id);
-            let v = op.body(self.body).await?;
+            let v = op.body(self.body).await.map_err(tag_state_conflict)?;
             c.decode(v)
         })
     }
@@ -300,37 +331,68 @@ impl UpdateWorkflowEvent<'_> {
     /// New state.
     pub fn state(mut self, state: impl Into<String>) -> Self {
         self.body.state = Some(state.into());
+        self.body.extra.remove("state");
         self
     }
 
     /// New decisions.
     pub fn decision_states(mut self, states: HashMap<String, HashMap<String, String>>) -> Self {
         self.body.decision_states = Some(states);
+        self.body.extra.remove("decision_states");
         self
     }
 
     /// New reasons.
     pub fn rationales(mut self, rationales: Map<String, Value>) -> Self {
         self.body.rationales = Some(rationales);
+        self.body.extra.remove("rationales");
         self
     }
 
     /// The outcome.
     pub fn final_state(mut self, state: Map<String, Value>) -> Self {
         self.body.final_state = Some(state);
+        self.body.extra.remove("final_state");
         self
     }
 
     /// New free-form data.
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.body.metadata = Some(metadata);
+        self.body.extra.remove("metadata");
         self
     }
 
     /// When it was settled (Unix seconds).
     pub fn settled_at(mut self, unix_seconds: f64) -> Self {
         self.body.settled_at = Some(unix_seconds);
+        self.body.extra.remove("settled_at");
         self
+    }
+
+    /// Makes the change conditional: applied only while the event's
+    /// [`state_version`](WorkflowEvent::state_version) is still `version`,
+    /// else refused with a state conflict
+    /// ([`ErrorExt::is_state_conflict`](super::ErrorExt::is_state_conflict)).
+    pub fn expected_state_version(mut self, version: i64) -> Self {
+        self.body.expected_state_version = Some(version);
+        self.body.extra.remove("expected_state_version");
+        self
+    }
+
+    clear_fields! {
+        /// Clears the state (sends it as `null`).
+        clear_state => state,
+        /// Clears the decisions.
+        clear_decision_states => decision_states,
+        /// Clears the reasons.
+        clear_rationales => rationales,
+        /// Clears the outcome.
+        clear_final_state => final_state,
+        /// Clears the free-form data.
+        clear_metadata => metadata,
+        /// Clears the settlement time: the event is open again.
+        clear_settled_at => settled_at,
     }
 }
 
@@ -345,7 +407,7 @@ impl<'a> IntoFuture for UpdateWorkflowEvent<'a> {
             non_empty("event_id", &self.event_id)?;
             let op = c.authed()?.chats_workflow_events_update();
             let op = op.chat_id(&self.chat_id).event_id(&self.event_id);
-            let v = op.body(self.body).await?;
+            let v = op.body(self.body).await.map_err(tag_state_conflict)?;
             c.decode(v)
         })
     }
@@ -365,30 +427,35 @@ macro_rules! task_fields {
         /// Present-tense label shown while the task is in progress.
         pub fn active_form(mut self, label: impl Into<String>) -> Self {
             self.body.active_form = Some(label.into());
+            self.body.extra.remove("active_form");
             self
         }
 
         /// Who owns the task.
         pub fn owner(mut self, user_id: impl Into<String>) -> Self {
             self.body.owner = Some(user_id.into());
+            self.body.extra.remove("owner");
             self
         }
 
         /// Tasks this one blocks.
         pub fn blocks<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
             self.body.blocks = $wrap(strings(ids));
+            self.body.extra.remove("blocks");
             self
         }
 
         /// Tasks blocking this one.
         pub fn blocked_by<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
             self.body.blocked_by = $wrap(strings(ids));
+            self.body.extra.remove("blocked_by");
             self
         }
 
         /// Free-form data.
         pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
             self.body.metadata = $wrap(metadata);
+            self.body.extra.remove("metadata");
             self
         }
     };
@@ -441,19 +508,35 @@ impl UpdateTask<'_> {
     /// New details.
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.body.description = Some(description.into());
+        self.body.extra.remove("description");
         self
     }
 
     /// New status.
     pub fn status(mut self, status: impl Into<String>) -> Self {
         self.body.status = Some(status.into());
+        self.body.extra.remove("status");
         self
     }
 
     /// New title.
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.body.subject = Some(subject.into());
+        self.body.extra.remove("subject");
         self
+    }
+
+    clear_fields! {
+        /// Clears the in-progress label (sends it as `null`).
+        clear_active_form => active_form,
+        /// Unassigns the task: clears its owner.
+        clear_owner => owner,
+        /// Clears the tasks this one blocks.
+        clear_blocks => blocks,
+        /// Clears the tasks blocking this one.
+        clear_blocked_by => blocked_by,
+        /// Clears the free-form data.
+        clear_metadata => metadata,
     }
 }
 

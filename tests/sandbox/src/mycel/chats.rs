@@ -13,11 +13,20 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{Caller, Data as MycelData, MycelResult};
-use crate::fastapi::{ApiError, FastJson};
+use crate::fastapi::{parse_body, ApiError, FastJson};
 use crate::Shared;
 
 /// What a send refused for being behind says (the service's wording).
 const NOT_CAUGHT_UP: &str = "Chat advanced after your last read.";
+/// Fields of a workflow event a PATCH may clear with an explicit `null`.
+const CLEARABLE_EVENT_FIELDS: [&str; 6] = [
+    "state",
+    "decision_states",
+    "rationales",
+    "final_state",
+    "metadata",
+    "settled_at",
+];
 const TASK_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "cancelled"];
 
 fn now_iso() -> String {
@@ -124,7 +133,58 @@ pub(crate) struct Data {
     pub(crate) stale_cursor: bool,
 }
 
+/// The summary a notification gives of a message: its start, never the
+/// whole body.
+fn summary(content: &str) -> String {
+    const MAX: usize = 80;
+    match content.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &content[..cut]),
+        None => content.to_owned(),
+    }
+}
+
+/// The inbox notification of a chat message for a member with `unread`
+/// unread messages.
+fn message_notification(message: &Value, unread: usize) -> Value {
+    json!({
+        "chat_id": message["chat_id"],
+        "notification_type": "chat",
+        "event_type": "chat.message",
+        "message_id": message["id"],
+        "message_seq": message["seq"],
+        "sender_id": message["sender_id"],
+        "sender_name": message["sender_name"],
+        "summary": summary(message["content"].as_str().unwrap_or_default()),
+        "source": "chat",
+        "unread_count": unread,
+    })
+}
+
 impl Data {
+    /// One notification per chat `user` has unread messages in (and is not
+    /// muted in), naming the latest of them: what the backend rebuilds from
+    /// unread counts. They have no inbox seq.
+    pub(crate) fn unread_notifications(&self, user: &str) -> Vec<Value> {
+        self.order
+            .iter()
+            .filter_map(|id| self.chats.get(id))
+            .filter(|c| c.member(user).is_some_and(|m| !m.is_muted()))
+            .filter_map(|c| {
+                let unread = c.unread_for(user);
+                // The latest unread message that woke (or would wake) them:
+                // not their own, not addressed to others only.
+                let latest = unread.iter().rev().find(|m| {
+                    m["sender_id"] != user
+                        && (m["delivery_scope"] != "addressed"
+                            || m["addressed_to_user_ids"]
+                                .as_array()
+                                .is_some_and(|to| to.iter().any(|u| u == user)))
+                })?;
+                Some(message_notification(latest, unread.len()))
+            })
+            .collect()
+    }
+
     pub(crate) fn is_muted(&self, chat_id: &str, user_id: &str) -> bool {
         self.chats
             .get(chat_id)
@@ -331,9 +391,6 @@ async fn create_chat(
             others.push(id);
         }
     }
-    if others.is_empty() {
-        return Err(bad_request("At least one other participant is required"));
-    }
     let kind = match (body.kind.as_str(), others.len()) {
         ("direct", 1) | ("auto", 1) => "direct",
         ("direct", _) => {
@@ -534,6 +591,7 @@ async fn request_join(
                 "chat_id": chat_id,
                 "notification_type": "chat",
                 "event_type": "chat.join_request",
+                "request_id": request["id"],
                 "sender_id": caller.0,
                 "sender_name": name,
                 "source": "chat",
@@ -729,18 +787,7 @@ async fn send_message(
             .map(|m| (m.user_id.clone(), chat.unread_for(&m.user_id).len()))
             .collect();
         for (user, unread) in wake {
-            data.inbox.push(
-                &user,
-                json!({
-                    "chat_id": chat_id,
-                    "notification_type": "chat",
-                    "event_type": "chat.message",
-                    "sender_id": caller.0,
-                    "sender_name": sender_name,
-                    "source": "chat",
-                    "unread_count": unread,
-                }),
-            );
+            data.inbox.push(&user, message_notification(&json, unread));
         }
         json
     };
@@ -777,15 +824,26 @@ async fn mark_read(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(chat_id): Path<String>,
+    FastJson(body): FastJson<types::MarkReadBody>,
 ) -> MycelResult<Json<Value>> {
+    if body.up_to_seq < 0 {
+        return Err(ApiError::validation(
+            vec!["body".into(), "up_to_seq".into()],
+            "Input should be greater than or equal to 0",
+            "greater_than_equal",
+        ));
+    }
     let mut data = shared.mycel.lock();
     let chat = member_chat_mut(&mut data, &chat_id, &caller.0)?;
-    let last = chat.last_seq();
+    // Up to the given seq, never past the latest message, never backwards.
+    let target = body.up_to_seq.min(chat.last_seq());
+    let mut read = 0;
     if let Some(me) = chat.member_mut(&caller.0) {
-        me.last_read_seq = last;
+        me.last_read_seq = me.last_read_seq.max(target);
+        read = me.last_read_seq;
     }
     Ok(Json(
-        json!({ "status": "ok", "chat_id": chat_id, "last_read_seq": last }),
+        json!({ "status": "ok", "chat_id": chat_id, "last_read_seq": read }),
     ))
 }
 
@@ -842,11 +900,18 @@ async fn set_workflow(
 ) -> MycelResult<Json<Value>> {
     let mut data = shared.mycel.lock();
     let chat = member_chat_mut(&mut data, &chat_id, &caller.0)?;
+    let current = chat
+        .workflow
+        .as_ref()
+        .and_then(|w| w["state_version"].as_i64())
+        .unwrap_or(0);
+    check_version("Workflow", body.expected_state_version, current)?;
     let workflow = json!({
         "chat_id": chat_id,
         "kind": body.kind,
         "state": body.state,
         "config": body.config,
+        "state_version": current + 1,
         "updated_by": caller.0,
         "updated_at": now_iso(),
     });
@@ -896,10 +961,35 @@ async fn create_event(
         "final_state": body.final_state,
         "metadata": body.metadata,
         "settled_at": null,
+        "state_version": 1,
         "created_at": now_iso(),
     });
     chat.workflow_events.push(event.clone());
     Ok(Json(event))
+}
+
+/// Optimistic concurrency: a change made from version `expected` is refused
+/// once the state is at another version (0: there is none yet).
+fn check_version(what: &str, expected: Option<i64>, current: i64) -> MycelResult<()> {
+    match expected {
+        Some(v) if v != current => Err(conflict(&format!(
+            "{what} state version conflict: expected {v}, current {current}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The fields a PATCH body sends as an explicit `null`: "clear it", unlike
+/// an omitted field.
+fn nulls(raw: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Map<String, Value>>(raw)
+        .map(|m| {
+            m.into_iter()
+                .filter(|(_, v)| v.is_null())
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn find<'a>(items: &'a mut [Value], id: &str, what: &str) -> MycelResult<&'a mut Value> {
@@ -931,11 +1021,20 @@ async fn update_event(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path((chat_id, event_id)): Path<(String, String)>,
-    FastJson(body): FastJson<types::UpdateChatWorkflowEventBody>,
+    raw: axum::body::Bytes,
 ) -> MycelResult<Json<Value>> {
+    let body: types::UpdateChatWorkflowEventBody = parse_body(&raw)?;
     let mut data = shared.mycel.lock();
     let chat = member_chat_mut(&mut data, &chat_id, &caller.0)?;
     let event = find(&mut chat.workflow_events, &event_id, "Workflow event")?;
+    let current = event["state_version"].as_i64().unwrap_or(1);
+    check_version("Workflow event", body.expected_state_version, current)?;
+    for field in nulls(&raw) {
+        if CLEARABLE_EVENT_FIELDS.contains(&field.as_str()) {
+            event[field.as_str()] = Value::Null;
+        }
+    }
+    event["state_version"] = json!(current + 1);
     set_if(event, "state", body.state);
     set_if(event, "decision_states", body.decision_states);
     set_if(event, "rationales", body.rationales);
@@ -1026,14 +1125,23 @@ async fn update_task(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path((chat_id, task_id)): Path<(String, String)>,
-    FastJson(body): FastJson<types::UpdateChatTaskBody>,
+    raw: axum::body::Bytes,
 ) -> MycelResult<Json<Value>> {
+    let body: types::UpdateChatTaskBody = parse_body(&raw)?;
     if let Some(s) = &body.status {
         check_status(s)?;
     }
     let mut data = shared.mycel.lock();
     let chat = member_chat_mut(&mut data, &chat_id, &caller.0)?;
     let task = find(&mut chat.tasks, &task_id, "Task")?;
+    for field in nulls(&raw) {
+        match field.as_str() {
+            "active_form" | "owner" => task[field.as_str()] = Value::Null,
+            "blocks" | "blocked_by" => task[field.as_str()] = json!([]),
+            "metadata" => task["metadata"] = json!({}),
+            _ => {}
+        }
+    }
     set_if(task, "status", body.status);
     set_if(task, "subject", body.subject);
     set_if(task, "description", body.description);

@@ -2,6 +2,12 @@
 //! per-user `seq`. They are drained over HTTP (`drain`, long-polling `wait`)
 //! and pushed over the `/api/runtime/inbox/subscribe` WebSocket, which
 //! replays the last [`REPLAY_BUFFER`] frames after a `resume` frame.
+//!
+//! As in the backend, the numbering lives in memory only: a restart of the
+//! inbox state ([`Data::restart`]) starts every user's seq at 1 again and
+//! forgets what was queued, while chats keep their unread counts — so drain
+//! and wait rebuild a chat notification for every unread chat that nothing
+//! queued names.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -24,9 +30,6 @@ use crate::Shared;
 
 /// Notify frames kept per user for replay.
 pub(crate) const REPLAY_BUFFER: usize = 256;
-/// How long a new socket waits for an optional `resume` frame before it
-/// streams live frames: the replay has to come first, in order.
-const RESUME_GRACE: Duration = Duration::from_millis(200);
 
 /// One serialized notify frame.
 #[derive(Debug, Clone)]
@@ -74,9 +77,20 @@ impl Data {
         if inbox.replay.len() > REPLAY_BUFFER {
             inbox.replay.pop_front();
         }
-        inbox.pending.push(metadata);
+        let mut queued = metadata;
+        if let Value::Object(m) = &mut queued {
+            m.insert("seq".into(), json!(seq));
+        }
+        inbox.pending.push(queued);
         inbox.sockets.retain(|s| s.send(frame.clone()).is_ok());
         seq
+    }
+
+    /// What a backend restart does to the inbox: every seq starts again at
+    /// 1, the replay buffers and the queues are gone, and so are the open
+    /// sockets (their senders are dropped, which ends them).
+    pub(crate) fn restart(&mut self) {
+        self.users.clear();
     }
 
     pub(crate) fn seq(&self, user: &str) -> i64 {
@@ -90,12 +104,31 @@ impl Data {
             .sum()
     }
 
-    fn drain(&mut self, user: &str) -> Vec<Value> {
+    fn take_pending(&mut self, user: &str) -> Vec<Value> {
         self.users
             .get_mut(user)
             .map(|u| std::mem::take(&mut u.pending))
             .unwrap_or_default()
     }
+}
+
+/// What a drain or a wait hands out: the queued notifications, then one
+/// rebuilt from the unread count of every unread chat none of them names.
+fn hand_out(data: &mut super::Data, user: &str) -> Vec<Value> {
+    let mut items = data.inbox.take_pending(user);
+    let named: std::collections::HashSet<String> = items
+        .iter()
+        .filter(|i| i["notification_type"] == "chat")
+        .filter_map(|i| i["chat_id"].as_str().map(str::to_owned))
+        .collect();
+    let rebuilt: Vec<Value> = data
+        .chats
+        .unread_notifications(user)
+        .into_iter()
+        .filter(|n| n["chat_id"].as_str().is_some_and(|c| !named.contains(c)))
+        .collect();
+    items.extend(rebuilt);
+    items
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -110,7 +143,7 @@ fn batch(items: Vec<Value>) -> Json<Value> {
 }
 
 async fn drain(AxumState(shared): AxumState<Arc<Shared>>, caller: Caller) -> Json<Value> {
-    batch(shared.mycel.lock().inbox.drain(&caller.0))
+    batch(hand_out(&mut shared.mycel.lock(), &caller.0))
 }
 
 #[derive(Deserialize)]
@@ -143,7 +176,7 @@ async fn wait(
         let notified = shared.mycel.wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let items = shared.mycel.lock().inbox.drain(&caller.0);
+        let items = hand_out(&mut shared.mycel.lock(), &caller.0);
         if !items.is_empty() {
             return Ok(batch(items));
         }
@@ -155,10 +188,13 @@ async fn wait(
 
 async fn subscribe(
     AxumState(shared): AxumState<Arc<Shared>>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
+    // The backend closes with 1008 before accepting, which the HTTP
+    // handshake answers as 403 — not FastAPI's 401 of the HTTP routes.
+    let caller = caller.map_err(|_| ApiError::new(StatusCode::FORBIDDEN, "Not authenticated"))?;
     Ok(ws.on_upgrade(move |socket| serve_socket(shared, caller.0, socket)))
 }
 
@@ -188,7 +224,15 @@ async fn serve_socket(shared: Arc<Shared>, user: String, mut socket: WebSocket) 
     // Highest seq written to this socket; live frames at or below it were
     // already sent by the replay.
     let mut sent: i64 = i64::MIN;
-    let first = tokio::time::timeout(RESUME_GRACE, socket.recv()).await;
+    // As the backend: nothing is streamed before the client's first frame,
+    // which may take as long as it likes. A `resume` frame asks for the
+    // replay; any other is skipped.
+    let first = tokio::select! {
+        biased;
+        _ = disconnect.changed() => return,
+        first = socket.recv() => first,
+    };
+    let first: Result<_, ()> = Ok(first);
     if let Ok(Some(Ok(Message::Text(text)))) = first {
         if let Ok(resume) = serde_json::from_str::<ResumeFrame>(text.as_str()) {
             if resume.kind == "resume" {

@@ -13,6 +13,7 @@ use agentwire_mycel_transport::types;
 use axum::extract::{FromRequestParts, State as AxumState};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -46,6 +47,8 @@ pub(crate) struct User {
     /// Who created this identity (external and managed agents).
     pub(crate) owner_id: Option<String>,
     pub(crate) description: String,
+    /// A guest owner: made without invite code, email or password.
+    pub(crate) guest: bool,
 }
 
 impl User {
@@ -58,8 +61,23 @@ impl User {
             "mycel_id": self.mycel_id,
             "avatar": null,
             "owner_user_id": self.owner_id,
+            "is_guest": self.guest,
         })
     }
+}
+
+/// One email the sandbox "sent" (it sends none), as a local mail catcher
+/// keeps it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SentMail {
+    /// The recipient.
+    pub to: String,
+    /// The subject line.
+    pub subject: String,
+    /// The text.
+    pub body: String,
+    /// The one-time code the mail carries.
+    pub code: String,
 }
 
 /// An emailed code waiting to be verified.
@@ -80,6 +98,8 @@ pub(crate) struct Data {
     /// temp token → (email, password, invite code)
     temp_tokens: HashMap<String, (String, String, String)>,
     threads: Vec<Value>,
+    /// Every mail "sent", oldest first.
+    outbox: Vec<SentMail>,
     next_id: u64,
     pub(crate) chats: chats::Data,
     pub(crate) relationships: relationships::Data,
@@ -127,6 +147,28 @@ impl Data {
             password: Some(password.to_owned()),
             owner_id: None,
             description: String::new(),
+            guest: false,
+        };
+        self.add_user(user.clone());
+        user
+    }
+
+    fn create_guest(&mut self, display_name: Option<&str>) -> User {
+        let id = self.id("guest");
+        let name = display_name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("Guest {}", self.next_id), str::to_owned);
+        let user = User {
+            mycel_id: 100_000 + self.next_id,
+            id,
+            name,
+            kind: "human",
+            email: None,
+            password: None,
+            owner_id: None,
+            description: String::new(),
+            guest: true,
         };
         self.add_user(user.clone());
         user
@@ -160,6 +202,7 @@ impl Data {
             mycel_id: 100_000 + self.next_id,
             owner_id: Some(owner.to_owned()),
             description: String::new(),
+            guest: false,
         });
         Ok(self.issue_token(user_id))
     }
@@ -175,6 +218,7 @@ impl Data {
             mycel_id: 100_000 + self.next_id,
             owner_id: Some(owner.to_owned()),
             description: description.to_owned(),
+            guest: false,
         };
         self.add_user(user.clone());
         user
@@ -246,6 +290,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/auth/verify-otp", post(verify_otp))
         .route("/api/auth/complete-register", post(complete_register))
         .route("/api/auth/login", post(login))
+        .route("/api/auth/guest", post(create_guest_owner))
+        .route("/openapi.json", get(openapi))
         .route("/api/auth/me", get(me))
         .route("/api/auth/external-users", post(create_external_user))
         .route("/api/panel/agents", get(list_agents).post(create_agent))
@@ -277,6 +323,12 @@ async fn send_otp(
         ));
     }
     let code = format!("{:06}", uuid::Uuid::new_v4().as_u128() % 1_000_000);
+    data.outbox.push(SentMail {
+        to: body.email.clone(),
+        subject: "Your Mycel verification code".into(),
+        body: format!("Your Mycel verification code is {code}."),
+        code: code.clone(),
+    });
     data.otps.insert(
         body.email.clone(),
         PendingOtp {
@@ -358,6 +410,25 @@ async fn login(
     };
     let token = data.issue_token(&user.id);
     Ok(Json(json!({ "token": token, "user": user.to_json() })))
+}
+
+async fn create_guest_owner(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    FastJson(body): FastJson<types::CreateGuestOwnerRequest>,
+) -> MycelResult<Json<Value>> {
+    let mut data = shared.mycel.lock();
+    let user = data.create_guest(body.display_name.as_deref());
+    let token = data.issue_token(&user.id);
+    Ok(Json(json!({ "token": token, "user": user.to_json() })))
+}
+
+/// The backend's own description of itself, as FastAPI serves it.
+async fn openapi() -> axum::response::Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../../../../openapi/upstream/mycel.json"),
+    )
+        .into_response()
 }
 
 async fn me(AxumState(shared): AxumState<Arc<Shared>>, caller: Caller) -> MycelResult<Json<Value>> {
@@ -449,11 +520,25 @@ async fn create_thread(
             format!("Unknown sandbox provider: {}", body.sandbox),
         ));
     }
+    if let Some(m) = body.bind_mounts.iter().find(|m| !m.target.starts_with('/')) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Mount target must be an absolute path: {}", m.target),
+        ));
+    }
     let id = data.id("thread");
+    let sandbox_id = body
+        .existing_sandbox_id
+        .clone()
+        .unwrap_or_else(|| format!("sbx_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
     let thread = json!({
         "thread_id": id,
         "agent_user_id": agent.id,
         "sandbox": body.sandbox,
+        "sandbox_id": sandbox_id,
+        "sandbox_template_id": body.sandbox_template_id,
+        "agent": body.agent,
+        "bind_mounts": body.bind_mounts,
         "cwd": body.cwd,
         "model": body.model,
         "status": "created",
@@ -500,6 +585,23 @@ impl MycelHandle {
     /// The one-time code "emailed" to `email` by `send-otp`, while unused.
     pub fn otp_for(&self, email: &str) -> Option<String> {
         self.state().lock().otps.get(email).map(|o| o.code.clone())
+    }
+
+    /// Every mail `send-otp` "sent" so far, oldest first — what a local
+    /// mail catcher shows. The standalone sandbox serves the same list at
+    /// `GET /_sandbox/mycel/mail`.
+    pub fn sent_mail(&self) -> Vec<SentMail> {
+        self.state().lock().outbox.clone()
+    }
+
+    /// Restarts the inbox state, as a backend restart does while clients
+    /// are connected: every open inbox socket drops, every user's seq starts
+    /// again at 1, replay buffers and queued notifications are gone. Chats,
+    /// messages and read positions stay (they are not in the inbox), so
+    /// drain and wait rebuild notifications of unread chats.
+    pub fn restart_inbox(&self) {
+        self.state().lock().inbox.restart();
+        self.state().disconnect.send_modify(|n| *n += 1);
     }
 
     /// Registers an owner account directly (no OTP) and returns it with a token.

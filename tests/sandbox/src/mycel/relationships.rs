@@ -142,11 +142,12 @@ async fn request(
             updated_at: now,
         };
         let out = row.to_json(&caller.0);
-        data.relationships.rows.insert(id, row);
+        data.relationships.rows.insert(id.clone(), row);
         let name = data.name_of(&caller.0);
         data.inbox.push(
             &body.target_user_id,
             json!({
+                "relationship_id": id,
                 "notification_type": "relationship",
                 "event_type": "relationship.request",
                 "sender_id": caller.0,
