@@ -149,6 +149,36 @@ fn promptev_from_env_reads_the_project_key() {
     assert_eq!(client.base_url(), "http://127.0.0.1:9");
 }
 
+#[test]
+fn promptev_current_client_from_env_reads_the_api_key() {
+    let missing = with_env(
+        &[("PROMPTEV_API_KEY", None), ("PROMPTEV_PROJECT_KEY", None)],
+        promptev::Client::from_env,
+    );
+    let message = config_message(missing);
+    assert!(message.contains("PROMPTEV_API_KEY"), "{message}");
+    // The 0.2 product's variable is not read by the current client.
+    let other_product = with_env(
+        &[
+            ("PROMPTEV_API_KEY", None),
+            ("PROMPTEV_PROJECT_KEY", Some("pv_sk_fake_env_key_01")),
+        ],
+        promptev::Client::from_env,
+    );
+    assert!(config_message(other_product).contains("PROMPTEV_API_KEY"));
+
+    let client = with_env(
+        &[
+            ("PROMPTEV_API_KEY", Some("fk_fake_env_key_0123456789")),
+            ("PROMPTEV_BASE_URL", Some("http://127.0.0.1:9/")),
+        ],
+        promptev::Client::from_env,
+    )
+    .unwrap();
+    assert_eq!(client.base_url(), "http://127.0.0.1:9");
+    assert!(!format!("{client:?}").contains("fk_fake_env_key_0123456789"));
+}
+
 /// A host that resolves nowhere: a call can only succeed through the proxy.
 const UNREACHABLE: &str = "http://service.invalid";
 
