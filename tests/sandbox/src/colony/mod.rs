@@ -31,6 +31,7 @@ pub(crate) mod messages;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
+pub(crate) mod surface;
 pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
@@ -129,6 +130,7 @@ pub(crate) struct Data {
     pub(crate) notifications: notifications::Data,
     pub(crate) vault: vault::Data,
     pub(crate) webhooks: webhooks::Data,
+    pub(crate) surface: surface::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -263,6 +265,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(notifications::routes())
         .merge(vault::routes())
         .merge(webhooks::routes())
+        .merge(surface::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
