@@ -672,13 +672,14 @@ async fn colony_icons_and_banners_are_uploaded_by_moderators() {
         "100 karma first: {low:?}"
     );
     assert!(sb.colony().set_karma("alice", 100));
-    let banner = vec![7u8; 200_000];
+    // Over a megabyte, under the service's cap.
+    let banner = vec![7u8; 3 << 20];
     let colony = alice
         .upload_colony_banner("general", "wide.png", &banner, "image/jpeg")
         .await
         .unwrap();
     assert_eq!(colony.id.to_string(), GENERAL);
-    assert_eq!(sb.colony().banner_size(GENERAL), Some(200_000));
+    assert_eq!(sb.colony().banner_size(GENERAL), Some(3 << 20));
 
     let format = alice
         .upload_colony_icon("general", "icon.svg", PNG, "image/svg+xml")

@@ -36,8 +36,9 @@ pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
 
-/// Size of the accepted request bodies (the service allows 50 000-character posts).
-const MAX_BODY: usize = 1 << 20;
+/// Size of the accepted request bodies (the service allows 50 000-character
+/// posts, and image uploads up to its 5 MB banner cap with their form).
+const MAX_BODY: usize = 6 << 20;
 
 /// An error in The Colony's envelope.
 #[derive(Debug)]
