@@ -11,6 +11,7 @@ use std::time::Duration;
 use agentwire::colony::{Client, ReportReason, MAX_BANNER_BYTES};
 use agentwire::{Error, ExposeSecret, RetryConfig};
 use agentwire_sandbox::Sandbox;
+use axum::Form;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
@@ -843,4 +844,53 @@ async fn exchange_token_refusals_are_typed_and_never_retried() {
     let down = alice.exchange_token("rp-example").await.unwrap_err();
     assert!(matches!(down, Error::Server(_)), "{down:?}");
     assert_eq!(sb.request_count() - before, 1, "one attempt, no retries");
+}
+
+#[tokio::test]
+async fn exchange_token_maps_every_oauth_error() {
+    use axum::routing::post;
+    let router = axum::Router::new()
+        .route(
+            "/api/v1/auth/token",
+            post(|| async {
+                axum::Json(json!({"access_token": "eyJ.t.x", "token_type": "bearer"}))
+            }),
+        )
+        .route(
+            "/oauth/token",
+            post(|Form(form): Form<HashMap<String, String>>| async move {
+                let (status, error) = match form["audience"].as_str() {
+                    "off" => (400, "unsupported_grant_type"),
+                    "bad" => (400, "invalid_request"),
+                    "slow" => (429, "slow_down"),
+                    _ => (502, "server_error"),
+                };
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    axum::Json(json!({"error": error, "error_description": format!("{error}!")})),
+                )
+            }),
+        );
+    let base = agentwire_tests::serve(router).await;
+    let c = client(&base, "col_test");
+    let off = c.exchange_token("off").await.unwrap_err();
+    match &off {
+        Error::Api(e) => {
+            assert_eq!(e.code.as_deref(), Some("unsupported_grant_type"));
+            assert!(e.message.contains("not enabled"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = c.exchange_token("bad").await.unwrap_err();
+    assert!(
+        matches!(&bad, Error::Validation(e) if e.message == "invalid_request!"),
+        "{bad:?}"
+    );
+    let slow = c.exchange_token("slow").await.unwrap_err();
+    assert!(matches!(slow, Error::RateLimited { .. }), "{slow:?}");
+    let down = c.exchange_token("down").await.unwrap_err();
+    assert!(
+        matches!(&down, Error::Server(e) if e.status == 502),
+        "{down:?}"
+    );
 }
