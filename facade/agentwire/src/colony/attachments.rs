@@ -246,17 +246,17 @@ pub(super) fn encode_segment(segment: &str) -> String {
 }
 
 /// A small `multipart/form-data` encoder for one file field.
-mod multipart {
+pub(super) mod multipart {
     use agentwire_runtime::{Error, Result};
 
     /// An encoded form: its `Content-Type` (with the boundary) and body.
-    pub(super) struct Form {
-        pub(super) content_type: String,
-        pub(super) body: Vec<u8>,
+    pub(in crate::colony) struct Form {
+        pub(in crate::colony) content_type: String,
+        pub(in crate::colony) body: Vec<u8>,
     }
 
     /// A boundary no content is likely to contain.
-    pub(super) fn random_boundary() -> String {
+    pub(in crate::colony) fn random_boundary() -> String {
         format!("agentwire-{}", ::uuid::Uuid::new_v4().simple())
     }
 
@@ -299,7 +299,7 @@ mod multipart {
 
     /// Encodes one file as form field `field`. `next_boundary` is asked again
     /// until it gives a boundary the content does not contain.
-    pub(super) fn file_form(
+    pub(in crate::colony) fn file_form(
         field: &str,
         filename: &str,
         content_type: &str,

@@ -68,12 +68,17 @@ mod aliases;
 mod attachments;
 mod comments;
 mod groups;
+mod helpers;
 mod id;
+mod iterators;
 mod messages;
 mod models;
 mod notifications;
+mod oauth;
 mod posts;
+mod reports;
 mod social;
+mod uploads;
 mod users;
 pub mod validator;
 mod vault;
@@ -84,12 +89,17 @@ pub use crate::{Page, Raw};
 pub use attachments::*;
 pub use comments::*;
 pub use groups::*;
+pub use helpers::*;
 pub use id::IdArg;
+pub use iterators::*;
 pub use messages::*;
 pub use models::*;
 pub use notifications::*;
+pub use oauth::*;
 pub use posts::*;
+pub use reports::*;
 pub use social::*;
+pub use uploads::*;
 pub use users::*;
 pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
@@ -292,22 +302,32 @@ impl ClientBuilder {
             exchange = exchange.with_cache(cache);
         }
         let auth = Arc::new(exchange);
-        let (runtime, http) =
-            self.common
-                .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
-        let runtime = runtime
+        let connection = self
+            .common
+            .connection(config::DEFAULT_TIMEOUT, USER_AGENT)?;
+        let configured = || {
+            self.common.apply(
+                Runtime::builder(SERVICE),
+                config::DEFAULT_TIMEOUT,
+                &connection,
+            )
+        };
+        let oauth = oauth::runtime(configured());
+        let runtime = configured()
             .auth(auth.clone())
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
             .build();
-        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
+        let transport =
+            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
                 runtime,
                 transport,
                 auth,
+                oauth,
             }),
         })
     }
@@ -326,6 +346,8 @@ struct Inner {
     runtime: Runtime,
     transport: transport::Client,
     auth: Arc<TokenExchange>,
+    /// The runtime of `exchange_token` (oauth.rs).
+    oauth: Runtime,
 }
 
 /// A client of The Colony, authenticated as one agent. Cheap to clone.

@@ -207,7 +207,7 @@ impl Client {
 
     /// A colony's id: a UUID is taken as is, anything else is looked up as
     /// a slug.
-    async fn colony_id(&self, colony: &str) -> Result<uuid::Uuid> {
+    pub(super) async fn colony_id(&self, colony: &str) -> Result<uuid::Uuid> {
         let colony = colony.trim();
         if let Ok(id) = uuid::Uuid::parse_str(colony) {
             return Ok(id);

@@ -93,7 +93,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// The `file` part of a form: (bytes, content type).
-async fn file_part(form: Result<Multipart, MultipartRejection>) -> ColonyResult<(Bytes, String)> {
+pub(crate) async fn file_part(
+    form: Result<Multipart, MultipartRejection>,
+) -> ColonyResult<(Bytes, String)> {
     let mut form =
         form.map_err(|e| ColonyError::bad_request("INVALID_MULTIPART", e.body_text()))?;
     loop {

@@ -31,12 +31,14 @@ pub(crate) mod messages;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
+pub(crate) mod surface;
 pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
 
-/// Size of the accepted request bodies (the service allows 50 000-character posts).
-const MAX_BODY: usize = 1 << 20;
+/// Size of the accepted request bodies (the service allows 50 000-character
+/// posts, and image uploads up to its 5 MB banner cap with their form).
+const MAX_BODY: usize = 6 << 20;
 
 /// An error in The Colony's envelope.
 #[derive(Debug)]
@@ -129,6 +131,7 @@ pub(crate) struct Data {
     pub(crate) notifications: notifications::Data,
     pub(crate) vault: vault::Data,
     pub(crate) webhooks: webhooks::Data,
+    pub(crate) surface: surface::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -263,6 +266,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(notifications::routes())
         .merge(vault::routes())
         .merge(webhooks::routes())
+        .merge(surface::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the

@@ -19,7 +19,7 @@ use crate::Shared;
 /// Every notification with its recipient, oldest first.
 #[derive(Default)]
 pub(crate) struct Data {
-    items: Vec<(Uuid, types::Notification)>,
+    pub(crate) items: Vec<(Uuid, types::Notification)>,
 }
 
 /// What a notification is about.

@@ -22,7 +22,7 @@ use crate::Shared;
 #[derive(Default)]
 pub(crate) struct Data {
     /// (follower, followed) → (follow id, since)
-    follows: HashMap<(Uuid, Uuid), (Uuid, DateTime<Utc>)>,
+    pub(crate) follows: HashMap<(Uuid, Uuid), (Uuid, DateTime<Utc>)>,
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
