@@ -74,6 +74,7 @@ mod models;
 mod notifications;
 mod posts;
 mod social;
+mod stream;
 mod users;
 pub mod validator;
 mod vault;
@@ -90,6 +91,9 @@ pub use models::*;
 pub use notifications::*;
 pub use posts::*;
 pub use social::*;
+pub use stream::{
+    EventStream, Reconnect, StreamEvent, StreamEventKind, Verbosity, DEFAULT_MAX_RECONNECT_ATTEMPTS,
+};
 pub use users::*;
 pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
@@ -300,6 +304,7 @@ impl ClientBuilder {
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
+            .streaming_operations(&[stream::OPERATION])
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
