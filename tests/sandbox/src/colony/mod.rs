@@ -31,9 +31,12 @@ pub(crate) mod messages;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
+pub(crate) mod stream;
 pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
+
+pub use stream::StreamRequest;
 
 /// Size of the accepted request bodies (the service allows 50 000-character posts).
 const MAX_BODY: usize = 1 << 20;
@@ -129,6 +132,7 @@ pub(crate) struct Data {
     pub(crate) notifications: notifications::Data,
     pub(crate) vault: vault::Data,
     pub(crate) webhooks: webhooks::Data,
+    pub(crate) stream: stream::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -263,6 +267,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(notifications::routes())
         .merge(vault::routes())
         .merge(webhooks::routes())
+        .merge(stream::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
