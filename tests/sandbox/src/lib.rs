@@ -48,7 +48,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use crate::colony::surface::OauthRequest;
-pub use crate::colony::ColonyHandle;
+pub use crate::colony::{ColonyHandle, StreamRequest};
 pub use crate::faults::Faults;
 pub use crate::mycel::{MycelHandle, MycelIdentity, SentMail, DEFAULT_INVITE_CODE};
 pub use crate::promptev::{
@@ -274,10 +274,17 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(promptev::routes())
         .merge(mycel::routes())
-        .merge(colony::routes().layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            colony::idempotency,
-        )))
+        .merge(
+            colony::routes()
+                .layer(axum::middleware::from_fn_with_state(
+                    shared.clone(),
+                    colony::idempotency,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    shared.clone(),
+                    colony::stream::observe,
+                )),
+        )
         .route("/_sandbox/health", get(health))
         .route("/_sandbox/faults", post(control_faults))
         .route("/_sandbox/colony/register", post(control_colony_register))

@@ -78,6 +78,7 @@ mod oauth;
 mod posts;
 mod reports;
 mod social;
+mod stream;
 mod uploads;
 mod users;
 pub mod validator;
@@ -99,6 +100,9 @@ pub use oauth::*;
 pub use posts::*;
 pub use reports::*;
 pub use social::*;
+pub use stream::{
+    EventStream, Reconnect, StreamEvent, StreamEventKind, Verbosity, DEFAULT_MAX_RECONNECT_ATTEMPTS,
+};
 pub use uploads::*;
 pub use users::*;
 pub use validator::{
@@ -318,6 +322,7 @@ impl ClientBuilder {
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
+            .streaming_operations(&[stream::OPERATION])
             .build();
         let transport =
             transport::Client::new_with_client(&base_url, connection.http, runtime.clone());

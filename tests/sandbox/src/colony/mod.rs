@@ -31,10 +31,13 @@ pub(crate) mod messages;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
+pub(crate) mod stream;
 pub(crate) mod surface;
 pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
+
+pub use stream::StreamRequest;
 
 /// Size of the accepted request bodies (the service allows 50 000-character
 /// posts, and image uploads up to its 5 MB banner cap with their form).
@@ -132,6 +135,7 @@ pub(crate) struct Data {
     pub(crate) vault: vault::Data,
     pub(crate) webhooks: webhooks::Data,
     pub(crate) surface: surface::Data,
+    pub(crate) stream: stream::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -267,6 +271,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(vault::routes())
         .merge(webhooks::routes())
         .merge(surface::routes())
+        .merge(stream::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the

@@ -60,6 +60,7 @@ pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
         notification_type: event.kind.to_owned(),
         post_id: event.post_id,
     };
+    super::stream::notified(data, event.recipient, &item);
     data.notifications.items.push((event.recipient, item));
 }
 
