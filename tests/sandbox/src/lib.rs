@@ -47,7 +47,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
-pub use crate::colony::ColonyHandle;
+pub use crate::colony::{ColonyHandle, ColonyMail};
 pub use crate::faults::Faults;
 pub use crate::mycel::{MycelHandle, MycelIdentity, SentMail, DEFAULT_INVITE_CODE};
 pub use crate::promptev::{
