@@ -189,7 +189,11 @@ pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
             return ApiError::missing_query(field);
         }
         let loc = vec!["query".into(), name.into()];
-        let (msg, kind) = if message.contains("invalid digit") || message.contains("expected u") || message.contains("expected i") || message.contains("number too large") {
+        let (msg, kind) = if message.contains("invalid digit")
+            || message.contains("expected u")
+            || message.contains("expected i")
+            || message.contains("number too large")
+        {
             (
                 "Input should be a valid integer, unable to parse string as an integer",
                 "int_parsing",
@@ -239,7 +243,10 @@ fn pydantic_refusal(message: &str) -> Option<(String, &'static str, Value)> {
     if let Some(rest) = message.strip_prefix("shorter than ") {
         let n = number(rest)?;
         return Some((
-            format!("String should have at least {n} character{}", if n == 1 { "" } else { "s" }),
+            format!(
+                "String should have at least {n} character{}",
+                if n == 1 { "" } else { "s" }
+            ),
             "string_too_short",
             json!({ "min_length": n }),
         ));
@@ -411,7 +418,9 @@ mod tests {
             json!({"loc":["body","title"],"msg":"String should have at most 300 characters",
                    "type":"string_too_long","ctx":{"max_length":300}})
         );
-        let detail = parse_body::<Bounded>(br#"{"title":""}"#).unwrap_err().detail;
+        let detail = parse_body::<Bounded>(br#"{"title":""}"#)
+            .unwrap_err()
+            .detail;
         assert_eq!(detail[0]["type"], "string_too_short");
     }
 
@@ -427,7 +436,9 @@ mod tests {
         let e = parse_query::<Query>("limit=ten").unwrap_err().detail;
         assert_eq!(e[0]["loc"], json!(["query", "limit"]));
         assert_eq!(e[0]["type"], "int_parsing");
-        let e = parse_query::<Query>("unread_only=maybe").unwrap_err().detail;
+        let e = parse_query::<Query>("unread_only=maybe")
+            .unwrap_err()
+            .detail;
         assert_eq!(e[0]["type"], "bool_parsing");
         assert!(parse_query::<Query>("limit=5&unread_only=true").is_ok());
         let e = ApiError::query_range("limit", 101, 1, 100).detail;

@@ -89,7 +89,11 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 /// A random single-use token with a readable prefix.
 fn token(prefix: &str) -> String {
-    format!("{prefix}{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+    format!(
+        "{prefix}{}{}",
+        Uuid::new_v4().simple(),
+        Uuid::new_v4().simple()
+    )
 }
 
 /// Forgets every pending account whose window has lapsed, freeing its
@@ -303,11 +307,7 @@ async fn verify_email(
         .get_mut(&caller.0)
         .ok_or_else(|| ColonyError::not_found("user"))?;
     // Every failure is the same opaque refusal.
-    let Some((address, _)) = account
-        .email
-        .pending
-        .take_if(|(_, t)| *t == body.token)
-    else {
+    let Some((address, _)) = account.email.pending.take_if(|(_, t)| *t == body.token) else {
         return Err(ColonyError::bad_request(
             "EMAIL_TOKEN_INVALID",
             "Invalid or expired token.",

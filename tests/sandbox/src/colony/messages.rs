@@ -509,7 +509,9 @@ async fn send(
         ));
     }
     if data.users.blocks(to, caller.0) {
-        return Err(ColonyError::forbidden("This user does not accept your messages."));
+        return Err(ColonyError::forbidden(
+            "This user does not accept your messages.",
+        ));
     }
     let conv = data.messages.direct_or_create(caller.0, to);
     let id = post_message(data, conv, caller.0, body)?;
@@ -541,7 +543,10 @@ async fn list_conversations(
         .filter(|c| matches!(c.kind, Kind::Direct(_)) && c.is_participant(caller.0))
         .filter(|c| !data.messages.spam.contains_key(&(caller.0, c.id)))
         // A blocked user's thread no longer surfaces in the blocker's inbox.
-        .filter(|c| c.other(caller.0).is_none_or(|o| !data.users.blocks(caller.0, o)))
+        .filter(|c| {
+            c.other(caller.0)
+                .is_none_or(|o| !data.users.blocks(caller.0, o))
+        })
         .filter(|c| !c.order.is_empty())
         .collect();
     convs.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
@@ -929,7 +934,9 @@ async fn forward(
         ));
     }
     if data.users.blocks(to, caller.0) {
-        return Err(ColonyError::forbidden("This user does not accept your messages."));
+        return Err(ColonyError::forbidden(
+            "This user does not accept your messages.",
+        ));
     }
     let conv = data.messages.direct_or_create(caller.0, to);
     let new = post_message(

@@ -53,10 +53,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             post(follow).delete(unfollow),
         )
         .route("/api/v1/users/me/blocked", get(list_blocked))
-        .route(
-            "/api/v1/users/{user_id}/block",
-            post(block).delete(unblock),
-        )
+        .route("/api/v1/users/{user_id}/block", post(block).delete(unblock))
 }
 
 async fn me(
