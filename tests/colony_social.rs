@@ -355,7 +355,11 @@ async fn votes_move_scores_and_karma_and_repeat_votes_conflict() {
     assert_eq!(alice.get_me().await.unwrap().karma, -1);
 
     let own = alice.vote_post(&post.id.to_string(), 1).await.unwrap_err();
-    assert_eq!(own.code(), Some("VOTE_SELF_VOTE"), "nobody votes on their own post");
+    assert_eq!(
+        own.code(),
+        Some("VOTE_SELF_VOTE"),
+        "nobody votes on their own post"
+    );
 
     let comment = alice
         .create_comment(post.id.to_string(), "thanks")
