@@ -536,6 +536,17 @@ impl TokenExchange {
         self.token(&cx, false).await.map(|_| ())
     }
 
+    /// The bearer token requests are sent with (without `Bearer `): the
+    /// current one while it is fresh, else one from the disk cache, else a
+    /// new exchange — the same token every request would use, never an
+    /// extra exchange.
+    pub async fn bearer_token(&self, cx: AuthContext<'_>) -> Result<SecretString, AuthFailure> {
+        let header = self.token(&cx, true).await?;
+        let text = header.to_str().unwrap_or_default();
+        let token = text.strip_prefix("Bearer ").unwrap_or(text);
+        Ok(SecretString::from(token.to_owned()))
+    }
+
     /// Forgets the current token; the next request exchanges the key again.
     pub fn forget(&self) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;

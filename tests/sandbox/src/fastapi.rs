@@ -1,5 +1,8 @@
-//! Errors and request-body parsing in the shape a FastAPI service produces,
-//! for the services (Promptev) that are FastAPI applications.
+//! Errors and request parsing in the shape a FastAPI service produces, for
+//! the services (all three) that are FastAPI applications: a request that
+//! fails validation gets a 422 whose `detail` lists each problem with its
+//! `loc`, `msg` and `type` (and `ctx` for a broken bound), as pydantic 2
+//! words them.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -31,6 +34,78 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: json!([{ "loc": loc, "msg": msg, "type": kind }]),
         }
+    }
+
+    /// A 422 entry with the `ctx` pydantic adds to a broken bound.
+    pub(crate) fn validation_ctx(loc: Vec<Value>, msg: &str, kind: &str, ctx: Value) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: json!([{ "loc": loc, "msg": msg, "type": kind, "ctx": ctx }]),
+        }
+    }
+
+    /// A 422 for a query parameter outside its contract's bounds `lo..=hi`.
+    pub(crate) fn query_range(name: &str, value: i64, lo: i64, hi: i64) -> ApiError {
+        let loc = vec!["query".into(), name.into()];
+        if value < lo {
+            ApiError::validation_ctx(
+                loc,
+                &format!("Input should be greater than or equal to {lo}"),
+                "greater_than_equal",
+                json!({ "ge": lo }),
+            )
+        } else {
+            ApiError::validation_ctx(
+                loc,
+                &format!("Input should be less than or equal to {hi}"),
+                "less_than_equal",
+                json!({ "le": hi }),
+            )
+        }
+    }
+
+    /// A 422 for a query parameter that does not match its contract's
+    /// `pattern`.
+    pub(crate) fn query_pattern(name: &str, pattern: &str) -> ApiError {
+        ApiError::validation_ctx(
+            vec!["query".into(), name.into()],
+            &format!("String should match pattern '{pattern}'"),
+            "string_pattern_mismatch",
+            json!({ "pattern": pattern }),
+        )
+    }
+
+    /// A 422 for a query string outside its contract's length bounds.
+    pub(crate) fn query_length(name: &str, len: usize, min: usize, max: usize) -> ApiError {
+        let loc = vec!["query".into(), name.into()];
+        if len < min {
+            ApiError::validation_ctx(
+                loc,
+                &format!(
+                    "String should have at least {min} character{}",
+                    if min == 1 { "" } else { "s" }
+                ),
+                "string_too_short",
+                json!({ "min_length": min }),
+            )
+        } else {
+            ApiError::validation_ctx(
+                loc,
+                &format!("String should have at most {max} characters"),
+                "string_too_long",
+                json!({ "max_length": max }),
+            )
+        }
+    }
+
+    /// The status answered.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What goes under `detail`.
+    pub(crate) fn into_detail(self) -> Value {
+        self.detail
     }
 
     /// A 422 for a required query parameter that is absent.
@@ -67,6 +142,139 @@ where
             .map_err(|r| ApiError::new(r.status(), r.body_text()))?;
         parse_body(&bytes).map(FastJson)
     }
+}
+
+/// A bounded integer query parameter: its value, or `default` when absent;
+/// outside `lo..=hi` a FastAPI 422.
+pub(crate) fn bounded(
+    name: &str,
+    value: Option<i64>,
+    default: i64,
+    lo: i64,
+    hi: i64,
+) -> Result<usize, ApiError> {
+    let value = value.unwrap_or(default);
+    if !(lo..=hi).contains(&value) {
+        return Err(ApiError::query_range(name, value, lo, hi));
+    }
+    Ok(usize::try_from(value).unwrap_or(0))
+}
+
+/// Query parameters whose rejections are FastAPI-shaped 422s located at
+/// `["query", name]`, instead of axum's plain-text 400s.
+pub(crate) struct FastQuery<T>(pub(crate) T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for FastQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(FastQuery)
+    }
+}
+
+/// Parses a query string the way FastAPI validates query parameters.
+pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let name = e.path().to_string();
+        let message = e.inner().to_string();
+        if let Some(field) = missing_field(&message) {
+            return ApiError::missing_query(field);
+        }
+        let loc = vec!["query".into(), name.into()];
+        let (msg, kind) = if message.contains("invalid digit")
+            || message.contains("expected u")
+            || message.contains("expected i")
+            || message.contains("number too large")
+        {
+            (
+                "Input should be a valid integer, unable to parse string as an integer",
+                "int_parsing",
+            )
+        } else if message.contains("true") && message.contains("false") {
+            (
+                "Input should be a valid boolean, unable to interpret input",
+                "bool_parsing",
+            )
+        } else if message.contains("UUID") || message.contains("uuid") {
+            (
+                "Input should be a valid UUID, invalid character",
+                "uuid_parsing",
+            )
+        } else {
+            return ApiError::validation(loc, &message, "value_error");
+        };
+        ApiError::validation(loc, msg, kind)
+    })
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+fn quoted_choices(allowed: &[&str]) -> String {
+    let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// What pydantic says about a value the contract's types refused (the
+/// generated types word their bounds as "longer than N characters"…).
+fn pydantic_refusal(message: &str) -> Option<(String, &'static str, Value)> {
+    let number = |rest: &str| -> Option<i64> { rest.split(' ').next()?.parse().ok() };
+    if let Some(rest) = message.strip_prefix("longer than ") {
+        let n = number(rest)?;
+        return Some((
+            format!("String should have at most {n} characters"),
+            "string_too_long",
+            json!({ "max_length": n }),
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("shorter than ") {
+        let n = number(rest)?;
+        return Some((
+            format!(
+                "String should have at least {n} character{}",
+                if n == 1 { "" } else { "s" }
+            ),
+            "string_too_short",
+            json!({ "min_length": n }),
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("doesn't match pattern ") {
+        let pattern = rest.trim_matches('"');
+        return Some((
+            format!("String should match pattern '{pattern}'"),
+            "string_pattern_mismatch",
+            json!({ "pattern": pattern }),
+        ));
+    }
+    // serde's word for an enum value outside the list.
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected = rest.split_once("expected ")?.1;
+        let choices: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split(", ")
+            .map(|c| c.trim_matches('`'))
+            .collect();
+        let expected = quoted_choices(&choices);
+        return Some((
+            format!("Input should be {expected}"),
+            "enum",
+            json!({ "expected": expected }),
+        ));
+    }
+    None
 }
 
 /// Parses a request body the way FastAPI validates one against a model.
@@ -113,6 +321,9 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             loc.push(field.into());
             return ApiError::validation(loc, "Field required", "missing");
         }
+        if let Some((msg, kind, ctx)) = pydantic_refusal(&message) {
+            return ApiError::validation_ctx(loc, &msg, kind, ctx);
+        }
         let (msg, kind) = if message.contains("expected a string") {
             ("Input should be a valid string", "string_type")
         } else if message.contains("expected a boolean") {
@@ -121,7 +332,10 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             ("Input should be a valid dictionary", "dict_type")
         } else if message.contains("expected a sequence") {
             ("Input should be a valid list", "list_type")
-        } else if message.contains("expected u") || message.contains("expected i") {
+        } else if message.contains("expected u")
+            || message.contains("expected i")
+            || message.contains("expected f")
+        {
             ("Input should be a valid integer", "int_type")
         } else {
             return ApiError::validation(loc, &message, "value_error");
@@ -187,6 +401,52 @@ mod tests {
         assert_eq!(detail(b"")[0]["type"], "missing");
         assert_eq!(detail(b"{\n  nope")[0]["loc"], json!(["body", 4]));
         assert_eq!(detail(b"[1]")[0]["type"], "model_attributes_type");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Bounded {
+        title: agentwire_colony_transport::types::PostCreateTitle,
+    }
+
+    #[test]
+    fn contract_bounds_read_as_pydantic_words_them() {
+        let long = format!(r#"{{"title":"{}"}}"#, "x".repeat(301));
+        let detail = parse_body::<Bounded>(long.as_bytes()).unwrap_err().detail;
+        assert_eq!(
+            detail[0],
+            json!({"loc":["body","title"],"msg":"String should have at most 300 characters",
+                   "type":"string_too_long","ctx":{"max_length":300}})
+        );
+        let detail = parse_body::<Bounded>(br#"{"title":""}"#)
+            .unwrap_err()
+            .detail;
+        assert_eq!(detail[0]["type"], "string_too_short");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<u32>,
+        unread_only: Option<bool>,
+    }
+
+    #[test]
+    fn query_values_that_do_not_parse() {
+        let e = parse_query::<Query>("limit=ten").unwrap_err().detail;
+        assert_eq!(e[0]["loc"], json!(["query", "limit"]));
+        assert_eq!(e[0]["type"], "int_parsing");
+        let e = parse_query::<Query>("unread_only=maybe")
+            .unwrap_err()
+            .detail;
+        assert_eq!(e[0]["type"], "bool_parsing");
+        assert!(parse_query::<Query>("limit=5&unread_only=true").is_ok());
+        let e = ApiError::query_range("limit", 101, 1, 100).detail;
+        assert_eq!(
+            e[0],
+            json!({"loc":["query","limit"],"msg":"Input should be less than or equal to 100",
+                   "type":"less_than_equal","ctx":{"le":100}})
+        );
     }
 
     #[test]

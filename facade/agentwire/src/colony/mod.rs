@@ -325,12 +325,20 @@ impl ClientBuilder {
             .streaming_operations(&[stream::OPERATION])
             .build();
         let transport =
-            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
+            transport::Client::new_with_client(&base_url, connection.http.clone(), runtime.clone());
+        // Key recovery is for a client whose key is lost: it is sent without
+        // credentials, so it never waits on an exchange that would fail.
+        let anonymous = configured()
+            .retry(self.common.retry.clone().unwrap_or_default())
+            .secret_fields("confirm_key_recovery", ISSUED_KEY_FIELDS)
+            .build();
+        let anonymous = transport::Client::new_with_client(&base_url, connection.http, anonymous);
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
                 runtime,
                 transport,
+                anonymous,
                 auth,
                 oauth,
             }),
@@ -350,6 +358,9 @@ struct Inner {
     base_url: String,
     runtime: Runtime,
     transport: transport::Client,
+    /// The same service without credentials, for the calls made before a
+    /// key works (key recovery).
+    anonymous: transport::Client,
     auth: Arc<TokenExchange>,
     /// The runtime of `exchange_token` (oauth.rs).
     oauth: Runtime,
@@ -388,8 +399,13 @@ impl Client {
         }
     }
 
-    /// Creates a new agent account and returns its API key. Needs no client:
-    /// the key is what a client is then built with.
+    /// Creates a new agent account in one step and returns its API key.
+    /// Needs no client: the key is what a client is then built with.
+    ///
+    /// The service still offers this, but recommends the two-step
+    /// [`Client::register_begin`] / [`Client::register_confirm`], which
+    /// makes sure the key was stored before the account works (colony-sdk
+    /// 1.32 dropped the one-step call).
     pub fn register(username: impl Into<String>, display_name: impl Into<String>) -> Register {
         Register {
             base_url: DEFAULT_BASE_URL.to_owned(),
@@ -605,15 +621,7 @@ impl std::future::IntoFuture for Register {
                 registered_via: Some(arg("registered_via", "agentwire")?),
                 extra: Default::default(),
             };
-            let (runtime, http) =
-                self.common
-                    .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
-            let runtime = runtime
-                .retry(self.common.retry.clone().unwrap_or_default())
-                // Masked from the moment the body is read, before decoding.
-                .secret_fields("register", ISSUED_KEY_FIELDS)
-                .build();
-            let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
+            let transport = anonymous_transport(&base_url, &self.common)?;
             let out = transport.register().body(body).await?;
             Ok(Registration {
                 id: out.id.to_string(),
@@ -623,6 +631,22 @@ impl std::future::IntoFuture for Register {
         })
     }
 }
+
+/// The transport without credentials that registration uses, with the
+/// issued secrets (API key, claim token) masked from the moment a body is
+/// read, before decoding.
+fn anonymous_transport(base_url: &str, common: &CommonOptions) -> Result<transport::Client> {
+    let (runtime, http) = common.runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
+    let runtime = runtime
+        .retry(common.retry.clone().unwrap_or_default())
+        .secret_fields("register", ISSUED_KEY_FIELDS)
+        .secret_fields("register_begin", REGISTER_BEGIN_SECRETS)
+        .build();
+    Ok(transport::Client::new_with_client(base_url, http, runtime))
+}
+
+/// The fields of a `register_begin` answer that are secrets.
+const REGISTER_BEGIN_SECRETS: &[&str] = &["api_key", "claim_token"];
 
 /// A new agent account.
 #[derive(Clone)]

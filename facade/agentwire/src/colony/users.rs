@@ -1,15 +1,83 @@
-//! Accounts: the caller's profile, other agents' profiles, the directory,
+//! Accounts: registration in two steps, the caller's token and key
+//! recovery, the caller's profile, other agents' profiles, the directory,
 //! follows.
 
+use std::fmt;
 use std::future::IntoFuture;
 
 use agentwire_colony_transport::types;
+use agentwire_colony_transport::ClientInfo as _;
+use agentwire_runtime::auth::AuthFailure;
 use agentwire_runtime::{Error, Result};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::id::IdArg;
-use super::{arg, limit, Client, DirectoryUser, FollowReceipt, Page, User, UserType};
+use super::{
+    anonymous_transport, arg, colony_base_url, limit, Client, DirectoryUser, FollowReceipt, Page,
+    User, UserType, DEFAULT_BASE_URL, SERVICE,
+};
+use crate::config::{self, CommonOptions};
 use crate::BoxFuture;
+
+/// The code of the 403 a pending account's key gets everywhere, token
+/// exchange included, until [`Client::register_confirm`] activates it
+/// ([`ErrorExt::is_pending_activation`]).
+pub const CODE_PENDING_ACTIVATION: &str = "AUTH_PENDING_ACTIVATION";
+/// The code of a confirm whose fingerprint is not the key's
+/// ([`ErrorExt::is_fingerprint_mismatch`]); the account stays pending.
+pub const CODE_FINGERPRINT_MISMATCH: &str = "REGISTER_FINGERPRINT_MISMATCH";
+/// The code of a confirm after the claim window lapsed, or of a second
+/// confirm (the claim token is single-use) ([`ErrorExt::is_claim_expired`]).
+pub const CODE_CLAIM_EXPIRED: &str = "REGISTER_CLAIM_EXPIRED";
+
+/// Characters of the API key that make its fingerprint (its last six).
+const FINGERPRINT_CHARS: usize = 6;
+
+/// Colony-specific questions about an [`Error`].
+///
+/// ```no_run
+/// use agentwire::colony::{Client, ErrorExt};
+///
+/// # async fn demo(client: Client) {
+/// match client.get_me().await {
+///     Err(e) if e.is_pending_activation() => println!("confirm the registration first"),
+///     other => println!("{other:?}"),
+/// }
+/// # }
+/// ```
+pub trait ErrorExt {
+    /// Whether the key belongs to an account still pending activation (a
+    /// [`Client::register_begin`] without its confirm): the service refuses
+    /// it everywhere, and mints no token for it, until the account is
+    /// confirmed. An [`Error::Auth`] with [`CODE_PENDING_ACTIVATION`].
+    fn is_pending_activation(&self) -> bool;
+
+    /// Whether a [`Client::register_confirm`] was refused because the
+    /// fingerprint is not the last six characters of the key: the account
+    /// stays pending, so re-read the stored key and confirm again.
+    fn is_fingerprint_mismatch(&self) -> bool;
+
+    /// Whether a [`Client::register_confirm`] came too late (the claim
+    /// window lapsed and the username was released) or a second time (the
+    /// claim token is single-use): start over with
+    /// [`Client::register_begin`].
+    fn is_claim_expired(&self) -> bool;
+}
+
+impl ErrorExt for Error {
+    fn is_pending_activation(&self) -> bool {
+        matches!(self, Error::Auth(e) if e.code.as_deref() == Some(CODE_PENDING_ACTIVATION))
+    }
+
+    fn is_fingerprint_mismatch(&self) -> bool {
+        matches!(self, Error::Validation(e) if e.code.as_deref() == Some(CODE_FINGERPRINT_MISMATCH))
+    }
+
+    fn is_claim_expired(&self) -> bool {
+        self.code() == Some(CODE_CLAIM_EXPIRED)
+    }
+}
 
 /// Order of the user directory: the contract's `directory` `sort` values
 /// (`karma` by default).
@@ -32,6 +100,133 @@ where
 }
 
 impl Client {
+    /// Begins the two-step registration: reserves `username` for a
+    /// **pending** account and returns its API key with a single-use claim
+    /// token, valid for about 15 minutes. Needs no client. Set options,
+    /// then `.await` it.
+    ///
+    /// The account works only once [`Client::register_confirm`] proves the
+    /// key was kept: until then its key is refused everywhere
+    /// ([`ErrorExt::is_pending_activation`]). Store the key first, read it
+    /// back, and confirm from what was read. An unconfirmed registration
+    /// expires and frees the name.
+    ///
+    /// ```no_run
+    /// use agentwire::colony::Client;
+    /// use secrecy::ExposeSecret;
+    ///
+    /// # async fn demo(store: impl Fn(&str) -> std::io::Result<String>) -> agentwire::Result<()> {
+    /// let begun = Client::register_begin("my-agent", "My Agent", "What I do").await?;
+    /// let stored = store(begun.api_key.expose_secret()).expect("key stored");
+    /// Client::register_confirm(begun.claim_token.expose_secret(), &stored).await?;
+    /// let client = Client::new(stored)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn register_begin(
+        username: impl Into<String>,
+        display_name: impl Into<String>,
+        bio: impl Into<String>,
+    ) -> RegisterBegin {
+        RegisterBegin {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            username: username.into(),
+            display_name: display_name.into(),
+            bio: bio.into(),
+            capabilities: None,
+            registered_via: None,
+            common: CommonOptions::default(),
+        }
+    }
+
+    /// Confirms a registration begun with [`Client::register_begin`] and
+    /// activates the account. `api_key_or_fingerprint` is the key as it was
+    /// stored, or its last six characters; only those six are sent, never
+    /// the key. Needs no client; set options, then `.await` it.
+    ///
+    /// Refusals: a fingerprint that is not the key's
+    /// ([`ErrorExt::is_fingerprint_mismatch`], the account stays pending),
+    /// and a claim that lapsed or was already used
+    /// ([`ErrorExt::is_claim_expired`], start over). Shorter than six
+    /// characters (so it cannot be a fingerprint) or an empty claim token is
+    /// [`Error::InvalidArgument`], before sending.
+    pub fn register_confirm(
+        claim_token: impl Into<String>,
+        api_key_or_fingerprint: impl Into<String>,
+    ) -> RegisterConfirm {
+        RegisterConfirm {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            claim_token: SecretString::from(claim_token.into()),
+            key: SecretString::from(api_key_or_fingerprint.into()),
+            common: CommonOptions::default(),
+        }
+    }
+
+    /// The bearer token (a JWT, without `Bearer `) this client sends: the
+    /// one it holds while fresh, else one from the disk cache, else a new
+    /// exchange of the key — never an exchange just for this call. For
+    /// requests made outside agentwire, or as the subject of a token
+    /// exchange. [`Client::refresh_token`] forces a new one.
+    ///
+    /// Fails as the exchange does: [`Error::Auth`] for a refused key
+    /// (pending activation: [`ErrorExt::is_pending_activation`]),
+    /// [`Error::TwoFactorRequired`] without a one-time code.
+    pub async fn get_auth_token(&self) -> Result<SecretString> {
+        let inner = &self.inner;
+        match inner
+            .auth
+            .bearer_token(inner.runtime.auth_context(inner.transport.client()))
+            .await
+        {
+            Ok(token) => Ok(token),
+            Err(AuthFailure::Response(r)) => Err(inner.runtime.error_from_response(r).await),
+            Err(AuthFailure::Transport(e)) => {
+                Err(Error::network(SERVICE, e, inner.runtime.redactor()))
+            }
+        }
+    }
+
+    /// Starts recovering a lost API key: if `username`'s agent has a
+    /// verified recovery email, the service mails it a one-time recovery
+    /// token, for [`Client::confirm_key_recovery`]. Sent without
+    /// credentials (the key is what was lost), so any client works, even
+    /// one built with the lost key. The answer is the same whether or not
+    /// mail went out, so accounts cannot be probed.
+    pub async fn recover_key(&self, username: &str) -> Result<types::RecoverKeyResponse> {
+        let body = types::RecoverKeyRequest {
+            username: arg("username", username.trim())?,
+            extra: Default::default(),
+        };
+        self.inner.anonymous.recover_key().body(body).await
+    }
+
+    /// Redeems a recovery token mailed by [`Client::recover_key`]: the
+    /// service issues a new API key, and the old one and every other
+    /// recovery token stop working. This client switches to the new key at
+    /// once. Returns the new key — store it, it is not shown again. Sent
+    /// without credentials.
+    pub async fn confirm_key_recovery(&self, token: &str) -> Result<SecretString> {
+        if token.trim().is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "token",
+                message: "empty".into(),
+            });
+        }
+        let body = types::RecoverKeyConfirmRequest {
+            token: arg("token", token.trim())?,
+            extra: Default::default(),
+        };
+        let out = self
+            .inner
+            .anonymous
+            .confirm_key_recovery()
+            .body(body)
+            .await?;
+        self.inner
+            .auth
+            .set_api_key(out.api_key.clone(), self.inner.runtime.redactor());
+        Ok(SecretString::from(out.api_key))
+    }
+
     /// Someone's public profile, by id or username.
     pub async fn get_user(&self, user_id: impl IdArg) -> Result<User> {
         let id: types::GetUserUserId = user_ref(&user_id.as_id())?;
@@ -302,6 +497,184 @@ impl<'a> IntoFuture for Directory<'a> {
                 u64::try_from(out.total).ok(),
                 out.has_more,
             ))
+        })
+    }
+}
+
+/// A pending [`Client::register_begin`] call; set options, then `.await` it.
+#[must_use = "a request does nothing until awaited"]
+pub struct RegisterBegin {
+    base_url: String,
+    username: String,
+    display_name: String,
+    bio: String,
+    capabilities: Option<Map<String, Value>>,
+    registered_via: Option<String>,
+    common: CommonOptions,
+}
+
+impl fmt::Debug for RegisterBegin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisterBegin")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegisterBegin {
+    config::common_builder_methods!();
+
+    /// Where to register (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// What the agent can do, as free-form JSON (`{"skills": [...]}`; sent
+    /// as `{}` when not set, as colony-sdk does).
+    pub fn capabilities(mut self, capabilities: Map<String, Value>) -> Self {
+        self.capabilities = Some(capabilities);
+        self
+    }
+
+    /// A slug naming where the agent learned to register (analytics only;
+    /// default `agentwire`).
+    pub fn registered_via(mut self, slug: impl Into<String>) -> Self {
+        self.registered_via = Some(slug.into());
+        self
+    }
+}
+
+impl IntoFuture for RegisterBegin {
+    type Output = Result<PendingRegistration>;
+    type IntoFuture = BoxFuture<'static, Result<PendingRegistration>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let base_url = colony_base_url(&self.base_url)?;
+            let body = types::AgentRegisterBegin {
+                username: arg("username", self.username)?,
+                display_name: arg("display_name", self.display_name)?,
+                bio: Some(arg("bio", self.bio)?),
+                capabilities: Some(self.capabilities.unwrap_or_default()),
+                registered_via: Some(arg(
+                    "registered_via",
+                    self.registered_via.unwrap_or_else(|| "agentwire".into()),
+                )?),
+                extra: Default::default(),
+            };
+            let transport = anonymous_transport(&base_url, &self.common)?;
+            let out = transport.register_begin().body(body).await?;
+            Ok(PendingRegistration {
+                id: out.id.to_string(),
+                username: out.username,
+                expires_at: out.expires_at.into(),
+                api_key: SecretString::from(out.api_key),
+                claim_token: SecretString::from(out.claim_token),
+            })
+        })
+    }
+}
+
+/// An account reserved by [`Client::register_begin`], pending until
+/// [`Client::register_confirm`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PendingRegistration {
+    /// The account's id.
+    pub id: String,
+    /// The account's username, as the service stored it (lower case).
+    pub username: String,
+    /// When the claim lapses and the username is released.
+    pub expires_at: std::time::SystemTime,
+    /// The API key: shown once, store it before confirming.
+    pub api_key: SecretString,
+    /// The single-use token [`Client::register_confirm`] takes.
+    pub claim_token: SecretString,
+}
+
+impl fmt::Debug for PendingRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingRegistration")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("expires_at", &self.expires_at)
+            .field("api_key", &"[REDACTED]")
+            .field("claim_token", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// A pending [`Client::register_confirm`] call; set options, then `.await`
+/// it.
+#[must_use = "a request does nothing until awaited"]
+pub struct RegisterConfirm {
+    base_url: String,
+    claim_token: SecretString,
+    key: SecretString,
+    common: CommonOptions,
+}
+
+impl fmt::Debug for RegisterConfirm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisterConfirm")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegisterConfirm {
+    config::common_builder_methods!();
+
+    /// Where the registration was begun (default [`DEFAULT_BASE_URL`]).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+}
+
+/// The fingerprint of a key (its last six characters), or the fingerprint
+/// itself when that is what was given.
+fn fingerprint(key_or_fingerprint: &str) -> Result<String> {
+    let chars: Vec<char> = key_or_fingerprint.trim().chars().collect();
+    if chars.len() < FINGERPRINT_CHARS {
+        return Err(Error::InvalidArgument {
+            name: "api_key_or_fingerprint",
+            message: format!(
+                "give the API key or its last {FINGERPRINT_CHARS} characters \
+                 (got {} characters)",
+                chars.len()
+            ),
+        });
+    }
+    Ok(chars[chars.len() - FINGERPRINT_CHARS..].iter().collect())
+}
+
+impl IntoFuture for RegisterConfirm {
+    type Output = Result<types::AgentRegisterConfirmResponse>;
+    type IntoFuture = BoxFuture<'static, Result<types::AgentRegisterConfirmResponse>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let base_url = colony_base_url(&self.base_url)?;
+            let token = self.claim_token.expose_secret().trim();
+            if token.is_empty() {
+                return Err(Error::InvalidArgument {
+                    name: "claim_token",
+                    message: "empty".into(),
+                });
+            }
+            let body = types::AgentRegisterConfirm {
+                claim_token: arg("claim_token", token)?,
+                key_fingerprint: arg(
+                    "api_key_or_fingerprint",
+                    fingerprint(self.key.expose_secret())?,
+                )?,
+                extra: Default::default(),
+            };
+            let transport = anonymous_transport(&base_url, &self.common)?;
+            transport.register_confirm().body(body).await
         })
     }
 }

@@ -1,8 +1,9 @@
 //! The vault: a private store of text files per agent (notes, memory,
 //! configuration), with optimistic concurrency through entity tags.
 //!
-//! Writing needs karma of at least [`VAULT_WRITE_MIN_KARMA`]; reading,
-//! listing and deleting do not. The quota is provisioned on the first
+//! Writing needs the service's `write_vault` capability (today: an agent
+//! with karma of at least [`VAULT_WRITE_MIN_KARMA`]); reading, listing and
+//! deleting do not. The quota is provisioned on the first
 //! successful write, so the status's `quota_bytes` is 0 before it.
 
 use std::future::IntoFuture;
@@ -13,7 +14,9 @@ use agentwire_runtime::{Error, Result};
 use super::{arg, Client, Page, VaultFile, VaultFileContent};
 use crate::BoxFuture;
 
-/// Karma an agent needs before the service accepts its vault writes.
+/// Karma an agent needs before the service accepts its vault writes, as the
+/// service documents it today. [`Client::can_write_vault`] does not apply
+/// this number: it asks the service (`/me/capabilities`).
 pub const VAULT_WRITE_MIN_KARMA: i64 = 10;
 
 /// Quota the free tier provisions on an agent's first write (10 MiB).
@@ -88,15 +91,19 @@ impl Client {
         self.t().vault_delete_file().filename(name).await
     }
 
-    /// Whether a vault write would be accepted now: the agent has the karma
-    /// writes need and the quota has room (for [`CanWriteVault::bytes`], by
-    /// default for at least one byte). Set options, then `.await` it.
+    /// Whether a vault write would be accepted now: the service grants the
+    /// caller its `write_vault` capability and the quota has room (for
+    /// [`CanWriteVault::bytes`], by default for at least one byte). Set
+    /// options, then `.await` it.
     ///
-    /// Answers from the profile and the vault's status (`vault_status`), so it is a
-    /// prediction, not a reservation: a concurrent write can still take the
-    /// room. An unprovisioned vault counts as the free tier's quota, which
-    /// the first write provisions. Replacing a file frees its old size,
-    /// which this does not count.
+    /// The permission is the service's own answer: the `allowed` of the
+    /// entry named `write_vault` in `GET /me/capabilities`, `false` when the
+    /// service lists no such entry (as colony-sdk). The room comes from the
+    /// vault's status (`vault_status`). Both are a prediction, not a
+    /// reservation: a concurrent write can still take the room. An
+    /// unprovisioned vault counts as the free tier's quota, which the first
+    /// write provisions. Replacing a file frees its old size, which this
+    /// does not count.
     pub fn can_write_vault(&self) -> CanWriteVault<'_> {
         CanWriteVault {
             client: self,
@@ -238,12 +245,18 @@ impl<'a> IntoFuture for CanWriteVault<'a> {
                 return Ok(false);
             }
             let client = self.client;
-            let (me, status) = futures_util::future::join(
-                client.t().get_me().into_future(),
+            // `can_write_vault` is the contract's name of `/me/capabilities`.
+            let (capabilities, status) = futures_util::future::join(
+                client.t().can_write_vault().into_future(),
                 client.t().vault_status().into_future(),
             )
             .await;
-            if me?.karma < VAULT_WRITE_MIN_KARMA {
+            let allowed = capabilities?
+                .capabilities
+                .iter()
+                .find(|c| c.name == "write_vault")
+                .is_some_and(|c| c.allowed);
+            if !allowed {
                 return Ok(false);
             }
             let status = status?;

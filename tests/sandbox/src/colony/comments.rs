@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use agentwire_colony_transport::types;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::notifications::{notify, Event};
 use super::{Caller, ColonyError, ColonyResult};
-use crate::fastapi::FastJson;
+use crate::fastapi::{bounded, ApiError, FastJson, FastQuery};
 use crate::Shared;
 
 /// How long after writing the author may still edit.
@@ -69,14 +69,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 fn id_of(raw: &str, what: &str) -> ColonyResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ColonyError::not_found(what))
-}
-
-fn unprocessable(message: &str) -> ColonyError {
-    ColonyError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-        message,
-    )
 }
 
 /// Usernames written as `@name` in a text.
@@ -199,9 +191,9 @@ async fn create(
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    page: Option<usize>,
+    page: Option<i64>,
     offset: Option<usize>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     sort: Option<String>,
 }
 
@@ -209,16 +201,10 @@ async fn list(
     AxumState(shared): AxumState<Arc<Shared>>,
     _caller: Caller,
     Path(post_id): Path<String>,
-    Query(query): Query<ListQuery>,
+    FastQuery(query): FastQuery<ListQuery>,
 ) -> ColonyResult<Json<types::CommentListResponse>> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(unprocessable("limit must be between 1 and 100"));
-    }
-    let page = query.page.unwrap_or(1);
-    if page == 0 {
-        return Err(unprocessable("page starts at 1"));
-    }
+    let limit = bounded("limit", query.limit, 20, 1, 100)?;
+    let page = bounded("page", query.page, 1, 1, i64::MAX)?;
     // An explicit offset wins over page.
     let offset = query.offset.unwrap_or((page - 1) * limit);
     let post_id = id_of(&post_id, "post")?;
@@ -229,7 +215,9 @@ async fn list(
         None | Some("oldest") => {}
         Some("newest") => all.reverse(),
         Some("best") | Some("top") => all.sort_by_key(|c| std::cmp::Reverse(c.score)),
-        Some(_) => return Err(unprocessable("sort is oldest, newest, best or top")),
+        Some(_) => {
+            return Err(ApiError::query_pattern("sort", "^(oldest|newest|best|top)$").into())
+        }
     }
     let total = all.len();
     let items: Vec<types::Comment> = all

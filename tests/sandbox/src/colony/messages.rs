@@ -508,6 +508,11 @@ async fn send(
             "you cannot message yourself",
         ));
     }
+    if data.users.blocks(to, caller.0) {
+        return Err(ColonyError::forbidden(
+            "This user does not accept your messages.",
+        ));
+    }
     let conv = data.messages.direct_or_create(caller.0, to);
     let id = post_message(data, conv, caller.0, body)?;
     let m = data.messages.message(&id)?;
@@ -537,6 +542,11 @@ async fn list_conversations(
         .values()
         .filter(|c| matches!(c.kind, Kind::Direct(_)) && c.is_participant(caller.0))
         .filter(|c| !data.messages.spam.contains_key(&(caller.0, c.id)))
+        // A blocked user's thread no longer surfaces in the blocker's inbox.
+        .filter(|c| {
+            c.other(caller.0)
+                .is_none_or(|o| !data.users.blocks(caller.0, o))
+        })
         .filter(|c| !c.order.is_empty())
         .collect();
     convs.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
@@ -711,19 +721,24 @@ async fn unmark_spam(
     Ok(Json(spam_out(conv, None, report)))
 }
 
+/// Unread messages of `user`'s 1:1 conversations, leaving out those marked
+/// as spam and those with someone `user` blocked.
+pub(crate) fn unread_direct(data: &super::Data, user: Uuid) -> usize {
+    data.messages
+        .conversations
+        .values()
+        .filter(|c| matches!(c.kind, Kind::Direct(_)) && c.is_participant(user))
+        .filter(|c| !data.messages.spam.contains_key(&(user, c.id)))
+        .filter(|c| c.other(user).is_none_or(|o| !data.users.blocks(user, o)))
+        .map(|c| unread_in(&data.messages, c, user))
+        .sum()
+}
+
 async fn unread_count(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
 ) -> ColonyResult<Json<types::UnreadCountOut>> {
-    let data = shared.colony.lock();
-    let n: usize = data
-        .messages
-        .conversations
-        .values()
-        .filter(|c| matches!(c.kind, Kind::Direct(_)) && c.is_participant(caller.0))
-        .filter(|c| !data.messages.spam.contains_key(&(caller.0, c.id)))
-        .map(|c| unread_in(&data.messages, c, caller.0))
-        .sum();
+    let n = unread_direct(&shared.colony.lock(), caller.0);
     Ok(Json(types::UnreadCountOut {
         extra: Default::default(),
         unread_count: Some(n as i64),
@@ -916,6 +931,11 @@ async fn forward(
         return Err(ColonyError::bad_request(
             "CANNOT_MESSAGE_SELF",
             "you cannot message yourself",
+        ));
+    }
+    if data.users.blocks(to, caller.0) {
+        return Err(ColonyError::forbidden(
+            "This user does not accept your messages.",
         ));
     }
     let conv = data.messages.direct_or_create(caller.0, to);

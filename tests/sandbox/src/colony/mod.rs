@@ -21,10 +21,11 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fastapi::FastJson;
+use crate::fastapi::{ApiError, FastJson};
 use crate::Shared;
 
 pub(crate) mod attachments;
+pub(crate) mod auth;
 pub(crate) mod comments;
 pub(crate) mod groups;
 pub(crate) mod messages;
@@ -37,6 +38,7 @@ pub(crate) mod users;
 pub(crate) mod vault;
 pub(crate) mod webhooks;
 
+pub use auth::ColonyMail;
 pub use stream::StreamRequest;
 
 /// Size of the accepted request bodies (the service allows 50 000-character
@@ -49,6 +51,11 @@ pub(crate) struct ColonyError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// A request-validation refusal: FastAPI's list under `detail` instead
+    /// of the service's `{message, code}`.
+    validation: Option<serde_json::Value>,
+    /// More fields of `detail` beside `message` and `code`.
+    fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ColonyError {
@@ -57,7 +64,15 @@ impl ColonyError {
             status,
             code,
             message: message.into(),
+            validation: None,
+            fields: Default::default(),
         }
+    }
+    /// Adds a field to `detail` (the 409 of a follow names the one that
+    /// exists).
+    pub(crate) fn with_field(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(name.to_owned(), value.into());
+        self
     }
     pub(crate) fn not_found(what: &str) -> Self {
         Self::new(
@@ -80,13 +95,28 @@ impl ColonyError {
     }
 }
 
+/// Request validation fails in FastAPI's shape, as the service's does.
+impl From<ApiError> for ColonyError {
+    fn from(e: ApiError) -> Self {
+        ColonyError {
+            status: e.status(),
+            code: "VALIDATION_ERROR",
+            message: String::new(),
+            validation: Some(e.into_detail()),
+            fields: Default::default(),
+        }
+    }
+}
+
 impl IntoResponse for ColonyError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"detail": {"message": self.message, "code": self.code}})),
-        )
-            .into_response()
+        if let Some(detail) = self.validation {
+            return (self.status, Json(json!({ "detail": detail }))).into_response();
+        }
+        let mut detail = self.fields;
+        detail.insert("message".into(), self.message.into());
+        detail.insert("code".into(), self.code.into());
+        (self.status, Json(json!({ "detail": detail }))).into_response()
     }
 }
 
@@ -103,6 +133,12 @@ pub(crate) struct Account {
     pub(crate) api_key: String,
     /// Set when two-factor authentication is on.
     pub(crate) two_factor: Option<TwoFactor>,
+    /// Set while a two-step registration waits for its confirm.
+    pub(crate) pending: Option<auth::Claim>,
+    /// Successful writes made by the account (what "no activity" counts).
+    pub(crate) activity: u64,
+    /// The recovery email.
+    pub(crate) email: auth::Email,
 }
 
 /// An account's two-factor state: the code of the current window, and the
@@ -136,6 +172,7 @@ pub(crate) struct Data {
     pub(crate) webhooks: webhooks::Data,
     pub(crate) surface: surface::Data,
     pub(crate) stream: stream::Data,
+    pub(crate) auth: auth::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -197,11 +234,39 @@ impl Data {
                 user,
                 api_key: api_key.clone(),
                 two_factor: None,
+                pending: None,
+                activity: 0,
+                email: Default::default(),
             },
         );
         self.by_key.insert(api_key.clone(), id);
         self.by_username.insert(username.to_owned(), id);
         Ok((id, api_key))
+    }
+
+    /// Hard-deletes an account: its key, tokens and claim stop working and
+    /// its username is free again.
+    pub(crate) fn remove_account(&mut self, id: Uuid) {
+        let Some(account) = self.accounts.remove(&id) else {
+            return;
+        };
+        self.by_key.remove(&account.api_key);
+        self.by_username.remove(&account.user.username);
+        self.tokens.retain(|_, (owner, _)| *owner != id);
+        self.auth.claims.retain(|_, owner| *owner != id);
+    }
+
+    /// Gives an account a new API key; the old one stops working.
+    pub(crate) fn replace_key(&mut self, id: Uuid) -> ColonyResult<String> {
+        let new_key = format!("col_sandbox_{}", Uuid::new_v4().simple());
+        let account = self
+            .accounts
+            .get_mut(&id)
+            .ok_or_else(|| ColonyError::not_found("user"))?;
+        let old = std::mem::replace(&mut account.api_key, new_key.clone());
+        self.by_key.remove(&old);
+        self.by_key.insert(new_key.clone(), id);
+        Ok(new_key)
     }
 
     pub(crate) fn user(&self, id: &Uuid) -> ColonyResult<&types::User> {
@@ -260,6 +325,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/token", post(token))
         .route("/api/v1/auth/rotate-key", post(rotate_key))
+        .merge(auth::routes())
         .merge(posts::routes())
         .merge(messages::routes())
         .merge(groups::routes())
@@ -276,6 +342,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
 /// first response with `Idempotent-Replay: true`; same key, other body → 409.
+/// Also counts each account's successful writes outside `/auth/`, which is
+/// what the service calls activity (an account that has acted can no longer
+/// delete itself).
 pub(crate) async fn idempotency(
     AxumState(shared): AxumState<Arc<Shared>>,
     request: Request,
@@ -285,6 +354,31 @@ pub(crate) async fn idempotency(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
+    let path = request.uri().path();
+    let acting = (is_write && path.starts_with("/api/v1/") && !path.starts_with("/api/v1/auth/"))
+        .then(|| bearer_owner(&shared, request.headers()))
+        .flatten();
+    let response = replay_or_run(&shared, request, next, is_write).await;
+    if let Some(id) = acting {
+        if response.status().is_success() {
+            if let Some(account) = shared.colony.lock().accounts.get_mut(&id) {
+                account.activity += 1;
+            }
+        }
+    }
+    response
+}
+
+/// The account a request's bearer token belongs to.
+fn bearer_owner(shared: &Shared, headers: &axum::http::HeaderMap) -> Option<Uuid> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    shared.colony.lock().tokens.get(token).map(|(id, _)| *id)
+}
+
+async fn replay_or_run(shared: &Shared, request: Request, next: Next, is_write: bool) -> Response {
     let key = request
         .headers()
         .get("idempotency-key")
@@ -304,13 +398,7 @@ pub(crate) async fn idempotency(
     }
     // Who is asking decides the key's scope; unauthenticated writes (register)
     // share one scope.
-    let caller = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| shared.colony.lock().tokens.get(t).map(|(id, _)| *id))
-        .unwrap_or(Uuid::nil());
+    let caller = bearer_owner(shared, &parts.headers).unwrap_or(Uuid::nil());
     let mut fingerprint = format!("{} {}\n", parts.method, parts.uri.path()).into_bytes();
     fingerprint.extend_from_slice(&bytes);
     let slot = (caller, key);
@@ -359,8 +447,11 @@ async fn register(
     FastJson(body): FastJson<types::AgentRegister>,
 ) -> ColonyResult<(StatusCode, Json<types::AgentRegisterResponse>)> {
     let mut data = shared.colony.lock();
+    auth::purge_expired(&mut data);
+    // Usernames are kept lower-case, as the service normalises them.
+    let username = body.username.to_lowercase();
     let (id, api_key) = data.create_account(
-        body.username.as_str(),
+        &username,
         body.display_name.as_str(),
         body.bio.map(|b| b.to_string()),
         body.capabilities,
@@ -373,7 +464,7 @@ async fn register(
             id,
             important: "Store the API key now; it is not shown again.".into(),
             key_persistence_required: true,
-            username: body.username.to_string(),
+            username,
         }),
     ))
 }
@@ -384,6 +475,7 @@ async fn token(
 ) -> ColonyResult<Json<types::TokenResponse>> {
     let epoch = shared.faults.token_epoch();
     let mut data = shared.colony.lock();
+    auth::purge_expired(&mut data);
     let id = *data.by_key.get(body.api_key.as_str()).ok_or_else(|| {
         ColonyError::new(
             StatusCode::UNAUTHORIZED,
@@ -392,6 +484,15 @@ async fn token(
         )
     })?;
     if let Some(account) = data.accounts.get_mut(&id) {
+        // A pending account's key is refused everywhere, and mints no token.
+        if account.pending.is_some() {
+            return Err(ColonyError::new(
+                StatusCode::FORBIDDEN,
+                "AUTH_PENDING_ACTIVATION",
+                "This account is pending activation: confirm it with \
+                 /auth/register/confirm before using its key.",
+            ));
+        }
         if let Some(two_factor) = account.two_factor.as_mut() {
             // The service's answers, in its error envelope (colony-sdk maps
             // these codes to its two-factor errors).
@@ -432,15 +533,7 @@ async fn rotate_key(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
 ) -> ColonyResult<Json<types::RotateKeyResponse>> {
-    let mut data = shared.colony.lock();
-    let new_key = format!("col_sandbox_{}", Uuid::new_v4().simple());
-    let account = data
-        .accounts
-        .get_mut(&caller.0)
-        .ok_or_else(|| ColonyError::not_found("user"))?;
-    let old = std::mem::replace(&mut account.api_key, new_key.clone());
-    data.by_key.remove(&old);
-    data.by_key.insert(new_key.clone(), caller.0);
+    let new_key = shared.colony.lock().replace_key(caller.0)?;
     Ok(Json(types::RotateKeyResponse {
         extra: Default::default(),
         api_key: new_key,
@@ -518,6 +611,51 @@ impl ColonyHandle {
             .get_mut(&id)
             .map(|a| f(&mut a.two_factor))
             .is_some()
+    }
+
+    /// Sets how long a registration begun with `/auth/register/begin` waits
+    /// for its confirm (default 15 minutes), for registrations begun from
+    /// now on. A zero window makes every new claim lapse at once.
+    pub fn set_claim_window(&self, window: std::time::Duration) {
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        self.shared.colony.lock().auth.claim_window = Some(window);
+    }
+
+    /// Lapses the claim window of `username`'s pending registration now, as
+    /// if its 15 minutes had passed. False if no such pending account.
+    pub fn expire_claim(&self, username: &str) -> bool {
+        let mut data = self.shared.colony.lock();
+        let Some(id) = data.by_username.get(username).copied() else {
+            return false;
+        };
+        match data.accounts.get_mut(&id).and_then(|a| a.pending.as_mut()) {
+            Some(claim) => {
+                claim.expires_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes `username`'s account older by `by` (its `created_at` moves
+    /// back), for the rules that depend on an account's age. False if no
+    /// such user.
+    pub fn age_account(&self, username: &str, by: std::time::Duration) -> bool {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let mut data = self.shared.colony.lock();
+        let Some(id) = data.by_username.get(username).copied() else {
+            return false;
+        };
+        data.accounts
+            .get_mut(&id)
+            .map(|a| a.user.created_at -= by)
+            .is_some()
+    }
+
+    /// Every mail the sandbox "sent" (recovery-email verifications, key
+    /// recovery tokens), oldest first; also at `GET /_sandbox/colony/mail`.
+    pub fn sent_mail(&self) -> Vec<ColonyMail> {
+        self.shared.colony.lock().auth.outbox.clone()
     }
 
     /// Key → token exchanges served so far.

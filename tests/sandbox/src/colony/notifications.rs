@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use agentwire_colony_transport::types;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +13,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Caller, ColonyError, ColonyResult};
+use super::{Caller, ColonyResult};
+use crate::fastapi::{bounded, ApiError, FastQuery};
 use crate::Shared;
 
 /// Every notification with its recipient, oldest first.
@@ -32,10 +33,27 @@ pub(crate) struct Event<'a> {
     pub(crate) comment_id: Option<Uuid>,
 }
 
+/// What a block silences: the blocker is not told about the blocked
+/// user's comments, replies, mentions, reactions, awards, follows and tag
+/// matches (money, moderation and security notices still arrive).
+const SILENCED_BY_BLOCK: [&str; 7] = [
+    "comment",
+    "reply",
+    "mention",
+    "post_reaction",
+    "award",
+    "follow",
+    "tag_match",
+];
+
 /// Records a notification, unless the actor is the recipient (nobody is
-/// told about their own doing) or either account is gone.
+/// told about their own doing), either account is gone, or the recipient
+/// blocked the actor and the kind is one a block silences.
 pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
     if event.recipient == event.actor || !data.accounts.contains_key(&event.recipient) {
+        return;
+    }
+    if SILENCED_BY_BLOCK.contains(&event.kind) && data.users.blocks(event.recipient, event.actor) {
         return;
     }
     let Some(actor) = data.accounts.get(&event.actor).map(|a| &a.user) else {
@@ -67,6 +85,8 @@ pub(crate) fn notify(data: &mut super::Data, event: Event<'_>) {
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/v1/notifications", get(list))
+        .route("/api/v1/notifications/count", get(count))
+        .route("/api/v1/me/unread", get(unread_summary))
         .route("/api/v1/notifications/read-all", post(read_all))
         .route(
             "/api/v1/notifications/{notification_id}/read",
@@ -79,34 +99,21 @@ struct ListQuery {
     unread_only: Option<bool>,
     unread: Option<bool>,
     is_read: Option<bool>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     offset: Option<usize>,
-    page: Option<usize>,
+    page: Option<i64>,
 }
 
 async fn list(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    FastQuery(query): FastQuery<ListQuery>,
 ) -> ColonyResult<Json<Vec<types::Notification>>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ColonyError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-            "limit must be between 1 and 100",
-        ));
-    }
+    let limit = bounded("limit", query.limit, 50, 1, 100)?;
     let offset = match (query.offset, query.page) {
         (Some(o), _) => o,
-        (None, Some(p)) if p >= 1 => (p - 1) * limit,
-        (None, Some(_)) => {
-            return Err(ColonyError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "VALIDATION_ERROR",
-                "page starts at 1",
-            ))
-        }
+        (None, Some(p)) if p >= 1 => (p as usize - 1) * limit,
+        (None, Some(p)) => return Err(ApiError::query_range("page", p, 1, i64::MAX).into()),
         (None, None) => 0,
     };
     // unread_only (or its older name) wins over is_read.
@@ -126,6 +133,44 @@ async fn list(
         .map(|(_, n)| n.clone())
         .collect();
     Ok(Json(items))
+}
+
+/// Unread notifications of `user`.
+fn unread_of(data: &super::Data, user: Uuid) -> usize {
+    data.notifications
+        .items
+        .iter()
+        .filter(|(to, n)| *to == user && !n.is_read)
+        .count()
+}
+
+/// The unread notifications (direct messages are not counted), under the
+/// name that says so and the deprecated `unread_count`.
+async fn count(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+) -> ColonyResult<Json<serde_json::Map<String, serde_json::Value>>> {
+    let n = unread_of(&shared.colony.lock(), caller.0);
+    let mut out = serde_json::Map::new();
+    out.insert("unread_notifications".into(), n.into());
+    out.insert("unread_count".into(), n.into());
+    Ok(Json(out))
+}
+
+/// Both unread totals, each named by what it counts, and their sum.
+async fn unread_summary(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+) -> ColonyResult<Json<types::UnreadSummary>> {
+    let data = shared.colony.lock();
+    let notifications = unread_of(&data, caller.0) as i64;
+    let messages = super::messages::unread_direct(&data, caller.0) as i64;
+    Ok(Json(types::UnreadSummary {
+        extra: Default::default(),
+        unread_direct_messages: messages,
+        unread_notifications: notifications,
+        unread_total: notifications + messages,
+    }))
 }
 
 async fn read_all(

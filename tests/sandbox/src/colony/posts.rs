@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentwire_colony_transport::types;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Caller, ColonyError, ColonyResult};
-use crate::fastapi::FastJson;
+use crate::fastapi::{bounded, ApiError, FastJson, FastQuery};
 use crate::Shared;
 
 /// How long after posting the author may still edit.
@@ -280,43 +280,34 @@ struct ListQuery {
     q: Option<String>,
     search: Option<String>,
     sort: Option<String>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     offset: Option<usize>,
 }
 
 async fn list(
     AxumState(shared): AxumState<Arc<Shared>>,
-    _caller: Caller,
-    Query(query): Query<ListQuery>,
+    caller: Caller,
+    FastQuery(query): FastQuery<ListQuery>,
 ) -> ColonyResult<Json<types::CursorPaginatedListPostOut>> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ColonyError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-            "limit must be between 1 and 100",
-        ));
-    }
-    // The contract's `^(newest|new|top|hot|discussed)$`; `new` is the
-    // deprecated spelling of `newest`.
+    let limit = bounded("limit", query.limit, 20, 1, 100)?;
+    // The contract's pattern; `new` is the deprecated spelling of `newest`.
     if !matches!(
         query.sort.as_deref(),
         None | Some("newest" | "new" | "top" | "hot" | "discussed")
     ) {
-        return Err(ColonyError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "VALIDATION_ERROR",
-            "sort must be newest, top, hot or discussed",
-        ));
+        return Err(ApiError::query_pattern("sort", "^(newest|new|top|hot|discussed)$").into());
     }
     let offset = query.offset.unwrap_or(0);
     let data = shared.colony.lock();
+    // A blocked user's posts stop appearing in the blocker's feed.
+    let blocked = data.users.blocked_by(caller.0);
     let colony = query.colony.or(query.colony_name);
     let text = query.q.or(query.search).map(|t| t.to_lowercase());
     let unfiltered = colony.is_none()
         && query.post_type.is_none()
         && query.tag.is_none()
         && text.is_none()
+        && blocked.is_empty()
         && !matches!(query.sort.as_deref(), Some("top" | "hot" | "discussed"));
     if unfiltered {
         // Newest first straight from the creation order: a page costs its own
@@ -344,6 +335,7 @@ async fn list(
         .iter()
         .rev()
         .filter_map(|id| data.posts.posts.get(id))
+        .filter(|p| !blocked.contains(&p.author.id))
         .filter(|p| {
             colony
                 .as_deref()

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use agentwire_colony_transport::types;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::notifications::{notify, Event};
 use super::{Caller, ColonyError, ColonyResult};
-use crate::fastapi::FastJson;
+use crate::fastapi::{bounded, ApiError, FastJson, FastQuery};
 use crate::Shared;
 
 /// The reactions the service accepts: (key, character), in display order.
@@ -74,14 +74,6 @@ fn id_of(raw: &str, what: &str) -> ColonyResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ColonyError::not_found(what))
 }
 
-fn unprocessable(message: impl Into<String>) -> ColonyError {
-    ColonyError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-        message,
-    )
-}
-
 // ---- votes ----
 
 /// Records a vote and moves the target's score and its author's karma.
@@ -108,6 +100,12 @@ fn apply_vote(
             (c.author.id, title, c.post_id, Some(id))
         }
     };
+    if author == voter {
+        return Err(ColonyError::bad_request(
+            "VOTE_SELF_VOTE",
+            "You cannot vote on your own content.",
+        ));
+    }
     let previous = data.social.votes.get(&(target, voter)).copied();
     if previous == Some(value) {
         return Err(ColonyError::conflict(
@@ -129,8 +127,7 @@ fn apply_vote(
             c.score
         }
     };
-    let own = author == voter;
-    if !own {
+    {
         if let Some(account) = data.accounts.get_mut(&author) {
             account.user.karma += delta;
         }
@@ -158,32 +155,62 @@ fn apply_vote(
     }
     Ok(types::VoteResult {
         extra: Default::default(),
-        karma_conferred: !own,
-        karma_reason: if own { "own_content" } else { "conferred" }.into(),
+        karma_conferred: true,
+        karma_reason: "conferred".into(),
         new_score,
     })
+}
+
+/// A vote's body as the contract's `VoteCreate` validates it: `value` is
+/// the literal 1 or -1 (a bool is neither), and no other field is allowed.
+fn vote_value(body: &serde_json::Map<String, Value>) -> Result<i64, ApiError> {
+    if let Some(extra) = body.keys().find(|k| *k != "value") {
+        return Err(ApiError::validation(
+            vec!["body".into(), extra.as_str().into()],
+            "Extra inputs are not permitted",
+            "extra_forbidden",
+        ));
+    }
+    let Some(value) = body.get("value") else {
+        return Err(ApiError::validation(
+            vec!["body".into(), "value".into()],
+            "Field required",
+            "missing",
+        ));
+    };
+    match value.as_i64() {
+        Some(v @ (1 | -1)) if !value.is_boolean() => Ok(v),
+        _ => Err(ApiError::validation_ctx(
+            vec!["body".into(), "value".into()],
+            "Input should be 1 or -1",
+            "literal_error",
+            serde_json::json!({ "expected": "1 or -1" }),
+        )),
+    }
 }
 
 async fn vote_post(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(post_id): Path<String>,
-    FastJson(body): FastJson<types::VoteCreate>,
+    FastJson(body): FastJson<serde_json::Map<String, Value>>,
 ) -> ColonyResult<Json<types::VoteResult>> {
+    let value = vote_value(&body)?;
     let id = id_of(&post_id, "post")?;
     let mut data = shared.colony.lock();
-    apply_vote(&mut data, Target::Post(id), caller.0, *body.value).map(Json)
+    apply_vote(&mut data, Target::Post(id), caller.0, value).map(Json)
 }
 
 async fn vote_comment(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
     Path(comment_id): Path<String>,
-    FastJson(body): FastJson<types::VoteCreate>,
+    FastJson(body): FastJson<serde_json::Map<String, Value>>,
 ) -> ColonyResult<Json<types::VoteResult>> {
+    let value = vote_value(&body)?;
     let id = id_of(&comment_id, "comment")?;
     let mut data = shared.colony.lock();
-    apply_vote(&mut data, Target::Comment(id), caller.0, *body.value).map(Json)
+    apply_vote(&mut data, Target::Comment(id), caller.0, value).map(Json)
 }
 
 // ---- reactions ----
@@ -198,8 +225,8 @@ async fn toggle_reaction(
         (None, Some(c)) => Target::Comment(c),
         _ => {
             return Err(ColonyError::bad_request(
-                "INVALID_TARGET",
-                "give exactly one of post_id and comment_id",
+                "INVALID_INPUT",
+                "Give exactly one of post_id and comment_id.",
             ))
         }
     };
@@ -210,17 +237,36 @@ async fn toggle_reaction(
         ));
     };
     let mut data = shared.colony.lock();
-    match target {
-        Target::Post(id) => {
-            data.posts.post(&id)?;
-        }
+    let (author, post_id, comment_id) = match target {
+        Target::Post(id) => (data.posts.post(&id)?.author.id, id, None),
         Target::Comment(id) => {
-            data.comments.comment(&id)?;
+            let c = data.comments.comment(&id)?;
+            (c.author.id, c.post_id, Some(id))
         }
-    }
+    };
     let who = data.social.reactions.entry((target, key)).or_default();
-    if !who.remove(&caller.0) {
-        who.insert(caller.0);
+    // A toggle: the same reaction again takes it back, and only an added
+    // one tells the author.
+    let added = !who.remove(&caller.0) && who.insert(caller.0);
+    if added {
+        let by = data.user(&caller.0)?.username.clone();
+        let title = data
+            .posts
+            .posts
+            .get(&post_id)
+            .map(|p| p.title.clone())
+            .unwrap_or_default();
+        notify(
+            &mut data,
+            Event {
+                recipient: author,
+                actor: caller.0,
+                kind: "post_reaction",
+                message: format!("{by} reacted to your content on \"{title}\""),
+                post_id: Some(post_id),
+                comment_id,
+            },
+        );
     }
     let reactions = REACTIONS
         .iter()
@@ -368,7 +414,13 @@ async fn vote_poll(
 ) -> ColonyResult<Json<types::PollResults>> {
     let id = id_of(&post_id, "post")?;
     if body.option_ids.is_empty() {
-        return Err(unprocessable("option_ids needs at least one option"));
+        return Err(ApiError::validation_ctx(
+            vec!["body".into(), "option_ids".into()],
+            "List should have at least 1 item after validation, not 0",
+            "too_short",
+            serde_json::json!({"field_type": "List", "min_length": 1, "actual_length": 0}),
+        )
+        .into());
     }
     let mut data = shared.colony.lock();
     let Poll {
@@ -421,7 +473,7 @@ struct SearchQuery {
     colony_id: Option<Uuid>,
     author_type: Option<String>,
     sort: Option<String>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     offset: Option<usize>,
 }
 
@@ -431,17 +483,14 @@ const SEARCH_USERS: usize = 5;
 async fn search(
     AxumState(shared): AxumState<Arc<Shared>>,
     _caller: Caller,
-    Query(query): Query<SearchQuery>,
+    FastQuery(query): FastQuery<SearchQuery>,
 ) -> ColonyResult<Json<types::SearchResults>> {
-    let q = query.q.unwrap_or_default();
+    let q = query.q.ok_or_else(|| ApiError::missing_query("q"))?;
     let len = q.chars().count();
     if !(2..=200).contains(&len) {
-        return Err(unprocessable("q must be 2 to 200 characters"));
+        return Err(ApiError::query_length("q", len, 2, 200).into());
     }
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(unprocessable("limit must be between 1 and 100"));
-    }
+    let limit = bounded("limit", query.limit, 20, 1, 100)?;
     let offset = query.offset.unwrap_or(0);
     let needle = q.to_lowercase();
     let post_type = query.post_type.or(query.type_);
@@ -482,9 +531,11 @@ async fn search(
         "top" => hits.sort_by_key(|p| std::cmp::Reverse(p.score)),
         "discussed" => hits.sort_by_key(|p| std::cmp::Reverse(p.comment_count)),
         _ => {
-            return Err(unprocessable(
-                "sort is relevance, newest, oldest, top or discussed",
-            ))
+            return Err(ApiError::query_pattern(
+                "sort",
+                "^(relevance|newest|new|oldest|top|discussed)$",
+            )
+            .into())
         }
     }
     let total = hits.len();
@@ -520,19 +571,16 @@ async fn search(
 struct ColoniesQuery {
     name: Option<String>,
     member_colonies: Option<bool>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     offset: Option<usize>,
 }
 
 async fn colonies(
     AxumState(shared): AxumState<Arc<Shared>>,
     caller: Caller,
-    Query(query): Query<ColoniesQuery>,
+    FastQuery(query): FastQuery<ColoniesQuery>,
 ) -> ColonyResult<Json<Vec<types::Colony>>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(unprocessable("limit must be between 1 and 200"));
-    }
+    let limit = bounded("limit", query.limit, 50, 1, 200)?;
     let data = shared.colony.lock();
     let mut list: Vec<&types::Colony> = data
         .posts

@@ -27,8 +27,6 @@ use crate::Shared;
 const MAX_BANNER: usize = 5 << 20;
 /// Karma a moderator needs to set a banner.
 const BANNER_KARMA: i64 = 100;
-/// Karma an account needs to set a recovery email.
-const EMAIL_KARMA: i64 = 10;
 /// The report reasons the service accepts, in its order.
 const REPORT_REASONS: &[&str] = &[
     "spam",
@@ -50,8 +48,6 @@ pub(crate) struct Data {
     echoes: Vec<types::EchoOut>,
     wiki: Vec<types::WikiPageListItem>,
     reports: Vec<(Uuid, types::ReportOut)>,
-    /// account → (email, verified)
-    emails: HashMap<Uuid, (String, bool)>,
     /// (colony, user)
     moderators: HashSet<(Uuid, Uuid)>,
     /// colony → header image size
@@ -87,7 +83,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v1/notifications/read", post(read_batch))
         .route("/api/v1/notifications/delete", post(delete_batch))
         .route("/api/v1/reports", post(report))
-        .route("/api/v1/auth/email", get(get_email).post(set_email))
         .route("/api/v1/colonies/{colony_id}/icon", post(icon))
         .route("/api/v1/colonies/{colony_id}/header", post(header))
         .route("/api/v1/users/me/avatar/upload", post(avatar))
@@ -433,62 +428,6 @@ async fn report(
     };
     data.surface.reports.push((caller.0, out.clone()));
     Ok((StatusCode::CREATED, Json(out)))
-}
-
-async fn get_email(
-    AxumState(shared): AxumState<Arc<Shared>>,
-    caller: Caller,
-) -> ColonyResult<Json<Value>> {
-    let data = shared.colony.lock();
-    let (email, verified) = match data.surface.emails.get(&caller.0) {
-        Some((e, v)) => (Some(e.clone()), *v),
-        None => (None, false),
-    };
-    Ok(Json(json!({"email": email, "email_verified": verified})))
-}
-
-#[derive(Debug, Deserialize)]
-struct EmailIn {
-    email: String,
-}
-
-async fn set_email(
-    AxumState(shared): AxumState<Arc<Shared>>,
-    caller: Caller,
-    FastJson(body): FastJson<EmailIn>,
-) -> ColonyResult<(StatusCode, Json<Value>)> {
-    let email = body.email.trim().to_lowercase();
-    if email.len() > 255 || !email.contains('@') {
-        return Err(unprocessable("not an email address"));
-    }
-    let mut data = shared.colony.lock();
-    if data.user(&caller.0)?.karma < EMAIL_KARMA {
-        return Err(ColonyError::new(
-            StatusCode::FORBIDDEN,
-            "KARMA_TOO_LOW",
-            format!("setting a recovery email needs {EMAIL_KARMA} karma"),
-        ));
-    }
-    if data
-        .surface
-        .emails
-        .iter()
-        .any(|(who, (e, _))| *who != caller.0 && *e == email)
-    {
-        return Err(ColonyError::conflict(
-            "CONFLICT",
-            "this email is used by another account",
-        ));
-    }
-    data.surface.emails.insert(caller.0, (email.clone(), false));
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "email": email,
-            "status": "verification_sent",
-            "message": "A verification link was sent to this address.",
-        })),
-    ))
 }
 
 /// The colony named by the path, with the caller checked as its moderator.

@@ -1,10 +1,10 @@
-//! Profiles, the user directory and follows.
+//! Profiles, the user directory, follows and blocks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentwire_colony_transport::types;
-use axum::extract::{Path, Query, State as AxumState};
+use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,14 +15,32 @@ use uuid::Uuid;
 
 use super::notifications::{notify, Event};
 use super::{Caller, ColonyError, ColonyResult};
-use crate::fastapi::FastJson;
+use crate::fastapi::{bounded, ApiError, FastJson, FastQuery};
 use crate::Shared;
 
-/// Who follows whom.
+/// Who follows and who blocks whom.
 #[derive(Default)]
 pub(crate) struct Data {
     /// (follower, followed) → (follow id, since)
     pub(crate) follows: HashMap<(Uuid, Uuid), (Uuid, DateTime<Utc>)>,
+    /// (blocker, blocked) → since
+    blocks: HashMap<(Uuid, Uuid), DateTime<Utc>>,
+}
+
+impl Data {
+    /// Whether `blocker` has blocked `other`.
+    pub(crate) fn blocks(&self, blocker: Uuid, other: Uuid) -> bool {
+        self.blocks.contains_key(&(blocker, other))
+    }
+
+    /// Everyone `blocker` has blocked.
+    pub(crate) fn blocked_by(&self, blocker: Uuid) -> std::collections::HashSet<Uuid> {
+        self.blocks
+            .keys()
+            .filter(|(b, _)| *b == blocker)
+            .map(|(_, other)| *other)
+            .collect()
+    }
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -34,14 +52,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/api/v1/users/{user_id}/follow",
             post(follow).delete(unfollow),
         )
-}
-
-fn unprocessable(message: &str) -> ColonyError {
-    ColonyError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "VALIDATION_ERROR",
-        message,
-    )
+        .route("/api/v1/users/me/blocked", get(list_blocked))
+        .route("/api/v1/users/{user_id}/block", post(block).delete(unblock))
 }
 
 async fn me(
@@ -114,7 +126,7 @@ struct DirectoryQuery {
     model: Option<String>,
     harness: Option<String>,
     active_within: Option<String>,
-    limit: Option<usize>,
+    limit: Option<i64>,
     offset: Option<usize>,
 }
 
@@ -143,23 +155,20 @@ fn contains_ci(haystack: Option<&str>, needle: &str) -> bool {
 async fn directory(
     AxumState(shared): AxumState<Arc<Shared>>,
     _caller: Caller,
-    Query(query): Query<DirectoryQuery>,
+    FastQuery(query): FastQuery<DirectoryQuery>,
 ) -> ColonyResult<Json<types::PaginatedListDirectoryUserOut>> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(unprocessable("limit must be between 1 and 100"));
-    }
+    let limit = bounded("limit", query.limit, 20, 1, 100)?;
     let user_type = query.user_type.as_deref().unwrap_or("all");
     if !["all", "agent", "human"].contains(&user_type) {
-        return Err(unprocessable("user_type is all, agent or human"));
+        return Err(ApiError::query_pattern("user_type", "^(all|agent|human)$").into());
     }
     let sort = query.sort.as_deref().unwrap_or("karma");
     if !["karma", "newest", "active"].contains(&sort) {
-        return Err(unprocessable("sort is karma, newest or active"));
+        return Err(ApiError::query_pattern("sort", "^(karma|newest|active)$").into());
     }
     let q = query.q.unwrap_or_default().to_lowercase();
     if q.chars().count() > 100 {
-        return Err(unprocessable("q is at most 100 characters"));
+        return Err(ApiError::query_length("q", q.chars().count(), 0, 100).into());
     }
     let since = match query.active_within.as_deref() {
         None => None,
@@ -168,7 +177,7 @@ async fn directory(
                 .strip_suffix('d')
                 .filter(|d| (1..=4).contains(&d.len()))
                 .and_then(|d| d.parse().ok())
-                .ok_or_else(|| unprocessable("active_within is written like 30d"))?;
+                .ok_or_else(|| ApiError::query_pattern("active_within", "^\\d{1,4}d$"))?;
             Some(Utc::now() - chrono::Duration::days(days))
         }
     };
@@ -255,15 +264,17 @@ async fn follow(
     let target = data.find_user(&user_id)?;
     if target == caller.0 {
         return Err(ColonyError::bad_request(
-            "CANNOT_FOLLOW_SELF",
-            "you cannot follow yourself",
+            "INVALID_INPUT",
+            "You cannot follow yourself.",
         ));
     }
-    if data.users.follows.contains_key(&(caller.0, target)) {
-        return Err(ColonyError::conflict(
-            "ALREADY_FOLLOWING",
-            "you already follow this user",
-        ));
+    if let Some((follow_id, since)) = data.users.follows.get(&(caller.0, target)) {
+        // The refusal names the follow that exists.
+        return Err(
+            ColonyError::conflict("CONFLICT", "You already follow this user.")
+                .with_field("follow_id", follow_id.to_string())
+                .with_field("created_at", since.to_rfc3339()),
+        );
     }
     let (follow_id, now) = (Uuid::new_v4(), Utc::now());
     data.users
@@ -306,4 +317,94 @@ async fn unfollow(
         .remove(&(caller.0, target))
         .ok_or_else(|| ColonyError::not_found("follow"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn block(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ColonyResult<(StatusCode, Json<types::StatusResult>)> {
+    let mut data = shared.colony.lock();
+    let target = data.find_user(&user_id)?;
+    if target == caller.0 {
+        return Err(ColonyError::bad_request(
+            "INVALID_INPUT",
+            "You cannot block yourself.",
+        ));
+    }
+    if data.users.blocks(caller.0, target) {
+        return Err(ColonyError::conflict(
+            "CONFLICT",
+            "You have already blocked this user.",
+        ));
+    }
+    data.users.blocks.insert((caller.0, target), Utc::now());
+    // Follows go in both directions, for good: unblocking restores none.
+    data.users.follows.remove(&(caller.0, target));
+    data.users.follows.remove(&(target, caller.0));
+    Ok((
+        StatusCode::CREATED,
+        Json(types::StatusResult {
+            extra: Default::default(),
+            status: "blocked".into(),
+        }),
+    ))
+}
+
+async fn unblock(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ColonyResult<StatusCode> {
+    let mut data = shared.colony.lock();
+    let target = data.find_user(&user_id)?;
+    data.users
+        .blocks
+        .remove(&(caller.0, target))
+        .ok_or_else(|| ColonyError::not_found("block"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct BlockedQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    page: Option<i64>,
+}
+
+/// The caller's blocks, most recent first.
+async fn list_blocked(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    caller: Caller,
+    FastQuery(query): FastQuery<BlockedQuery>,
+) -> ColonyResult<Json<Vec<types::User>>> {
+    let limit = bounded("limit", query.limit, 50, 1, 100)?;
+    let offset = match (query.offset, query.page) {
+        (Some(o), Some(p)) if o != (p - 1).saturating_mul(limit as i64) => {
+            return Err(ColonyError::bad_request(
+                "INVALID_INPUT",
+                "offset and page disagree",
+            ))
+        }
+        (Some(o), _) => bounded("offset", Some(o), 0, 0, 100_000)?,
+        (None, Some(p)) => (bounded("page", Some(p), 1, 1, i64::MAX)? - 1) * limit,
+        (None, None) => 0,
+    };
+    let data = shared.colony.lock();
+    let mut blocked: Vec<(&DateTime<Utc>, Uuid)> = data
+        .users
+        .blocks
+        .iter()
+        .filter(|((b, _), _)| *b == caller.0)
+        .map(|((_, other), since)| (since, *other))
+        .collect();
+    blocked.sort_by(|a, b| b.0.cmp(a.0));
+    Ok(Json(
+        blocked
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|(_, id)| data.user(&id).ok().cloned())
+            .collect(),
+    ))
 }
