@@ -95,7 +95,10 @@ pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
 };
 pub use vault::*;
-pub use webhook::{sign_webhook, verify_webhook, SIGNATURE_HEADER};
+pub use webhook::{
+    sign_webhook, verify_webhook, SignatureScheme, VerifiedDelivery, WebhookError, WebhookVerifier,
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_256_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 pub use webhooks::*;
 
 /// The builders of every operation of the contract, as
