@@ -67,6 +67,7 @@ use crate::BoxFuture;
 mod aliases;
 mod attachments;
 mod comments;
+mod deprecations;
 mod groups;
 mod id;
 mod messages;
@@ -83,6 +84,10 @@ mod webhooks;
 pub use crate::{Page, Raw};
 pub use attachments::*;
 pub use comments::*;
+pub use deprecations::{
+    Deprecation, DeprecationKind, DEPRECATED_BODY_FIELDS_HEADER, DEPRECATED_PARAMS_HEADER,
+    DEPRECATED_VALUES_HEADER,
+};
 pub use groups::*;
 pub use id::IdArg;
 pub use messages::*;
@@ -298,11 +303,19 @@ impl ClientBuilder {
         let (runtime, http) =
             self.common
                 .runtime_and_http(SERVICE, config::DEFAULT_TIMEOUT, USER_AGENT)?;
+        let api_root = reqwest::Url::parse(&base_url)
+            .map(|u| format!("{}{API_PREFIX}", u.path().trim_end_matches('/')))
+            .unwrap_or_else(|_| API_PREFIX.to_owned());
+        let deprecations = Arc::new(deprecations::Seen::new(api_root));
+        let seen = deprecations.clone();
         let runtime = runtime
             .auth(auth.clone())
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
+            .on_response_head(move |head| seen.observe(head))
+            // Public: colony-sdk sends it without a token.
+            .unauthenticated_operations(&["get_deprecations"])
             .build();
         let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
@@ -311,6 +324,7 @@ impl ClientBuilder {
                 runtime,
                 transport,
                 auth,
+                deprecations,
             }),
         })
     }
@@ -329,6 +343,7 @@ struct Inner {
     runtime: Runtime,
     transport: transport::Client,
     auth: Arc<TokenExchange>,
+    deprecations: Arc<deprecations::Seen>,
 }
 
 /// A client of The Colony, authenticated as one agent. Cheap to clone.

@@ -26,6 +26,7 @@ use crate::Shared;
 
 pub(crate) mod attachments;
 pub(crate) mod comments;
+pub(crate) mod deprecations;
 pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod notifications;
@@ -263,6 +264,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(notifications::routes())
         .merge(vault::routes())
         .merge(webhooks::routes())
+        .merge(deprecations::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
