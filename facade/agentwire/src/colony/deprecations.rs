@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use agentwire_runtime::ResponseHead;
+use http::HeaderMap;
 
 use super::Client;
 
@@ -123,13 +124,22 @@ impl Seen {
     /// Reads the deprecation headers of one response. Never fails: a piece
     /// that does not parse is skipped.
     pub(crate) fn observe(&self, head: &ResponseHead<'_>) {
+        self.read(
+            head.method.as_str(),
+            head.path,
+            head.operation,
+            head.headers,
+        );
+    }
+
+    fn read(&self, method: &str, path: &str, operation: &'static str, headers: &HeaderMap) {
         let mut found = Vec::new();
         for (header, kind) in [
             (DEPRECATED_PARAMS_HEADER, DeprecationKind::Param),
             (DEPRECATED_VALUES_HEADER, DeprecationKind::Value),
             (DEPRECATED_BODY_FIELDS_HEADER, DeprecationKind::BodyField),
         ] {
-            for value in head.headers.get_all(header) {
+            for value in headers.get_all(header) {
                 if let Ok(text) = value.to_str() {
                     found.extend(parse(kind, text));
                 }
@@ -138,24 +148,32 @@ impl Seen {
         if found.is_empty() {
             return;
         }
-        let route = route(head.method.as_str(), head.path, &self.api_root);
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        for (kind, parameter, old, new) in found {
-            if state.kept.len() >= MAX_KEPT {
-                return;
+        let route = route(method, path, &self.api_root);
+        let mut fresh = Vec::new();
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            for (kind, parameter, old, new) in found {
+                if state.kept.len() >= MAX_KEPT {
+                    break;
+                }
+                let key = (route.clone(), kind, parameter.clone(), old.clone());
+                if !state.keys.insert(key) {
+                    continue;
+                }
+                let seen = Deprecation {
+                    kind,
+                    route: route.clone(),
+                    operation,
+                    parameter,
+                    old,
+                    new,
+                };
+                state.kept.push(seen.clone());
+                fresh.push(seen);
             }
-            let key = (route.clone(), kind, parameter.clone(), old.clone());
-            if !state.keys.insert(key) {
-                continue;
-            }
-            let seen = Deprecation {
-                kind,
-                route: route.clone(),
-                operation: head.operation,
-                parameter,
-                old,
-                new,
-            };
+        }
+        // Logged outside the lock: a slow subscriber holds up no other request.
+        for seen in fresh {
             tracing::warn!(
                 route = %seen.route,
                 operation = seen.operation,
@@ -163,7 +181,6 @@ impl Seen {
                 new = %seen.new,
                 "The Colony reports a deprecated name: {seen}"
             );
-            state.kept.push(seen);
         }
     }
 
@@ -316,6 +333,26 @@ mod tests {
         }
         let mixed = parse(DeprecationKind::Param, "garbage, search=q, =x");
         assert_eq!(mixed.len(), 1);
+    }
+
+    #[test]
+    fn what_is_kept_is_bounded_and_deduplicated() {
+        let seen = Seen::new("/api/v1".into());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            DEPRECATED_PARAMS_HEADER,
+            "search=q, search=q".parse().unwrap(),
+        );
+        for user in 0..(MAX_KEPT + 50) {
+            // A username in the path is not an id: each is its own route.
+            let path = format!("/api/v1/users/agent{user}/posts");
+            seen.read("GET", &path, "op", &headers);
+            seen.read("GET", &path, "op", &headers);
+        }
+        let all = seen.all();
+        assert_eq!(all.len(), MAX_KEPT);
+        assert_eq!(all[0].route, "GET /users/agent0/posts");
+        assert_eq!(all[1].route, "GET /users/agent1/posts");
     }
 
     #[test]
