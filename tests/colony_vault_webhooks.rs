@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use agentwire::colony::{
-    verify_webhook, Client, Webhook, WebhookEvent, SIGNATURE_HEADER, VAULT_FREE_QUOTA_BYTES,
-    VAULT_MAX_FILE_BYTES, VAULT_WRITE_MIN_KARMA, WEBHOOK_MAX_FAILURES,
+    verify_webhook, Client, SignatureScheme, Webhook, WebhookError, WebhookEvent, WebhookVerifier,
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_256_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    VAULT_FREE_QUOTA_BYTES, VAULT_MAX_FILE_BYTES, VAULT_WRITE_MIN_KARMA, WEBHOOK_MAX_FAILURES,
 };
 use agentwire::{Error, Raw, RetryConfig};
 use agentwire_sandbox::Sandbox;
@@ -537,7 +538,24 @@ async fn deliveries_are_signed_and_verify() {
 
     assert_eq!(headers["x-colony-event"], "post_created");
     assert!(headers.contains_key("x-colony-delivery"));
-    assert!(headers.contains_key("x-colony-event-id"));
+    // The five headers the service documents, and no other of its own.
+    let mut colony_headers: Vec<&str> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| k.starts_with("x-colony-"))
+        .collect();
+    colony_headers.sort_unstable();
+    assert_eq!(
+        colony_headers,
+        [
+            "x-colony-delivery",
+            "x-colony-event",
+            "x-colony-signature",
+            "x-colony-signature-256",
+            "x-colony-timestamp"
+        ]
+    );
+    assert!(signature.starts_with("sha256="), "{signature}");
     let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(event["event"], "post_created");
     assert_eq!(event["post_id"], post.id.to_string());
@@ -557,9 +575,119 @@ async fn deliveries_are_signed_and_verify() {
     let signature = headers[SIGNATURE_HEADER].to_str().unwrap();
     assert!(verify_webhook(&body, signature, NEW_SECRET));
     assert!(!verify_webhook(&body, signature, SECRET));
+    assert!(WebhookVerifier::new(NEW_SECRET)
+        .verify(&headers, &body)
+        .is_ok());
+    assert_eq!(
+        WebhookVerifier::new(SECRET).verify(&headers, &body),
+        Err(WebhookError::BadSignature)
+    );
 
     // The successful deliveries left no failures behind.
     assert_eq!(find(&c, &hook.id.to_string()).await.failure_count, 0);
+}
+
+/// A real delivery from the sandbox, verified by both schemes, and every
+/// way of presenting it wrongly refused with its reason.
+#[tokio::test]
+async fn sandbox_deliveries_verify_both_ways_and_refusals_say_why() {
+    let (_sb, c) = setup().await;
+    let (base, mut rx) = receiver().await;
+    c.create_webhook(format!("{base}/hook"), [WebhookEvent::PostCreated], SECRET)
+        .await
+        .unwrap();
+    let post = c.create_post("Signed twice", "both headers").await.unwrap();
+    let (_, (headers, body)) = next_delivery(&mut rx).await;
+    let text = |name: &str| headers[name].to_str().unwrap().to_owned();
+
+    // The timestamped scheme: the `t=` is the delivery's timestamp header.
+    let verifier = WebhookVerifier::new(SECRET);
+    let delivery = verifier.verify(&headers, &body).expect("authentic");
+    assert_eq!(delivery.scheme(), SignatureScheme::V1);
+    let t = delivery.signed_at().expect("timestamped");
+    assert_eq!(text(TIMESTAMP_HEADER), t.to_string());
+    assert!(text(SIGNATURE_256_HEADER).starts_with(&format!("t={t},v1=")));
+    assert_eq!(delivery.delivery_id(), Some(text(DELIVERY_HEADER).as_str()));
+    assert_eq!(delivery.event(), Some("post_created"));
+    let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["post_id"], post.id.to_string());
+
+    // The same delivery again is a replay, for the verifier and its clones.
+    assert_eq!(
+        verifier.verify(&headers, &body),
+        Err(WebhookError::Replayed)
+    );
+    assert_eq!(
+        verifier.clone().verify(&headers, &body),
+        Err(WebhookError::Replayed)
+    );
+
+    // The legacy scheme, on its own.
+    assert!(verify_webhook(&body, &text(SIGNATURE_HEADER), SECRET));
+    let mut legacy_only = headers.clone();
+    legacy_only.remove(SIGNATURE_256_HEADER);
+    assert_eq!(
+        WebhookVerifier::new(SECRET).verify(&legacy_only, &body),
+        Err(WebhookError::LegacyNotAccepted)
+    );
+    let legacy = WebhookVerifier::new(SECRET)
+        .accept_legacy(true)
+        .verify(&legacy_only, &body)
+        .expect("the legacy signature is right");
+    assert_eq!(
+        (legacy.scheme(), legacy.signed_at()),
+        (SignatureScheme::Legacy, None)
+    );
+
+    // Each refusal names its reason (fresh verifiers: nothing remembered).
+    let signed = std::time::UNIX_EPOCH + Duration::from_secs(t as u64);
+    let fresh = || WebhookVerifier::new(SECRET);
+    let mut tampered = body.to_vec();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    assert_eq!(
+        fresh().verify(&headers, &tampered),
+        Err(WebhookError::BadSignature)
+    );
+    assert_eq!(
+        WebhookVerifier::new("another-secret-of-16+").verify(&headers, &body),
+        Err(WebhookError::BadSignature)
+    );
+    assert_eq!(
+        fresh().verify_at(&headers, &body, signed + Duration::from_secs(301)),
+        Err(WebhookError::Stale {
+            signed_at: t,
+            now: t + 301
+        })
+    );
+    assert_eq!(
+        fresh().verify_at(&headers, &body, signed - Duration::from_secs(301)),
+        Err(WebhookError::Future {
+            signed_at: t,
+            now: t - 301
+        })
+    );
+    // At the edge of a configured tolerance: still accepted.
+    assert!(WebhookVerifier::new(SECRET)
+        .tolerance(Duration::from_secs(600))
+        .verify_at(&headers, &body, signed + Duration::from_secs(600))
+        .is_ok());
+    for garbage in ["", "t=,v1=", "v1=00", "t=1,v1=zz", "sha256=00"] {
+        let mut bad = headers.clone();
+        bad.insert(SIGNATURE_256_HEADER, garbage.parse().unwrap());
+        assert!(
+            matches!(fresh().verify(&bad, &body), Err(WebhookError::Malformed(_))),
+            "{garbage:?}"
+        );
+    }
+    let mut none = headers.clone();
+    none.remove(SIGNATURE_256_HEADER);
+    none.remove(SIGNATURE_HEADER);
+    assert_eq!(
+        fresh().verify(&none, &body),
+        Err(WebhookError::MissingSignature)
+    );
+    assert!(headers.contains_key(EVENT_HEADER));
 }
 
 #[tokio::test]

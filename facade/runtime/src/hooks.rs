@@ -37,3 +37,29 @@ pub struct ResponseInfo {
 pub type RequestHook = Arc<dyn Fn(&RequestInfo) + Send + Sync>;
 /// A callback run after each attempt.
 pub type ResponseHook = Arc<dyn Fn(&ResponseInfo) + Send + Sync>;
+
+/// The head of one response as it arrived from the network, for callbacks
+/// that read its headers (a facade noting what the service announces in
+/// them). Borrowed, so nothing is copied for it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ResponseHead<'a> {
+    /// Service name.
+    pub service: &'static str,
+    /// Public operation name (`get_posts`).
+    pub operation: &'static str,
+    /// HTTP method of the request.
+    pub method: &'a http::Method,
+    /// Path of the request URL, without the query, secrets masked.
+    pub path: &'a str,
+    /// 1 for the first attempt, 2 for the first retry…
+    pub attempt: u32,
+    /// HTTP status.
+    pub status: u16,
+    /// The response's headers.
+    pub headers: &'a http::HeaderMap,
+}
+
+/// A callback run on the head of every response received (each attempt's;
+/// not answers served from the cache, whose head was seen when it arrived).
+pub type ResponseHeadHook = Arc<dyn Fn(&ResponseHead<'_>) + Send + Sync>;

@@ -57,7 +57,9 @@ pub use crate::circuit::CircuitBreakerConfig;
 pub use crate::error::{
     ApiError, DecodeError, Error, NetworkError, NetworkErrorKind, Result, StatusClass,
 };
-pub use crate::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
+pub use crate::hooks::{
+    RequestHook, RequestInfo, ResponseHead, ResponseHeadHook, ResponseHook, ResponseInfo,
+};
 pub use crate::rate_limit::RateLimitInfo;
 pub use crate::redact::Redactor;
 pub use crate::retry::RetryConfig;
@@ -128,6 +130,8 @@ pub struct RuntimeBuilder {
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
+    on_response_head: Vec<ResponseHeadHook>,
+    unauthenticated: BTreeSet<&'static str>,
     circuit: Option<CircuitBreakerConfig>,
     cache_ttl: Option<Duration>,
     redactor: Redactor,
@@ -284,6 +288,24 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds a callback run on the head (status and headers) of every
+    /// response received, attempt by attempt, before its body is read.
+    pub fn on_response_head(
+        mut self,
+        hook: impl Fn(&ResponseHead<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_response_head.push(Arc::new(hook));
+        self
+    }
+
+    /// Names operations the service serves to anyone: they are sent without
+    /// credentials (the auth strategy is not asked, so no token is fetched
+    /// for them, and a 401 does not trigger a refresh).
+    pub fn unauthenticated_operations(mut self, ops: &[&'static str]) -> Self {
+        self.unauthenticated.extend(ops.iter().copied());
+        self
+    }
+
     /// Enables the circuit breaker.
     pub fn circuit_breaker(mut self, config: CircuitBreakerConfig) -> Self {
         self.circuit = Some(config);
@@ -323,6 +345,8 @@ impl RuntimeBuilder {
                 secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
+                on_response_head: self.on_response_head,
+                unauthenticated: self.unauthenticated,
                 circuit: self.circuit.map(CircuitBreaker::new),
                 cache: self.cache_ttl.map(ResponseCache::new),
                 rate_limit: Mutex::new(None),
@@ -349,6 +373,8 @@ struct Inner {
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
+    on_response_head: Vec<ResponseHeadHook>,
+    unauthenticated: BTreeSet<&'static str>,
     circuit: Option<CircuitBreaker>,
     cache: Option<ResponseCache>,
     rate_limit: Mutex<Option<RateLimitInfo>>,
@@ -394,6 +420,8 @@ impl Runtime {
             secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),
+            on_response_head: Vec::new(),
+            unauthenticated: BTreeSet::new(),
             circuit: None,
             cache_ttl: None,
             redactor: Redactor::default(),

@@ -14,7 +14,7 @@ use crate::body::{cap_body, read_capped, read_whole, rebuild, Unread, Whole};
 use crate::cache::CachedResponse;
 use crate::circuit::CircuitBreaker;
 use crate::error::Error;
-use crate::hooks::{RequestInfo, ResponseInfo};
+use crate::hooks::{RequestInfo, ResponseHead, ResponseInfo};
 use crate::rate_limit::RateLimitInfo;
 use crate::{retry, Idempotency, Result, Runtime, IDEMPOTENCY_KEY};
 
@@ -213,6 +213,7 @@ impl Runtime {
             || caller_key
             || inner.replay_safe.contains(operation);
         let single_attempt = inner.single_attempt.contains(operation);
+        let unauthenticated = inner.unauthenticated.contains(operation);
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.
         let template = request.try_clone();
@@ -238,7 +239,7 @@ impl Runtime {
             let policy = AttemptPolicy {
                 retries_left: !single_attempt && attempt <= inner.retry.max_retries,
                 replay_safe,
-                may_refresh: !refreshed_auth,
+                may_refresh: !refreshed_auth && !unauthenticated,
                 buffer_body: !streaming,
             };
             // Boxed: the attempt's state (the response being read, the
@@ -345,11 +346,15 @@ impl Runtime {
         own_key: Option<&HeaderValue>,
     ) -> (Outcome, bool) {
         let inner = &*self.inner;
-        match inner
-            .auth
-            .authorize(self.auth_context(client), &mut request)
-            .await
-        {
+        let credentials = if inner.unauthenticated.contains(operation) {
+            Ok(())
+        } else {
+            inner
+                .auth
+                .authorize(self.auth_context(client), &mut request)
+                .await
+        };
+        match credentials {
             Ok(()) => {}
             Err(AuthFailure::Response(r)) => {
                 tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
@@ -380,6 +385,11 @@ impl Runtime {
             .may_refresh
             .then(|| request.headers().get(AUTHORIZATION).cloned())
             .flatten();
+        // Only what the head hooks need outlives the request.
+        let head_of = (!inner.on_response_head.is_empty()).then(|| {
+            let path = inner.redactor.redact(request.url().path()).into_owned();
+            (request.method().clone(), path)
+        });
         let sent_at = Instant::now();
         let result = client.execute(request).await;
         let elapsed = sent_at.elapsed();
@@ -397,6 +407,20 @@ impl Runtime {
                     *inner.rate_limit.lock().unwrap_or_else(|p| p.into_inner()) = Some(rl);
                 }
                 self.emit_response(info, Some(status.as_u16()), elapsed, false);
+                if let Some((method, path)) = &head_of {
+                    let head = ResponseHead {
+                        service: inner.service,
+                        operation,
+                        method,
+                        path,
+                        attempt,
+                        status: status.as_u16(),
+                        headers: response.headers(),
+                    };
+                    for hook in &inner.on_response_head {
+                        hook(&head);
+                    }
+                }
 
                 if status == http::StatusCode::UNAUTHORIZED
                     && policy.may_refresh

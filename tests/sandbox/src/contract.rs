@@ -30,8 +30,14 @@ fn contracts() -> &'static [Contract] {
     })
 }
 
+/// The Colony's contract, parsed once.
+pub(crate) fn colony_document() -> Option<&'static Value> {
+    // Listed first in `contracts`.
+    contracts().first().map(|c| &c.doc)
+}
+
 /// Whether `path` fits the template `/a/{b}/c`.
-fn matches(template: &str, path: &str) -> bool {
+pub(crate) fn matches(template: &str, path: &str) -> bool {
     let mut t = template.trim_end_matches('/').split('/');
     let mut p = path.trim_end_matches('/').split('/');
     loop {

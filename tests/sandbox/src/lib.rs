@@ -298,6 +298,9 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Outside the routes and the fallback, so contract answers get the
+        // headers too.
+        .layer(axum::middleware::from_fn(colony::deprecations::announce))
         .with_state(shared)
 }
 

@@ -67,6 +67,7 @@ use crate::BoxFuture;
 mod aliases;
 mod attachments;
 mod comments;
+mod deprecations;
 mod groups;
 mod helpers;
 mod id;
@@ -89,6 +90,10 @@ mod webhooks;
 pub use crate::{Page, Raw};
 pub use attachments::*;
 pub use comments::*;
+pub use deprecations::{
+    Deprecation, DeprecationKind, DEPRECATED_BODY_FIELDS_HEADER, DEPRECATED_PARAMS_HEADER,
+    DEPRECATED_VALUES_HEADER,
+};
 pub use groups::*;
 pub use helpers::*;
 pub use id::IdArg;
@@ -109,7 +114,10 @@ pub use validator::{
     looks_like_model_error, strip_llm_artifacts, validate_generated_output, RejectReason, Validated,
 };
 pub use vault::*;
-pub use webhook::{sign_webhook, verify_webhook, SIGNATURE_HEADER};
+pub use webhook::{
+    sign_webhook, verify_webhook, SignatureScheme, VerifiedDelivery, WebhookError, WebhookVerifier,
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_256_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 pub use webhooks::*;
 
 /// The builders of every operation of the contract, as
@@ -317,12 +325,20 @@ impl ClientBuilder {
             )
         };
         let oauth = oauth::runtime(configured());
+        let api_root = reqwest::Url::parse(&base_url)
+            .map(|u| format!("{}{API_PREFIX}", u.path().trim_end_matches('/')))
+            .unwrap_or_else(|_| API_PREFIX.to_owned());
+        let deprecations = Arc::new(deprecations::Seen::new(api_root));
+        let seen = deprecations.clone();
         let runtime = configured()
             .auth(auth.clone())
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
             .streaming_operations(&[stream::OPERATION])
+            .on_response_head(move |head| seen.observe(head))
+            // Public: colony-sdk sends it without a token.
+            .unauthenticated_operations(&["get_deprecations"])
             .build();
         let transport =
             transport::Client::new_with_client(&base_url, connection.http.clone(), runtime.clone());
@@ -341,6 +357,7 @@ impl ClientBuilder {
                 anonymous,
                 auth,
                 oauth,
+                deprecations,
             }),
         })
     }
@@ -364,6 +381,7 @@ struct Inner {
     auth: Arc<TokenExchange>,
     /// The runtime of `exchange_token` (oauth.rs).
     oauth: Runtime,
+    deprecations: Arc<deprecations::Seen>,
 }
 
 /// A client of The Colony, authenticated as one agent. Cheap to clone.

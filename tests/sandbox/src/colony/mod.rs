@@ -27,6 +27,7 @@ use crate::Shared;
 pub(crate) mod attachments;
 pub(crate) mod auth;
 pub(crate) mod comments;
+pub(crate) mod deprecations;
 pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod notifications;
@@ -338,6 +339,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(webhooks::routes())
         .merge(surface::routes())
         .merge(stream::routes())
+        .merge(deprecations::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the

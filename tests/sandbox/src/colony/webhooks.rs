@@ -2,9 +2,12 @@
 //! sandbox produces.
 //!
 //! A delivery is one HTTP POST of a flat JSON object (`event` plus the
-//! event's fields at the top level, as the service sends them) with the
-//! `X-Colony-*` headers; `X-Colony-Signature` is the hex HMAC-SHA256 of the
-//! raw body keyed with the webhook's secret. Deliveries run in spawned tasks
+//! event's fields at the top level, as the service sends them) with the five
+//! headers the service documents: `X-Colony-Event`, `X-Colony-Delivery`,
+//! `X-Colony-Timestamp` (Unix seconds of the signing), the legacy
+//! `X-Colony-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body keyed with
+//! the webhook's secret) and `X-Colony-Signature-256: t=<unix>,v1=<hex>`
+//! (HMAC-SHA256 of `"<t>.<body>"`, the same `t`). Deliveries run in spawned tasks
 //! so the request that caused the event never waits for them. A 2xx answer
 //! resets the webhook's failure count; anything else (refused connection,
 //! timeout, other status) adds one, and [`MAX_FAILURES`] in a row deactivate
@@ -169,21 +172,31 @@ struct Delivery {
     generation: u64,
     url: String,
     event: String,
-    event_id: String,
     body: Vec<u8>,
-    signature: String,
+    secret: String,
 }
 
-fn sign(body: &[u8], secret: &str) -> String {
+/// Lowercase hex of HMAC-SHA256(`secret`, `parts` joined).
+fn sign(parts: &[&[u8]], secret: &str) -> String {
     // HMAC accepts keys of any length, so this never fails in practice; an
     // empty signature would simply not verify.
     match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(mut mac) => {
-            mac.update(body);
+            for part in parts {
+                mac.update(part);
+            }
             hex::encode(mac.finalize().into_bytes())
         }
         Err(_) => String::new(),
     }
+}
+
+/// The two signature headers of a delivery signed at `t`.
+fn signatures(body: &[u8], secret: &str, t: i64) -> (String, String) {
+    let t = t.to_string();
+    let legacy = format!("sha256={}", sign(&[body], secret));
+    let v1 = format!("t={t},v1={}", sign(&[t.as_bytes(), b".", body], secret));
+    (legacy, v1)
 }
 
 /// Sends `event` with `fields` to the active webhooks of `audience` that
@@ -226,8 +239,6 @@ pub(crate) fn emit(
     let Ok(body) = serde_json::to_vec(&Value::Object(payload)) else {
         return;
     };
-    // One id for the event, shared by its deliveries to every webhook.
-    let event_id = Uuid::new_v4().to_string();
     let now = Utc::now();
     let mut jobs = Vec::with_capacity(targets.len());
     for id in targets {
@@ -240,8 +251,7 @@ pub(crate) fn emit(
             generation: hook.generation,
             url: hook.url.clone(),
             event: event.to_owned(),
-            event_id: event_id.clone(),
-            signature: sign(&body, &hook.secret),
+            secret: hook.secret.clone(),
             body: body.clone(),
         });
     }
@@ -271,16 +281,18 @@ pub(crate) fn post_created(shared: &Arc<Shared>, data: &mut super::Data, post: &
 
 async fn deliver(shared: Arc<Shared>, http: Option<reqwest::Client>, job: Delivery) {
     let delivery_id = Uuid::new_v4().to_string();
+    // Signed as it is sent, so the timestamp is the moment of sending.
+    let t = Utc::now().timestamp();
+    let (legacy, v1) = signatures(&job.body, &job.secret, t);
     let ok = match http {
         Some(http) => http
             .post(&job.url)
             .header("content-type", "application/json")
             .header("x-colony-event", &job.event)
             .header("x-colony-delivery", &delivery_id)
-            .header("x-colony-event-id", &job.event_id)
-            .header("x-colony-timestamp", Utc::now().timestamp().to_string())
-            .header("x-colony-attempt", "1")
-            .header("x-colony-signature", &job.signature)
+            .header("x-colony-timestamp", t.to_string())
+            .header("x-colony-signature", legacy)
+            .header("x-colony-signature-256", v1)
             .body(job.body)
             .send()
             .await
@@ -454,8 +466,23 @@ mod tests {
     fn signature_is_hex_hmac_sha256() {
         // RFC 4231-style well-known vector.
         assert_eq!(
-            sign(b"The quick brown fox jumps over the lazy dog", "key"),
+            sign(&[b"The quick brown fox jumps over the lazy dog"], "key"),
             "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
+
+    #[test]
+    fn both_signatures_as_documented() {
+        // Python: hmac.new(b"key", b"1700000000.{}", hashlib.sha256).hexdigest()
+        // and hmac.new(b"key", b"{}", hashlib.sha256).hexdigest()
+        let (legacy, v1) = signatures(b"{}", "key", 1_700_000_000);
+        assert_eq!(
+            legacy,
+            "sha256=a777724d943eb48dc69bca8a4a6d57a04db3f9ec7e1de4e581e860265bdf3032"
+        );
+        assert_eq!(
+            v1,
+            "t=1700000000,v1=9d713ed406bb7076d4123f0dc2c39d2df5c654ed4b0cd56b52c8b4c940bd63ae"
         );
     }
 
