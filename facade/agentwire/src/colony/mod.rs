@@ -66,11 +66,14 @@ use crate::BoxFuture;
 
 mod aliases;
 mod attachments;
+#[cfg(feature = "attestation")]
+pub mod attestation;
 mod comments;
 mod groups;
 mod id;
 mod messages;
 mod models;
+pub mod notarisation;
 mod notifications;
 mod posts;
 mod social;
@@ -87,6 +90,7 @@ pub use groups::*;
 pub use id::IdArg;
 pub use messages::*;
 pub use models::*;
+pub use notarisation::{verify_notarisation, NotarisationVerification};
 pub use notifications::*;
 pub use posts::*;
 pub use social::*;

@@ -28,6 +28,7 @@ pub(crate) mod attachments;
 pub(crate) mod comments;
 pub(crate) mod groups;
 pub(crate) mod messages;
+pub(crate) mod notarisation;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
@@ -129,6 +130,7 @@ pub(crate) struct Data {
     pub(crate) notifications: notifications::Data,
     pub(crate) vault: vault::Data,
     pub(crate) webhooks: webhooks::Data,
+    pub(crate) notarisation: notarisation::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -263,6 +265,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(notifications::routes())
         .merge(vault::routes())
         .merge(webhooks::routes())
+        .merge(notarisation::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
