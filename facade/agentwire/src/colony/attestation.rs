@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::Client;
+use super::{Client, IdArg};
 use crate::Result;
 
 /// The envelope version written and accepted (`envelope_version`).
@@ -1496,11 +1496,7 @@ impl Client {
     /// assert!(verify_now(&envelope).ok);
     /// # Ok(()) }
     /// ```
-    pub fn attest_post<'a>(
-        &'a self,
-        post_id: impl super::IdArg,
-        key: &'a SigningKey,
-    ) -> AttestPost<'a> {
+    pub fn attest_post<'a>(&'a self, post_id: impl IdArg, key: &'a SigningKey) -> AttestPost<'a> {
         AttestPost {
             client: self,
             post_id: post_id.as_id().into_owned(),
