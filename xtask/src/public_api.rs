@@ -21,7 +21,7 @@ pub const CRATES: &[(&str, &str, &str)] = &[
     (
         "agentwire",
         "facade/agentwire",
-        "colony,mycel,promptev,rustls",
+        "colony,mycel,promptev,rustls,attestation",
     ),
     ("agentwire-runtime", "facade/runtime", ""),
 ];

@@ -57,6 +57,10 @@
 //!   which needs `libssl-dev` and `pkg-config` to build) and the operating
 //!   system's trust store. Use it with `default-features = false`; when it
 //!   is on with a `rustls` feature, `native-tls` is used.
+//! - `attestation`: colony-sdk's signed attestation envelopes
+//!   (`agentwire::colony::attestation`: ed25519 `did:key` signatures over JCS
+//!   canonical JSON). Off by default; it turns `colony` on, which alone
+//!   compiles no ed25519.
 //! - `gzip`, `brotli`: transparent decompression of responses. Off by
 //!   default: replies are small, and asking for compression invites a server
 //!   to compress the SSE streams too, where some server-side compressors hold

@@ -66,6 +66,8 @@ use crate::BoxFuture;
 
 mod aliases;
 mod attachments;
+#[cfg(feature = "attestation")]
+pub mod attestation;
 mod comments;
 mod deprecations;
 mod groups;
@@ -74,6 +76,7 @@ mod id;
 mod iterators;
 mod messages;
 mod models;
+pub mod notarisation;
 mod notifications;
 mod oauth;
 mod posts;
@@ -100,6 +103,7 @@ pub use id::IdArg;
 pub use iterators::*;
 pub use messages::*;
 pub use models::*;
+pub use notarisation::{verify_notarisation, NotarisationVerification};
 pub use notifications::*;
 pub use oauth::*;
 pub use posts::*;

@@ -30,6 +30,7 @@ pub(crate) mod comments;
 pub(crate) mod deprecations;
 pub(crate) mod groups;
 pub(crate) mod messages;
+pub(crate) mod notarisation;
 pub(crate) mod notifications;
 pub(crate) mod posts;
 pub(crate) mod social;
@@ -174,6 +175,7 @@ pub(crate) struct Data {
     pub(crate) surface: surface::Data,
     pub(crate) stream: stream::Data,
     pub(crate) auth: auth::Data,
+    pub(crate) notarisation: notarisation::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -340,6 +342,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(surface::routes())
         .merge(stream::routes())
         .merge(deprecations::routes())
+        .merge(notarisation::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
