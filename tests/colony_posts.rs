@@ -472,3 +472,44 @@ async fn a_post_in_no_colony_decodes_in_a_page() {
     assert!(general.items.iter().all(|p| p.id != loose.id));
     assert_eq!(general.items.len(), 2);
 }
+
+/// colony-sdk's request defaults: an order is always sent (`newest` unless
+/// set), and the first page goes without an offset.
+#[tokio::test]
+async fn get_posts_sends_newest_and_no_offset_on_the_first_page() {
+    let sb = Sandbox::start().await.unwrap();
+    let key = sb.colony().register("alice");
+    sb.colony().seed_posts("alice", "general", 30);
+    let urls = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = urls.clone();
+    let c = Client::builder(&key)
+        .base_url(format!("{}/api/v1", sb.base_url()))
+        .on_request(move |info| {
+            if info.operation == "get_posts" {
+                seen.lock().unwrap().push(info.url.clone());
+            }
+        })
+        .build()
+        .unwrap();
+    let first = c.get_posts().limit(20).await.unwrap();
+    assert_eq!(first.items.len(), 20);
+    let top = c.get_posts().sort(PostSort::Top).await.unwrap();
+    assert!(!top.items.is_empty());
+    let walked: Vec<_> = c
+        .iter_posts()
+        .page_size(20)
+        .into_stream()
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(walked.len(), 30);
+    let urls = urls.lock().unwrap().clone();
+    let query = |u: &str| {
+        u.split_once('?')
+            .map(|(_, q)| q.to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(query(&urls[0]), "limit=20&sort=newest");
+    assert_eq!(query(&urls[1]), "limit=20&sort=top");
+    assert_eq!(query(&urls[2]), "limit=20&sort=newest");
+    assert_eq!(query(&urls[3]), "limit=20&offset=20&sort=newest");
+}

@@ -266,7 +266,8 @@ fn split_send(
     }
     let reply = reply.ok_or_else(|| format!("{id} has no success answer"))?;
 
-    let kept = &stmts[..info_at];
+    let mut kept = stmts[..info_at].to_vec();
+    one_pass_query(&mut kept, &id)?;
     let build: ImplItem = syn::parse_quote! {
         /// Checks the arguments and builds the HTTP request, without sending it.
         fn build_request(
@@ -297,6 +298,104 @@ fn split_send(
         args: Vec::new(),
     };
     Ok((op, build, send_new))
+}
+
+/// Replaces progenitor's one `.query(..)` call per parameter on the request
+/// builder (each reopens the URL's query, set or not) with one
+/// `agentwire_runtime::QueryString` that encodes the parameters in the same
+/// order and is appended to `url` before the request is built.
+fn one_pass_query(stmts: &mut Vec<Stmt>, id: &str) -> Result<(), String> {
+    let Some(at) = stmts.iter().position(|s| stmt_binds(s, "request")) else {
+        return Ok(());
+    };
+    let Stmt::Local(local) = &mut stmts[at] else {
+        unreachable!("stmt_binds matched a let")
+    };
+    let init = local
+        .init
+        .as_mut()
+        .ok_or_else(|| format!("`let request` without a value in {id}"))?;
+    let mut params = Vec::new();
+    strip_query_calls(&mut init.expr, &mut params, id)?;
+    if params.is_empty() {
+        return Ok(());
+    }
+    if !stmts[..at].iter().any(|s| stmt_binds(s, "url")) {
+        return Err(format!("{id} sets query parameters but binds no `url`"));
+    }
+    let pushes = params
+        .iter()
+        .map(|(name, arg)| quote!(query.push(#name, #arg)?;));
+    let stmt: Stmt = syn::parse_quote! {
+        let url = {
+            let mut query = agentwire_runtime::QueryString::new();
+            #(#pushes)*
+            query.finish(url)
+        };
+    };
+    stmts.insert(at, stmt);
+    Ok(())
+}
+
+/// Takes every `.query(&progenitor_client::QueryParam::new("name", &v))` out
+/// of a method chain, in source order, with the parameter's name.
+fn strip_query_calls(
+    expr: &mut Expr,
+    out: &mut Vec<(syn::LitStr, Expr)>,
+    id: &str,
+) -> Result<(), String> {
+    match expr {
+        Expr::Try(t) => strip_query_calls(&mut t.expr, out, id),
+        Expr::MethodCall(call) => {
+            strip_query_calls(&mut call.receiver, out, id)?;
+            if call.method != "query" {
+                return Ok(());
+            }
+            let arg = match call.args.first() {
+                Some(arg) if call.args.len() == 1 => arg.clone(),
+                _ => return Err(format!("a query call in {id} without one argument")),
+            };
+            let name = query_param_name(&arg).ok_or_else(|| {
+                format!(
+                    "unexpected query argument in {id}: {}",
+                    arg.to_token_stream()
+                )
+            })?;
+            out.push((name, arg));
+            let receiver =
+                std::mem::replace(&mut *call.receiver, Expr::Verbatim(TokenStream::new()));
+            *expr = receiver;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `"name"` of `&progenitor_client::QueryParam::new("name", &v)`.
+fn query_param_name(arg: &Expr) -> Option<syn::LitStr> {
+    let Expr::Reference(r) = arg else { return None };
+    let Expr::Call(call) = &*r.expr else {
+        return None;
+    };
+    let Expr::Path(f) = &*call.func else {
+        return None;
+    };
+    let segments: Vec<String> = f
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    if segments != ["progenitor_client", "QueryParam", "new"] || call.args.len() != 2 {
+        return None;
+    }
+    match call.args.first() {
+        Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(name),
+            ..
+        })) => Some(name.clone()),
+        _ => None,
+    }
 }
 
 /// "Sends a `POST` request to `/a/{b}`" → ("POST", "/a/{b}").

@@ -879,6 +879,12 @@ impl AuthStrategy for TokenExchange {
         cx: AuthContext<'a>,
         request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>> {
+        // The usual case, a token in hand, costs no exchange future: that one
+        // holds a whole HTTP exchange and would be allocated on every request.
+        if let Some(header) = self.fresh_token() {
+            request.headers_mut().insert(AUTHORIZATION, header);
+            return Box::pin(async { Ok(()) });
+        }
         Box::pin(async move {
             let header = self.token(&cx, true).await?;
             request.headers_mut().insert(AUTHORIZATION, header);

@@ -18,31 +18,25 @@ pub(crate) enum Unread {
 
 /// Reads a body whole, failing as soon as it passes `limit` bytes, or before
 /// reading when its `Content-Length` already says it would.
-pub(crate) async fn read_capped(response: reqwest::Response, limit: u64) -> Result<Bytes, Unread> {
-    let announced = response.content_length();
-    read_body_capped(http::Response::from(response).into_body(), announced, limit).await
-}
-
-/// [`read_capped`] on a body already taken out of its response.
-async fn read_body_capped(
-    mut body: reqwest::Body,
-    announced: Option<u64>,
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
     limit: u64,
 ) -> Result<Bytes, Unread> {
-    use http_body_util::BodyExt as _;
-
+    let announced = response.content_length();
     if announced.is_some_and(|n| n > limit) {
         return Err(Unread::TooLarge);
     }
-    // A body in one chunk (the usual case) is returned without a copy.
+    // A body in one chunk (the usual case) is returned without a copy. The
+    // chunks are read off the `reqwest::Response` itself: turning it into an
+    // `http::Response` first would store its URL in a fresh extensions map.
     let mut single: Option<Bytes> = None;
     let mut joined = BytesMut::new();
     let mut total: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Unread::Failed(e.without_url()))?;
-        let Ok(chunk) = frame.into_data() else {
-            continue; // trailers
-        };
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Unread::Failed(e.without_url()))?
+    {
         total = total.saturating_add(chunk.len() as u64);
         if total > limit {
             return Err(Unread::TooLarge);
@@ -71,11 +65,11 @@ pub(crate) enum Whole {
 }
 
 pub(crate) async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<Whole> {
-    let announced = response.content_length();
-    // The head is taken apart, not copied: its headers go with the body.
-    let (parts, body) = http::Response::from(response).into_parts();
-    let (status, headers) = (parts.status, parts.headers);
-    match read_body_capped(body, announced, limit).await {
+    // The head is taken, not copied: its headers go with the body.
+    let mut response = response;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    match read_capped(response, limit).await {
         Ok(body) => Ok(Whole::Read(CachedResponse {
             status,
             headers,

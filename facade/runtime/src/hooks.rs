@@ -50,14 +50,22 @@ pub struct ResponseHead<'a> {
     pub operation: &'static str,
     /// HTTP method of the request.
     pub method: &'a http::Method,
-    /// Path of the request URL, without the query, secrets masked.
-    pub path: &'a str,
     /// 1 for the first attempt, 2 for the first retry…
     pub attempt: u32,
     /// HTTP status.
     pub status: u16,
     /// The response's headers.
     pub headers: &'a http::HeaderMap,
+    pub(crate) url: &'a reqwest::Url,
+    pub(crate) redactor: &'a crate::Redactor,
+}
+
+impl<'a> ResponseHead<'a> {
+    /// Path of the request URL, without the query, secrets masked. Made when
+    /// asked for: most callbacks read only the headers.
+    pub fn path(&self) -> std::borrow::Cow<'a, str> {
+        self.redactor.redact(self.url.path())
+    }
 }
 
 /// A callback run on the head of every response received (each attempt's;

@@ -38,6 +38,7 @@ mod call;
 pub mod circuit;
 pub mod error;
 pub mod hooks;
+mod query;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
@@ -60,6 +61,7 @@ pub use crate::error::{
 pub use crate::hooks::{
     RequestHook, RequestInfo, ResponseHead, ResponseHeadHook, ResponseHook, ResponseInfo,
 };
+pub use crate::query::QueryString;
 pub use crate::rate_limit::RateLimitInfo;
 pub use crate::redact::Redactor;
 pub use crate::retry::RetryConfig;

@@ -385,11 +385,9 @@ impl Runtime {
             .may_refresh
             .then(|| request.headers().get(AUTHORIZATION).cloned())
             .flatten();
-        // Only what the head hooks need outlives the request.
-        let head_of = (!inner.on_response_head.is_empty()).then(|| {
-            let path = inner.redactor.redact(request.url().path()).into_owned();
-            (request.method().clone(), path)
-        });
+        // Only what the head hooks need outlives the request (the response
+        // keeps the URL).
+        let head_of = (!inner.on_response_head.is_empty()).then(|| request.method().clone());
         let sent_at = Instant::now();
         let result = client.execute(request).await;
         let elapsed = sent_at.elapsed();
@@ -407,15 +405,16 @@ impl Runtime {
                     *inner.rate_limit.lock().unwrap_or_else(|p| p.into_inner()) = Some(rl);
                 }
                 self.emit_response(info, Some(status.as_u16()), elapsed, false);
-                if let Some((method, path)) = &head_of {
+                if let Some(method) = &head_of {
                     let head = ResponseHead {
                         service: inner.service,
                         operation,
                         method,
-                        path,
                         attempt,
                         status: status.as_u16(),
                         headers: response.headers(),
+                        url: response.url(),
+                        redactor: &inner.redactor,
                     };
                     for hook in &inner.on_response_head {
                         hook(&head);

@@ -4690,6 +4690,18 @@ pub mod builder {
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            let url = {
+                let mut query = agentwire_runtime::QueryString::new();
+                query.push(
+                    "before",
+                    &progenitor_client::QueryParam::new("before", &before),
+                )?;
+                query.push(
+                    "limit",
+                    &progenitor_client::QueryParam::new("limit", &limit),
+                )?;
+                query.finish(url)
+            };
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4698,8 +4710,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .query(&progenitor_client::QueryParam::new("before", &before))
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .headers(header_map)
                 .build()?;
             Ok(request)
@@ -6682,6 +6692,14 @@ pub mod builder {
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            let url = {
+                let mut query = agentwire_runtime::QueryString::new();
+                query.push(
+                    "timeout_seconds",
+                    &progenitor_client::QueryParam::new("timeout_seconds", &timeout_seconds),
+                )?;
+                query.finish(url)
+            };
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6690,10 +6708,6 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .query(&progenitor_client::QueryParam::new(
-                    "timeout_seconds",
-                    &timeout_seconds,
-                ))
                 .headers(header_map)
                 .build()?;
             Ok(request)

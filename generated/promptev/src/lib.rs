@@ -1895,15 +1895,19 @@ pub mod builder {
                 ::reqwest::header::HeaderName::from_static("api-version"),
                 ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
             );
+            let url = {
+                let mut query = agentwire_runtime::QueryString::new();
+                query.push(
+                    "session_token",
+                    &progenitor_client::QueryParam::new("session_token", &session_token),
+                )?;
+                query.finish(url)
+            };
             #[allow(unused_mut)]
             let mut request = client
                 .client
                 .post(url)
                 .json(&body)
-                .query(&progenitor_client::QueryParam::new(
-                    "session_token",
-                    &session_token,
-                ))
                 .headers(header_map)
                 .build()?;
             Ok(request)

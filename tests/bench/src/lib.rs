@@ -148,22 +148,19 @@ pub fn peak_bytes() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
 
-/// CPU time (user + system, all threads) this process has used so far, from
-/// `/proc/self/stat`; zero where that file does not exist.
+/// CPU time (user + system, all threads) this process has used so far, in
+/// seconds, from `CLOCK_PROCESS_CPUTIME_ID` (nanosecond accounting: the
+/// clock ticks of `/proc/self/stat` are 10 ms, about 5 % of a 3000-request
+/// run); zero if the clock cannot be read.
 pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // Fields after the command name (which may contain spaces) start at ')'.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    if rc != 0 {
         return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
-        .sum();
-    // The kernel reports clock ticks; USER_HZ is 100 on Linux.
-    ticks / 100.0
+    }
+    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
 }

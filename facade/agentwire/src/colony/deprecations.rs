@@ -15,9 +15,15 @@ use std::fmt;
 use std::sync::Mutex;
 
 use agentwire_runtime::ResponseHead;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use super::Client;
+
+// Read on every response: the three names made once, lower case, instead of
+// being parsed and case-folded at each lookup.
+static PARAMS: HeaderName = HeaderName::from_static("x-colony-deprecated-params");
+static VALUES: HeaderName = HeaderName::from_static("x-colony-deprecated-values");
+static BODY_FIELDS: HeaderName = HeaderName::from_static("x-colony-deprecated-body-fields");
 
 /// Response header naming each deprecated query parameter a request used:
 /// `<sent>=<preferred>[, …]`, e.g. `search=q`.
@@ -126,7 +132,7 @@ impl Seen {
     pub(crate) fn observe(&self, head: &ResponseHead<'_>) {
         self.read(
             head.method.as_str(),
-            head.path,
+            &head.path(),
             head.operation,
             head.headers,
         );
@@ -135,9 +141,9 @@ impl Seen {
     fn read(&self, method: &str, path: &str, operation: &'static str, headers: &HeaderMap) {
         let mut found = Vec::new();
         for (header, kind) in [
-            (DEPRECATED_PARAMS_HEADER, DeprecationKind::Param),
-            (DEPRECATED_VALUES_HEADER, DeprecationKind::Value),
-            (DEPRECATED_BODY_FIELDS_HEADER, DeprecationKind::BodyField),
+            (&PARAMS, DeprecationKind::Param),
+            (&VALUES, DeprecationKind::Value),
+            (&BODY_FIELDS, DeprecationKind::BodyField),
         ] {
             for value in headers.get_all(header) {
                 if let Ok(text) = value.to_str() {
@@ -275,6 +281,20 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_names_looked_up_are_the_published_headers() {
+        for (name, published) in [
+            (&PARAMS, DEPRECATED_PARAMS_HEADER),
+            (&VALUES, DEPRECATED_VALUES_HEADER),
+            (&BODY_FIELDS, DEPRECATED_BODY_FIELDS_HEADER),
+        ] {
+            assert_eq!(
+                name,
+                &HeaderName::try_from(published).expect("a header name")
+            );
+        }
+    }
 
     #[test]
     fn params_and_body_fields_parse_as_pairs() {

@@ -104,11 +104,8 @@ impl PostQuery {
     async fn fetch(&self, client: &Client, offset: u64, page_size: u32) -> Result<Page<Post>> {
         let colony: Option<types::GetPostsColony> =
             self.colony.clone().map(|c| arg("colony", c)).transpose()?;
-        let sort: Option<types::GetPostsSort> = self
-            .sort
-            .as_ref()
-            .map(|s| arg("sort", s.as_str()))
-            .transpose()?;
+        // colony-sdk always sends an order, `newest` unless told otherwise.
+        let sort = self.sort.clone().unwrap_or(PostSort::Newest);
         let tag: Option<types::GetPostsTag> =
             self.tag.clone().map(|t| arg("tag", t)).transpose()?;
         let q: Option<types::GetPostsQ> =
@@ -117,11 +114,11 @@ impl PostQuery {
             name: "offset",
             message: "too large".into(),
         })?;
-        let mut request = client
-            .t()
-            .get_posts()
-            .limit(limit("limit", page_size)?)
-            .offset(offset);
+        let mut request = client.t().get_posts().limit(limit("limit", page_size)?);
+        // As colony-sdk: the first page goes without an offset.
+        if offset != 0 {
+            request = request.offset(offset);
+        }
         if let Some(colony) = colony {
             request = request.colony(colony);
         }
@@ -131,9 +128,7 @@ impl PostQuery {
         if let Some(q) = q {
             request = request.q(q);
         }
-        if let Some(sort) = sort {
-            request = request.sort(sort);
-        }
+        request = request.sort(sort);
         if let Some(tag) = tag {
             request = request.tag(tag);
         }

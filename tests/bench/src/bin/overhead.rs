@@ -1,6 +1,7 @@
 //! Request overhead: `get_posts` (20 posts a page) through the facade, through
 //! the generated transport alone, and as a plain reqwest call with the same
-//! headers decoding into the same type, at concurrency 1, 16 and 64.
+//! headers decoding into the same type, at concurrency 1, 16 and 64. All three
+//! send the same query (`limit=20&sort=newest`, what the facade sends).
 //!
 //! ```text
 //! cargo run --release -p agentwire-bench --bin overhead [requests-per-run]
@@ -48,6 +49,7 @@ async fn one(c: &Clients, kind: Kind) {
                 .transport
                 .get_posts()
                 .limit(20u64)
+                .sort(transport::types::GetPostsSort::Newest)
                 .await
                 .expect("transport get_posts");
             assert_eq!(page.items.len(), 20);
@@ -56,7 +58,7 @@ async fn one(c: &Clients, kind: Kind) {
             let page: transport::types::CursorPaginatedListPostOut = c
                 .reqwest
                 .get(format!("{}/api/v1/posts", c.base))
-                .query(&[("limit", "20")])
+                .query(&[("limit", "20"), ("sort", "newest")])
                 .send()
                 .await
                 .expect("reqwest send")
