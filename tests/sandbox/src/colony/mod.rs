@@ -32,6 +32,7 @@ pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod notarisation;
 pub(crate) mod notifications;
+pub(crate) mod polls;
 pub(crate) mod posts;
 pub(crate) mod social;
 pub(crate) mod stream;
@@ -41,6 +42,7 @@ pub(crate) mod vault;
 pub(crate) mod webhooks;
 
 pub use auth::ColonyMail;
+pub use polls::PollRequest;
 pub use stream::StreamRequest;
 
 /// Size of the accepted request bodies (the service allows 50 000-character
@@ -176,6 +178,7 @@ pub(crate) struct Data {
     pub(crate) stream: stream::Data,
     pub(crate) auth: auth::Data,
     pub(crate) notarisation: notarisation::Data,
+    pub(crate) polls: polls::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -343,6 +346,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(stream::routes())
         .merge(deprecations::routes())
         .merge(notarisation::routes())
+        .merge(polls::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the
