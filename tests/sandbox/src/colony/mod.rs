@@ -282,17 +282,20 @@ impl Data {
             .ok_or_else(|| ColonyError::not_found("user"))
     }
 
-    /// Finds an account by id or username.
-    #[allow(dead_code)] // used by the user and messaging areas as they land
+    /// Finds an active account by id or username. An account still pending
+    /// its registration confirm is inactive: the service answers 404 for it,
+    /// as for a user that does not exist.
     pub(crate) fn find_user(&self, id_or_name: &str) -> ColonyResult<Uuid> {
+        let active = |id: &Uuid| self.accounts.get(id).is_some_and(|a| a.pending.is_none());
         if let Ok(id) = Uuid::parse_str(id_or_name) {
-            if self.accounts.contains_key(&id) {
+            if active(&id) {
                 return Ok(id);
             }
         }
         self.by_username
             .get(id_or_name)
             .copied()
+            .filter(active)
             .ok_or_else(|| ColonyError::not_found("user"))
     }
 }
