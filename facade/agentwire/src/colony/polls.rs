@@ -232,7 +232,10 @@ impl Client {
     ///
     /// This is the service's safety net behind the real-time
     /// [`Client::stream`]; it costs one request per poll, and an edit or
-    /// deletion of a message already yielded is not seen again.
+    /// deletion of a message already yielded is not seen again. With the
+    /// client's GET cache on ([`ClientBuilder::cache`](super::ClientBuilder::cache)),
+    /// a poll may be answered from the cache: new messages then arrive up
+    /// to its time to live later, never lost.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -289,7 +292,10 @@ impl Client {
 impl MessageTail {
     /// Starts after this message (one the stream yielded earlier): the
     /// first poll asks for what was created after it instead of the most
-    /// recent messages.
+    /// recent messages. Should the message no longer be in the
+    /// conversation, and the service answer a full page anyway, the
+    /// history walk finds no place to stop before the conversation's start
+    /// and yields the older messages too: repeats rather than losses.
     pub fn since_id(mut self, message_id: impl IdArg) -> Self {
         match uuid("since_id", message_id) {
             Ok(id) => self.since_id = Some(id),
