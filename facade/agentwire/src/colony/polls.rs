@@ -476,6 +476,13 @@ impl TailFeed {
         loop {
             let (mut page, has_more, found) = self.history(before).await?;
             if !found {
+                // The anchor went away between the two requests (a group's
+                // history leaves deleted messages out): nothing to walk from.
+                tracing::warn!(
+                    service = SERVICE,
+                    "a conversation's history did not know the message it was asked to read \
+                     before; messages older than it that arrived since the last poll may be missed"
+                );
                 break;
             }
             oldest_first(&mut page);
