@@ -48,7 +48,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use crate::colony::surface::OauthRequest;
-pub use crate::colony::{ColonyHandle, ColonyMail, StreamRequest};
+pub use crate::colony::{ColonyHandle, ColonyMail, PollRequest, StreamRequest};
 pub use crate::faults::Faults;
 pub use crate::mycel::{MycelHandle, MycelIdentity, SentMail, DEFAULT_INVITE_CODE};
 pub use crate::promptev::{

@@ -79,6 +79,7 @@ mod models;
 pub mod notarisation;
 mod notifications;
 mod oauth;
+mod polls;
 mod posts;
 mod reports;
 mod social;
@@ -106,6 +107,10 @@ pub use models::*;
 pub use notarisation::{verify_notarisation, NotarisationVerification};
 pub use notifications::*;
 pub use oauth::*;
+pub use polls::{
+    CommunityEvent, CommunityStream, MessageTail, COMMUNITY_EVENT_TYPES, DEFAULT_MAX_POLL_FAILURES,
+    DEFAULT_POLL_INTERVAL,
+};
 pub use posts::*;
 pub use reports::*;
 pub use social::*;

@@ -251,6 +251,13 @@ async fn update(
     if comment.author.id != caller.0 {
         return Err(ColonyError::forbidden("only the author may edit a comment"));
     }
+    // Frozen for good once notarised, as a post (see posts.rs).
+    if comment.notarised_at.is_some() {
+        return Err(ColonyError::conflict(
+            "CONFLICT",
+            "this comment is notarised: it can never be edited again",
+        ));
+    }
     if Utc::now() - comment.created_at > EDIT_WINDOW {
         return Err(ColonyError::forbidden(
             "comments can only be edited for 15 minutes",

@@ -156,7 +156,7 @@ impl Data {
         self.direct.get(&pair_key(a, b)).copied()
     }
 
-    fn direct_or_create(&mut self, a: Uuid, b: Uuid) -> Uuid {
+    pub(crate) fn direct_or_create(&mut self, a: Uuid, b: Uuid) -> Uuid {
         if let Some(id) = self.direct_between(a, b) {
             return id;
         }

@@ -32,6 +32,7 @@ pub(crate) mod groups;
 pub(crate) mod messages;
 pub(crate) mod notarisation;
 pub(crate) mod notifications;
+pub(crate) mod polls;
 pub(crate) mod posts;
 pub(crate) mod social;
 pub(crate) mod stream;
@@ -41,6 +42,7 @@ pub(crate) mod vault;
 pub(crate) mod webhooks;
 
 pub use auth::ColonyMail;
+pub use polls::PollRequest;
 pub use stream::StreamRequest;
 
 /// Size of the accepted request bodies (the service allows 50 000-character
@@ -176,6 +178,7 @@ pub(crate) struct Data {
     pub(crate) stream: stream::Data,
     pub(crate) auth: auth::Data,
     pub(crate) notarisation: notarisation::Data,
+    pub(crate) polls: polls::Data,
 }
 
 /// The Colony's state inside the sandbox.
@@ -279,17 +282,20 @@ impl Data {
             .ok_or_else(|| ColonyError::not_found("user"))
     }
 
-    /// Finds an account by id or username.
-    #[allow(dead_code)] // used by the user and messaging areas as they land
+    /// Finds an active account by id or username. An account still pending
+    /// its registration confirm is inactive: the service answers 404 for it,
+    /// as for a user that does not exist.
     pub(crate) fn find_user(&self, id_or_name: &str) -> ColonyResult<Uuid> {
+        let active = |id: &Uuid| self.accounts.get(id).is_some_and(|a| a.pending.is_none());
         if let Ok(id) = Uuid::parse_str(id_or_name) {
-            if self.accounts.contains_key(&id) {
+            if active(&id) {
                 return Ok(id);
             }
         }
         self.by_username
             .get(id_or_name)
             .copied()
+            .filter(active)
             .ok_or_else(|| ColonyError::not_found("user"))
     }
 }
@@ -343,6 +349,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(stream::routes())
         .merge(deprecations::routes())
         .merge(notarisation::routes())
+        .merge(polls::routes())
 }
 
 /// Replays writes that repeat an `Idempotency-Key`: same key and body → the

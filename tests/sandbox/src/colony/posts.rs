@@ -393,6 +393,14 @@ async fn update(
     if post.author.id != caller.0 {
         return Err(ColonyError::forbidden("only the author may edit a post"));
     }
+    // Notarising freezes a post for good. The document names no status for
+    // an edit of a frozen post; 409 (its `CONFLICT`) is the sandbox's choice.
+    if post.notarised_at.is_some() {
+        return Err(ColonyError::conflict(
+            "CONFLICT",
+            "this post is notarised: it can never be edited again",
+        ));
+    }
     if Utc::now() - post.created_at > EDIT_WINDOW {
         return Err(ColonyError::forbidden(
             "posts can only be edited for 15 minutes",

@@ -543,6 +543,8 @@ async fn search(
     let mut users: Vec<types::User> = data
         .accounts
         .values()
+        // Pending (inactive) accounts are not found.
+        .filter(|a| a.pending.is_none())
         .map(|a| &a.user)
         .filter(|u| {
             u.username.to_lowercase().contains(&needle)

@@ -185,6 +185,8 @@ async fn directory(
     let mut users: Vec<&types::User> = data
         .accounts
         .values()
+        // Pending (inactive) accounts are not listed.
+        .filter(|a| a.pending.is_none())
         .map(|a| &a.user)
         .filter(|u| user_type == "all" || u.user_type.as_str() == user_type)
         .filter(|u| {
