@@ -75,7 +75,8 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_promptev_transport::ClientInfo;
 use agentwire_runtime::{
-    BearerToken, Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, StatusClass,
+    BearerToken, Error, Idempotency, RateLimitInfo, Result, RetryClass, RetryConfig, Runtime,
+    StatusClass,
 };
 use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -201,9 +202,9 @@ impl ClientBuilder {
             // Writes without a caller's Idempotency-Key are sent once.
             .idempotency(Idempotency::KeyedOnly)
             // Each accepted turn is billed: never a second attempt.
-            .single_attempt_operations(&[CHAT])
+            .retry_class(&[CHAT], RetryClass::Never)
             // A POST that only reads.
-            .replay_safe_operations(&["search_knowledge_base"])
+            .retry_class(&["search_knowledge_base"], RetryClass::ReplaySafe)
             .status_class(402, StatusClass::InsufficientCredits)
             .status_class(409, StatusClass::Api)
             .build();

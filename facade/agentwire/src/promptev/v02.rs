@@ -49,7 +49,8 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime, StatusClass,
+    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryClass, RetryConfig, Runtime,
+    StatusClass,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -154,7 +155,7 @@ impl ClientBuilder {
             .idempotency(Idempotency::KeyedOnly)
             // A repeated stream POST is a repeated turn: promptev 0.2.0
             // sends it once, and so does agentwire.
-            .single_attempt_operations(&["stream_agent"])
+            .retry_class(&["stream_agent"], RetryClass::Never)
             .status_class(409, StatusClass::Api)
             .status_class(422, StatusClass::Api)
             .build();
