@@ -309,7 +309,8 @@ async fn a_key_straddling_the_excerpt_cut_is_masked_whole() {
 
 const FRESH_KEY: &str = "col_fake_freshly_issued_key_0123456789";
 
-/// A fake Colony whose register and rotate-key answers carry a new key but
+/// A fake Colony whose register, rotate-key and key-recovery answers carry a
+/// new key but
 /// do not decode: `id` is not a UUID, `message` is not a string, or the body
 /// is cut short.
 fn issuing_server(rotate_body: &'static str) -> Router {
@@ -329,6 +330,10 @@ fn issuing_server(rotate_body: &'static str) -> Router {
         )
         .route(
             "/api/v1/auth/rotate-key",
+            post(move || async move { ([("content-type", "application/json")], rotate_body) }),
+        )
+        .route(
+            "/api/v1/auth/recover-key/confirm",
             post(move || async move { ([("content-type", "application/json")], rotate_body) }),
         )
 }
@@ -363,6 +368,25 @@ async fn a_rotation_that_does_not_decode_does_not_show_the_new_key() {
             .build()
             .unwrap();
         let err = guard(client.rotate_key()).await.unwrap_err();
+        assert_key_hidden(&err);
+    }
+}
+
+#[tokio::test]
+async fn a_key_recovery_that_does_not_decode_does_not_show_the_new_key() {
+    for body in [
+        r#"{"message": 7, "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+        r#"{"message": "recovered", "api_key": "col_fake_freshly_issued_key_0123456789"#,
+    ] {
+        let base = agentwire_tests::serve(issuing_server(body)).await;
+        let client = Colony::builder("col_fake_lost_key_0123456789")
+            .base_url(&base)
+            .retry(RetryConfig::none())
+            .build()
+            .unwrap();
+        let err = guard(client.confirm_key_recovery("rk_fake_recovery_token"))
+            .await
+            .unwrap_err();
         assert_key_hidden(&err);
     }
 }
