@@ -336,8 +336,6 @@ async fn a_lost_key_is_recovered_through_the_verified_email() {
     let latest = mail_token(&sb, "ops@example.com", 0).await;
     let new_key = lost.confirm_key_recovery(&latest).await.unwrap();
     assert_ne!(new_key.expose_secret(), old_key);
-    let shown = format!("{new_key:?} {lost:?}");
-    assert!(!shown.contains(new_key.expose_secret()), "{shown}");
     // The recovering client switched to the new key.
     assert_eq!(lost.get_me().await.unwrap().username, "forgetful");
     assert!(matches!(

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use agentwire::colony::Client as Colony;
-use agentwire::{Error, NetworkErrorKind, RetryConfig};
+use agentwire::{Error, ExposeSecret, NetworkErrorKind, RetryConfig};
 use agentwire_runtime::{BearerToken, Idempotency, Runtime};
 use agentwire_sandbox::Sandbox;
 use axum::body::Body;
@@ -389,6 +389,22 @@ async fn a_key_recovery_that_does_not_decode_does_not_show_the_new_key() {
             .unwrap_err();
         assert_key_hidden(&err);
     }
+    // Recovered: the key is the answer, and nothing prints it.
+    let base = agentwire_tests::serve(issuing_server(
+        r#"{"message": "recovered", "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+    ))
+    .await;
+    let client = Colony::builder("col_fake_lost_key_0123456789")
+        .base_url(&base)
+        .retry(RetryConfig::none())
+        .build()
+        .unwrap();
+    let key = guard(client.confirm_key_recovery("rk_fake_recovery_token"))
+        .await
+        .unwrap();
+    assert_eq!(key.expose_secret(), FRESH_KEY);
+    let shown = format!("{key:?} {client:?}");
+    assert!(!shown.contains("col_fake_fresh"), "{shown}");
 }
 
 // ── 5. An overall deadline ────────────────────────────────────────────────
