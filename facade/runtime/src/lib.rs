@@ -244,11 +244,10 @@ impl RuntimeBuilder {
     /// ```
     /// use agentwire_runtime::{RetryClass, Runtime};
     ///
-    /// let runtime = Runtime::builder("promptev")
+    /// let _runtime = Runtime::builder("promptev")
     ///     .retry_class(&["chat"], RetryClass::Never)
     ///     .retry_class(&["search_knowledge_base"], RetryClass::ReplaySafe)
     ///     .build();
-    /// # drop(runtime);
     /// ```
     pub fn retry_class(mut self, ops: &[&'static str], class: RetryClass) -> Self {
         self.retry_classes
@@ -256,9 +255,10 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Formerly a set of its own: puts `ops` in `class` unless an earlier
-    /// call of these methods put them in a stricter one, so that the order
-    /// of the calls keeps not mattering.
+    /// For the deprecated methods, each formerly a set of its own: puts
+    /// `ops` in `class` unless an earlier call put them in one that wins
+    /// ([`RetryClass::precedence`]), so that, as before, the order of the
+    /// calls does not matter.
     fn join_class(mut self, ops: &[&'static str], class: RetryClass) -> Self {
         for &operation in ops {
             let current = self.retry_classes.entry(operation).or_default();
