@@ -373,10 +373,22 @@ async fn a_rotation_that_does_not_decode_does_not_show_the_new_key() {
 }
 
 #[tokio::test]
-async fn a_key_recovery_that_does_not_decode_does_not_show_the_new_key() {
-    for body in [
-        r#"{"message": 7, "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
-        r#"{"message": "recovered", "api_key": "col_fake_freshly_issued_key_0123456789"#,
+async fn a_recovered_key_is_masked_before_its_answer_decodes() {
+    for (body, decodes) in [
+        (
+            r#"{"message": 7, "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+            false,
+        ),
+        // Cut short: not JSON at all.
+        (
+            r#"{"message": "ok", "api_key": "col_fake_freshly_issued_key_0123456789"#,
+            false,
+        ),
+        // The key is the answer, and nothing prints it.
+        (
+            r#"{"message": "ok", "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+            true,
+        ),
     ] {
         let base = agentwire_tests::serve(issuing_server(body)).await;
         let client = Colony::builder("col_fake_lost_key_0123456789")
@@ -384,27 +396,17 @@ async fn a_key_recovery_that_does_not_decode_does_not_show_the_new_key() {
             .retry(RetryConfig::none())
             .build()
             .unwrap();
-        let err = guard(client.confirm_key_recovery("rk_fake_recovery_token"))
-            .await
-            .unwrap_err();
-        assert_key_hidden(&err);
+        let recovered = guard(client.confirm_key_recovery("rk_fake_recovery_token")).await;
+        assert_eq!(recovered.is_ok(), decodes, "{body}");
+        match recovered {
+            Err(err) => assert_key_hidden(&err),
+            Ok(key) => {
+                assert_eq!(key.expose_secret(), FRESH_KEY);
+                let shown = format!("{key:?} {client:?}");
+                assert!(!shown.contains("col_fake_fresh"), "{shown}");
+            }
+        }
     }
-    // Recovered: the key is the answer, and nothing prints it.
-    let base = agentwire_tests::serve(issuing_server(
-        r#"{"message": "recovered", "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
-    ))
-    .await;
-    let client = Colony::builder("col_fake_lost_key_0123456789")
-        .base_url(&base)
-        .retry(RetryConfig::none())
-        .build()
-        .unwrap();
-    let key = guard(client.confirm_key_recovery("rk_fake_recovery_token"))
-        .await
-        .unwrap();
-    assert_eq!(key.expose_secret(), FRESH_KEY);
-    let shown = format!("{key:?} {client:?}");
-    assert!(!shown.contains("col_fake_fresh"), "{shown}");
 }
 
 // ── 5. An overall deadline ────────────────────────────────────────────────
