@@ -90,7 +90,10 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 /// once the request was on its way. The one exception is a connection that
 /// could not be made at all (refused, DNS, TLS handshake): nothing was sent,
 /// so trying again cannot duplicate anything. The one refresh of credentials
-/// after a 401 is not a retry either: the service refused the request.
+/// after a 401 is not a retry either: the service refused the request. An
+/// operation's [`RetryClass`] can say otherwise: a POST that only reads is
+/// [`RetryClass::ReplaySafe`], and under [`RetryClass::NotReplaySafe`] a PUT
+/// or DELETE follows this rule too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Idempotency {
