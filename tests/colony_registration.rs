@@ -352,6 +352,63 @@ async fn a_lost_key_is_recovered_through_the_verified_email() {
 }
 
 #[tokio::test]
+async fn key_recovery_is_not_sent_again_once_the_service_may_have_received_it() {
+    let sb = Sandbox::start().await.unwrap();
+    let old_key = sb.colony().register("forgetful");
+    let lost = client(&sb, "col_lost_and_gone");
+    let sent = |before: u64| sb.request_count() - before;
+
+    // The faults are retried on a read sent without credentials, as always.
+    sb.faults().fail_next(1, 503);
+    let before = sb.request_count();
+    lost.get_deprecations().await.unwrap();
+    assert_eq!(sent(before), 2, "the 503, then the retry");
+
+    // A recovery POST carries no credentials, so no Idempotency-Key of the
+    // runtime's own: once it may have reached the service, it is not sent
+    // again — neither after a retryable status nor after a lost answer.
+    sb.faults().fail_next(1, 503);
+    let before = sb.request_count();
+    let err = lost.recover_key("forgetful").await.unwrap_err();
+    assert!(matches!(err, Error::Server(_)), "{err:?}");
+    assert_eq!(sent(before), 1, "recover_key after a 503");
+    sb.faults().drop_answer_next(1);
+    let before = sb.request_count();
+    let err = lost.recover_key("forgetful").await.unwrap_err();
+    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert_eq!(sent(before), 1, "recover_key after a lost answer");
+
+    sb.faults().fail_next(1, 503);
+    let before = sb.request_count();
+    let err = lost
+        .confirm_key_recovery("rk_fake_token")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Server(_)), "{err:?}");
+    assert_eq!(sent(before), 1, "confirm_key_recovery after a 503");
+    sb.faults().drop_answer_next(1);
+    let before = sb.request_count();
+    let err = lost
+        .confirm_key_recovery("rk_fake_token")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Network(_)), "{err:?}");
+    assert_eq!(sent(before), 1, "confirm_key_recovery after a lost answer");
+
+    assert_eq!(sb.faults().pending(), 0);
+    assert_eq!(
+        sb.colony().token_exchanges(),
+        0,
+        "no credentials were fetched for any of it"
+    );
+    // The old key still works: nothing was recovered.
+    assert_eq!(
+        client(&sb, &old_key).get_me().await.unwrap().username,
+        "forgetful"
+    );
+}
+
+#[tokio::test]
 async fn can_write_vault_is_the_services_answer() {
     let sb = Sandbox::start().await.unwrap();
     let key = sb.colony().register("writer");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use agentwire::colony::Client as Colony;
-use agentwire::{Error, NetworkErrorKind, RetryConfig};
+use agentwire::{Error, ExposeSecret, NetworkErrorKind, RetryConfig};
 use agentwire_runtime::{BearerToken, Idempotency, Runtime};
 use agentwire_sandbox::Sandbox;
 use axum::body::Body;
@@ -309,7 +309,8 @@ async fn a_key_straddling_the_excerpt_cut_is_masked_whole() {
 
 const FRESH_KEY: &str = "col_fake_freshly_issued_key_0123456789";
 
-/// A fake Colony whose register and rotate-key answers carry a new key but
+/// A fake Colony whose register, rotate-key and key-recovery answers carry a
+/// new key but
 /// do not decode: `id` is not a UUID, `message` is not a string, or the body
 /// is cut short.
 fn issuing_server(rotate_body: &'static str) -> Router {
@@ -329,6 +330,10 @@ fn issuing_server(rotate_body: &'static str) -> Router {
         )
         .route(
             "/api/v1/auth/rotate-key",
+            post(move || async move { ([("content-type", "application/json")], rotate_body) }),
+        )
+        .route(
+            "/api/v1/auth/recover-key/confirm",
             post(move || async move { ([("content-type", "application/json")], rotate_body) }),
         )
 }
@@ -364,6 +369,43 @@ async fn a_rotation_that_does_not_decode_does_not_show_the_new_key() {
             .unwrap();
         let err = guard(client.rotate_key()).await.unwrap_err();
         assert_key_hidden(&err);
+    }
+}
+
+#[tokio::test]
+async fn a_recovered_key_is_masked_before_its_answer_decodes() {
+    for (body, decodes) in [
+        (
+            r#"{"message": 7, "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+            false,
+        ),
+        // Cut short: not JSON at all.
+        (
+            r#"{"message": "ok", "api_key": "col_fake_freshly_issued_key_0123456789"#,
+            false,
+        ),
+        // The key is the answer, and nothing prints it.
+        (
+            r#"{"message": "ok", "api_key": "col_fake_freshly_issued_key_0123456789"}"#,
+            true,
+        ),
+    ] {
+        let base = agentwire_tests::serve(issuing_server(body)).await;
+        let client = Colony::builder("col_fake_lost_key_0123456789")
+            .base_url(&base)
+            .retry(RetryConfig::none())
+            .build()
+            .unwrap();
+        let recovered = guard(client.confirm_key_recovery("rk_fake_recovery_token")).await;
+        assert_eq!(recovered.is_ok(), decodes, "{body}");
+        match recovered {
+            Err(err) => assert_key_hidden(&err),
+            Ok(key) => {
+                assert_eq!(key.expose_secret(), FRESH_KEY);
+                let shown = format!("{key:?} {client:?}");
+                assert!(!shown.contains("col_fake_fresh"), "{shown}");
+            }
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! The shared runtime on its own, against purpose-built servers: token
-//! exchange under concurrency, the GET cache, idempotency keys.
+//! exchange under concurrency, the GET cache, idempotency keys, retry
+//! classes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentwire_runtime::{BearerToken, Idempotency, RetryConfig, Runtime, TokenExchange};
+use agentwire_runtime::{
+    BearerToken, Idempotency, RetryClass, RetryConfig, Runtime, TokenExchange,
+};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -216,4 +219,235 @@ async fn the_get_cache_serves_repeats_until_a_write_or_expiry() {
     rt.clear_cache();
     send(&rt, &http, reqwest::Method::GET, format!("{base}/me")).await;
     assert_eq!(counters.gets.load(Ordering::SeqCst), 3);
+}
+
+/// A server that counts every request to `/x`, whatever its method, and
+/// answers the first `fail` of them 503.
+fn counting_server(hits: Arc<AtomicU64>, fail: u64) -> Router {
+    Router::new()
+        .route(
+            "/x",
+            any(move |State(hits): State<Arc<AtomicU64>>| async move {
+                if hits.fetch_add(1, Ordering::SeqCst) < fail {
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(json!({"detail": "busy"})),
+                    );
+                }
+                (StatusCode::OK, Json(json!({"ok": true})))
+            }),
+        )
+        .with_state(hits)
+}
+
+/// A server that reads each request whole and closes the connection
+/// without answering: the request reached it, the answer is lost.
+async fn swallowing_server(hits: Arc<AtomicU64>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let hits = hits.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    if conn.readable().await.is_err() {
+                        return;
+                    }
+                    match conn.try_read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    }
+                }
+                hits.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The runtime the retry-class tests share: two retries, 1 ms apart,
+/// counting attempts (a refused connection never reaches a server).
+fn classed(ops: &[&'static str], class: RetryClass, attempts: Arc<AtomicU64>) -> Runtime {
+    Runtime::builder("test")
+        .retry(RetryConfig::default().with_base_delay(Duration::from_millis(1)))
+        .retry_class(ops, class)
+        .on_request(move |_| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+}
+
+/// Sends `method url` as operation `op` with, optionally, the caller's own
+/// `Idempotency-Key`; the status, or `None` when no response came.
+async fn status_of(rt: &Runtime, method: reqwest::Method, url: &str, key: bool) -> Option<u16> {
+    let http = reqwest::Client::new();
+    let mut req = http.request(method, url);
+    if key {
+        req = req.header("idempotency-key", "caller-key-1");
+    }
+    rt.execute(&http, req.build().unwrap(), "op")
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+/// What a class does with `method` in the three situations it tells apart:
+/// (requests a 503-once server got, requests a server that swallows the
+/// request got, attempts at a closed port).
+async fn behaviour(class: RetryClass, method: reqwest::Method, key: bool) -> (u64, u64, u64) {
+    let (hits, swallowed, attempts) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let rt = classed(&["op"], class, attempts.clone());
+    let base = agentwire_tests::serve(counting_server(hits.clone(), 1)).await;
+    let first = status_of(&rt, method.clone(), &format!("{base}/x"), key).await;
+    let base = swallowing_server(swallowed.clone()).await;
+    assert_eq!(
+        status_of(&rt, method.clone(), &format!("{base}/x"), key).await,
+        None
+    );
+    let before = attempts.load(Ordering::SeqCst);
+    let closed = agentwire_tests::closed_port_url().await;
+    assert_eq!(
+        status_of(&rt, method, &format!("{closed}/x"), key).await,
+        None
+    );
+    let hits = hits.load(Ordering::SeqCst);
+    assert_eq!(first, Some(if hits == 1 { 503 } else { 200 }));
+    (
+        hits,
+        swallowed.load(Ordering::SeqCst),
+        attempts.load(Ordering::SeqCst) - before,
+    )
+}
+
+#[tokio::test]
+async fn retry_class_by_method_retries_idempotent_methods_and_keyed_writes() {
+    use reqwest::Method;
+    let by_method = RetryClass::ByMethod;
+    assert_eq!(behaviour(by_method, Method::PUT, false).await, (2, 3, 3));
+    assert_eq!(behaviour(by_method, Method::GET, false).await, (2, 3, 3));
+    // An unkeyed POST only when its connection could not be made.
+    assert_eq!(behaviour(by_method, Method::POST, false).await, (1, 1, 3));
+    assert_eq!(behaviour(by_method, Method::POST, true).await, (2, 3, 3));
+    assert_eq!(RetryClass::default(), by_method);
+}
+
+#[tokio::test]
+async fn retry_class_replay_safe_retries_a_post_like_a_read() {
+    use reqwest::Method;
+    assert_eq!(
+        behaviour(RetryClass::ReplaySafe, Method::POST, false).await,
+        (2, 3, 3)
+    );
+}
+
+#[tokio::test]
+async fn retry_class_not_replay_safe_sends_a_put_once_it_may_have_arrived() {
+    use reqwest::Method;
+    let class = RetryClass::NotReplaySafe;
+    assert_eq!(behaviour(class, Method::PUT, false).await, (1, 1, 3));
+    assert_eq!(behaviour(class, Method::DELETE, false).await, (1, 1, 3));
+    // The caller's key makes a repeat harmless again.
+    assert_eq!(behaviour(class, Method::DELETE, true).await, (2, 3, 3));
+}
+
+#[tokio::test]
+async fn retry_class_never_sends_once_even_when_no_connection_was_made() {
+    use reqwest::Method;
+    let class = RetryClass::Never;
+    assert_eq!(behaviour(class, Method::GET, false).await, (1, 1, 1));
+    assert_eq!(behaviour(class, Method::POST, true).await, (1, 1, 1));
+}
+
+#[tokio::test]
+async fn retry_class_never_still_refreshes_credentials_once_after_a_401() {
+    let counters = Arc::new(Counters::default());
+    let base = agentwire_tests::serve(token_server(counters.clone())).await;
+    let auth = Arc::new(TokenExchange::new(
+        "col_test_key_0001",
+        format!("{base}/auth/token").parse().unwrap(),
+    ));
+    let rt = Runtime::builder("colony")
+        .auth(auth)
+        .retry_class(&["op"], RetryClass::Never)
+        .build();
+    let http = reqwest::Client::new();
+    let me = format!("{base}/me");
+    assert_eq!(
+        send(&rt, &http, reqwest::Method::GET, me.clone())
+            .await
+            .status(),
+        200
+    );
+    counters.token_epoch.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(
+        send(&rt, &http, reqwest::Method::GET, me).await.status(),
+        200
+    );
+    assert_eq!(
+        counters.gets.load(Ordering::SeqCst),
+        3,
+        "the refused GET, then one with the new token"
+    );
+}
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_class_methods_keep_their_precedence_in_any_order() {
+    use reqwest::Method;
+    let attempts = Arc::new(AtomicU64::new(0));
+    let hits = Arc::new(AtomicU64::new(0));
+    let base = agentwire_tests::serve(counting_server(hits.clone(), u64::MAX)).await;
+    let url = format!("{base}/x");
+    let retry = RetryConfig::default().with_base_delay(Duration::from_millis(1));
+    let count = |a: Arc<AtomicU64>| {
+        move |_: &agentwire_runtime::RequestInfo| {
+            a.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    // Sent once beats replay-safe, whichever came first.
+    for rt in [
+        Runtime::builder("t")
+            .retry(retry.clone())
+            .single_attempt_operations(&["op"])
+            .replay_safe_operations(&["op"]),
+        Runtime::builder("t")
+            .retry(retry.clone())
+            .replay_safe_operations(&["op"])
+            .single_attempt_operations(&["op"]),
+    ] {
+        let rt = rt.on_request(count(attempts.clone())).build();
+        assert_eq!(status_of(&rt, Method::POST, &url, false).await, Some(503));
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // Replay-safe beats unrepeatable, whichever came first.
+    for rt in [
+        Runtime::builder("t")
+            .retry(retry.clone())
+            .unrepeatable_operations(&["op"])
+            .replay_safe_operations(&["op"]),
+        Runtime::builder("t")
+            .retry(retry.clone())
+            .replay_safe_operations(&["op"])
+            .unrepeatable_operations(&["op"]),
+    ] {
+        let rt = rt.build();
+        assert_eq!(status_of(&rt, Method::PUT, &url, false).await, Some(503));
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2 + 3 + 3);
+    // Unrepeatable alone: a PUT sent once.
+    let rt = Runtime::builder("t")
+        .retry(retry)
+        .unrepeatable_operations(&["op"])
+        .build();
+    assert_eq!(status_of(&rt, Method::PUT, &url, false).await, Some(503));
+    assert_eq!(hits.load(Ordering::SeqCst), 9);
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }

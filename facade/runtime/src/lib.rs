@@ -14,7 +14,7 @@
 //! | the loop from request to final answer, in one span | `send` |
 //! | bodies read once, under the cap | `body` |
 //! | credentials per service | [`auth`] |
-//! | retries, backoff, `Retry-After`, idempotency keys | [`retry`], [`Idempotency`] |
+//! | retries, backoff, `Retry-After`, idempotency keys | [`retry`], [`RetryClass`], [`Idempotency`] |
 //! | per-attempt timeout, overall deadline | [`RuntimeBuilder::timeout`], [`RuntimeBuilder::deadline`] |
 //! | a cap on buffered bodies | [`RuntimeBuilder::max_body_bytes`] |
 //! | default headers on every request | [`RuntimeBuilder::default_headers`] |
@@ -46,7 +46,7 @@ mod send;
 pub mod sse;
 pub mod token_cache;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ pub use crate::hooks::{
 pub use crate::query::QueryString;
 pub use crate::rate_limit::RateLimitInfo;
 pub use crate::redact::Redactor;
-pub use crate::retry::RetryConfig;
+pub use crate::retry::{RetryClass, RetryConfig};
 pub use crate::send::resent_with_own_key;
 
 use crate::auth::AuthContext;
@@ -92,7 +92,10 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 /// once the request was on its way. The one exception is a connection that
 /// could not be made at all (refused, DNS, TLS handshake): nothing was sent,
 /// so trying again cannot duplicate anything. The one refresh of credentials
-/// after a 401 is not a retry either: the service refused the request.
+/// after a 401 is not a retry either: the service refused the request. An
+/// operation's [`RetryClass`] can say otherwise: a POST that only reads is
+/// [`RetryClass::ReplaySafe`], and under [`RetryClass::NotReplaySafe`] a PUT
+/// or DELETE follows this rule too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Idempotency {
@@ -125,10 +128,8 @@ pub struct RuntimeBuilder {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
-    single_attempt: BTreeSet<&'static str>,
-    replay_safe: BTreeSet<&'static str>,
+    retry_classes: HashMap<&'static str, RetryClass>,
     status_classes: Vec<(u16, StatusClass)>,
-    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -240,20 +241,51 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Names operations that are sent exactly once, whatever the retry
-    /// policy: not after a retryable status, not after a connection that
-    /// could not be made (Promptev's chat turn, which is billed and which
-    /// promptev's own SDK never repeats).
-    pub fn single_attempt_operations(mut self, ops: &[&'static str]) -> Self {
-        self.single_attempt.extend(ops.iter().copied());
+    /// Puts `ops` in retry class `class` (default [`RetryClass::ByMethod`]):
+    /// whether they may be sent again after a retryable status, a timeout
+    /// or a failed connection. A later call naming the same operation
+    /// replaces its class.
+    ///
+    /// ```
+    /// use agentwire_runtime::{RetryClass, Runtime};
+    ///
+    /// let _runtime = Runtime::builder("promptev")
+    ///     .retry_class(&["chat"], RetryClass::Never)
+    ///     .retry_class(&["search_knowledge_base"], RetryClass::ReplaySafe)
+    ///     .build();
+    /// ```
+    pub fn retry_class(mut self, ops: &[&'static str], class: RetryClass) -> Self {
+        self.retry_classes
+            .extend(ops.iter().map(|&operation| (operation, class)));
         self
     }
 
-    /// Names operations sent with a write method (POST) that only read: they
-    /// are retried like a GET (Promptev's knowledge search).
-    pub fn replay_safe_operations(mut self, ops: &[&'static str]) -> Self {
-        self.replay_safe.extend(ops.iter().copied());
+    /// For the deprecated methods, each formerly a set of its own: puts
+    /// `ops` in `class` unless an earlier call put them in one that wins
+    /// ([`RetryClass::precedence`]), so that, as before, the order of the
+    /// calls does not matter.
+    fn join_class(mut self, ops: &[&'static str], class: RetryClass) -> Self {
+        for &operation in ops {
+            let current = self.retry_classes.entry(operation).or_default();
+            if class.precedence() > current.precedence() {
+                *current = class;
+            }
+        }
         self
+    }
+
+    /// Names operations that are sent exactly once, whatever the retry
+    /// policy: [`RetryClass::Never`].
+    #[deprecated(note = "use retry_class(ops, RetryClass::Never)")]
+    pub fn single_attempt_operations(self, ops: &[&'static str]) -> Self {
+        self.join_class(ops, RetryClass::Never)
+    }
+
+    /// Names operations sent with a write method (POST) that only read:
+    /// [`RetryClass::ReplaySafe`].
+    #[deprecated(note = "use retry_class(ops, RetryClass::ReplaySafe)")]
+    pub fn replay_safe_operations(self, ops: &[&'static str]) -> Self {
+        self.join_class(ops, RetryClass::ReplaySafe)
     }
 
     /// Makes a refusal with `status` the variant `class` names, instead of
@@ -265,17 +297,11 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Names operations that must never be sent twice although their method
-    /// is idempotent by HTTP's rules (PUT, DELETE): operations whose repeat
-    /// after a lost answer would report something false — a DELETE that did
-    /// happen answered 404 the second time, a PUT guarded by a version
-    /// answered 409 — even though the state ends the same. They are treated
-    /// like an unkeyed POST: no retry after a retryable status or once the
-    /// request may have reached the service. The default is none, so every
-    /// PUT and DELETE is retried under the [`RetryConfig`].
-    pub fn unrepeatable_operations(mut self, ops: &[&'static str]) -> Self {
-        self.unrepeatable.extend(ops.iter().copied());
-        self
+    /// Names operations that must not be sent twice although their method
+    /// is idempotent by HTTP's rules: [`RetryClass::NotReplaySafe`].
+    #[deprecated(note = "use retry_class(ops, RetryClass::NotReplaySafe)")]
+    pub fn unrepeatable_operations(self, ops: &[&'static str]) -> Self {
+        self.join_class(ops, RetryClass::NotReplaySafe)
     }
 
     /// Adds a callback run before every attempt.
@@ -340,10 +366,8 @@ impl RuntimeBuilder {
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
                 streaming: self.streaming,
-                single_attempt: self.single_attempt,
-                replay_safe: self.replay_safe,
+                retry_classes: self.retry_classes,
                 status_classes: self.status_classes,
-                unrepeatable: self.unrepeatable,
                 secret_fields: self.secret_fields,
                 on_request: self.on_request,
                 on_response: self.on_response,
@@ -368,10 +392,8 @@ struct Inner {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
-    single_attempt: BTreeSet<&'static str>,
-    replay_safe: BTreeSet<&'static str>,
+    retry_classes: HashMap<&'static str, RetryClass>,
     status_classes: Vec<(u16, StatusClass)>,
-    unrepeatable: BTreeSet<&'static str>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
     on_request: Vec<RequestHook>,
     on_response: Vec<ResponseHook>,
@@ -415,10 +437,8 @@ impl Runtime {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
-            single_attempt: BTreeSet::new(),
-            replay_safe: BTreeSet::new(),
+            retry_classes: HashMap::new(),
             status_classes: Vec::new(),
-            unrepeatable: BTreeSet::new(),
             secret_fields: Vec::new(),
             on_request: Vec::new(),
             on_response: Vec::new(),

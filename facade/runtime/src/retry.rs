@@ -141,6 +141,60 @@ impl RetryConfig {
     }
 }
 
+/// How one operation may be retried, whatever its HTTP method suggests
+/// (set with [`RuntimeBuilder::retry_class`](crate::RuntimeBuilder::retry_class)).
+///
+/// Every class stays inside the [`RetryConfig`] — its budget, its statuses,
+/// its backoff — and none of them stops the one refresh of credentials after
+/// a 401, which is not a retry (the service refused the request). "Once the
+/// request may have reached the service" covers a retryable status, a
+/// timeout, and a connection that broke after the request went out; a
+/// connection that could not be made at all is not among them: nothing was
+/// sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetryClass {
+    /// The default, decided by the method: GET, HEAD, OPTIONS, PUT, DELETE
+    /// and TRACE are retried; a POST or PATCH only when it carries an
+    /// `Idempotency-Key` the service deduplicates on (the caller's, or the
+    /// runtime's own under
+    /// [`Idempotency::AddKeyToWrites`](crate::Idempotency::AddKeyToWrites)),
+    /// or when its connection could not be made.
+    #[default]
+    ByMethod,
+    /// Retried like a GET whatever the method: a POST that only reads
+    /// (Promptev's knowledge search).
+    ReplaySafe,
+    /// Treated like a POST although the method is idempotent: after the
+    /// request may have reached the service it is retried only when it
+    /// carries an `Idempotency-Key` (the caller's, or the runtime's own); a
+    /// connection that could not be made is still retried. For operations
+    /// whose repeat after a lost answer would report something false — a
+    /// DELETE that did happen answered 404 the second time, a PUT guarded by
+    /// a version answered 409 — although the state ends the same (Mycel's
+    /// workflow changes).
+    NotReplaySafe,
+    /// Sent exactly once: not after a retryable status, not after a
+    /// timeout, not even after a connection that could not be made (a
+    /// billed Promptev chat turn, which promptev's own SDK never repeats;
+    /// an OAuth token exchange).
+    Never,
+}
+
+impl RetryClass {
+    /// Which class wins when the deprecated per-class builder methods name
+    /// one operation twice: the stricter "sent once" first, then "replay
+    /// safe", as when each was a set of its own.
+    pub(crate) fn precedence(self) -> u8 {
+        match self {
+            RetryClass::ByMethod => 0,
+            RetryClass::NotReplaySafe => 1,
+            RetryClass::ReplaySafe => 2,
+            RetryClass::Never => 3,
+        }
+    }
+}
+
 /// Parses `Retry-After` as delta-seconds (fractions tolerated) or an HTTP date
 /// (a date in the past is zero). Delta-seconds saturate at one day.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {

@@ -16,7 +16,7 @@ use crate::circuit::CircuitBreaker;
 use crate::error::Error;
 use crate::hooks::{RequestInfo, ResponseHead, ResponseInfo};
 use crate::rate_limit::RateLimitInfo;
-use crate::{retry, Idempotency, Result, Runtime, IDEMPOTENCY_KEY};
+use crate::{retry, Idempotency, Result, RetryClass, Runtime, IDEMPOTENCY_KEY};
 
 fn is_idempotent(method: &Method) -> bool {
     matches!(
@@ -201,19 +201,27 @@ impl Runtime {
         }
 
         let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
+        let unauthenticated = inner.unauthenticated.contains(operation);
         // Made now, attached by `attempt` once it knows the request carries
-        // credentials: the same key on every attempt.
+        // credentials: the same key on every attempt. An operation sent
+        // without credentials never gets one (the service deduplicates per
+        // account), even if a default header looks like credentials.
         let own_key = match inner.idempotency {
-            Idempotency::AddKeyToWrites if !caller_key && is_keyed_write(&method) => {
+            Idempotency::AddKeyToWrites
+                if !caller_key && !unauthenticated && is_keyed_write(&method) =>
+            {
                 fresh_idempotency_key()
             }
             _ => None,
         };
-        let replay_safe = (is_idempotent(&method) && !inner.unrepeatable.contains(operation))
-            || caller_key
-            || inner.replay_safe.contains(operation);
-        let single_attempt = inner.single_attempt.contains(operation);
-        let unauthenticated = inner.unauthenticated.contains(operation);
+        let class = inner.retry_classes.get(operation).copied();
+        let replay_safe = match class.unwrap_or_default() {
+            RetryClass::ByMethod => is_idempotent(&method) || caller_key,
+            RetryClass::ReplaySafe => true,
+            RetryClass::NotReplaySafe => caller_key,
+            RetryClass::Never => false,
+        };
+        let single_attempt = class == Some(RetryClass::Never);
 
         // A body that cannot be cloned (a stream) gets exactly one attempt.
         let template = request.try_clone();

@@ -344,26 +344,24 @@ impl ClientBuilder {
             .retry(retry)
             .idempotency(Idempotency::AddKeyToWrites)
             .secret_fields("rotate_key", ISSUED_KEY_FIELDS)
+            .secret_fields("confirm_key_recovery", ISSUED_KEY_FIELDS)
             .streaming_operations(&[stream::OPERATION])
             .on_response_head(move |head| seen.observe(head))
             // Public: colony-sdk sends it without a token.
             .unauthenticated_operations(&["get_deprecations"])
+            // Key recovery is for a client whose key is lost: sent without
+            // credentials, so it never waits on an exchange that would fail
+            // (and, without credentials, gets no Idempotency-Key: a POST of
+            // it that reached the service is not sent again).
+            .unauthenticated_operations(&["recover_key", "confirm_key_recovery"])
             .build();
         let transport =
-            transport::Client::new_with_client(&base_url, connection.http.clone(), runtime.clone());
-        // Key recovery is for a client whose key is lost: it is sent without
-        // credentials, so it never waits on an exchange that would fail.
-        let anonymous = configured()
-            .retry(self.common.retry.clone().unwrap_or_default())
-            .secret_fields("confirm_key_recovery", ISSUED_KEY_FIELDS)
-            .build();
-        let anonymous = transport::Client::new_with_client(&base_url, connection.http, anonymous);
+            transport::Client::new_with_client(&base_url, connection.http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
                 runtime,
                 transport,
-                anonymous,
                 auth,
                 oauth,
                 deprecations,
@@ -384,9 +382,6 @@ struct Inner {
     base_url: String,
     runtime: Runtime,
     transport: transport::Client,
-    /// The same service without credentials, for the calls made before a
-    /// key works (key recovery).
-    anonymous: transport::Client,
     auth: Arc<TokenExchange>,
     /// The runtime of `exchange_token` (oauth.rs).
     oauth: Runtime,
@@ -587,7 +582,8 @@ fn limit(name: &'static str, n: u32) -> Result<std::num::NonZeroU64> {
     })
 }
 
-/// The fields of `rotate_key` and `register` answers that hold a new API key.
+/// The fields of `rotate_key`, `confirm_key_recovery` and `register` answers
+/// that hold a new API key.
 const ISSUED_KEY_FIELDS: &[&str] = &["api_key"];
 
 /// A pending [`Client::register`] call; set options, then `.await` it.

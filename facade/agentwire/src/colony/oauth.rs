@@ -11,7 +11,9 @@ use std::fmt;
 use std::future::IntoFuture;
 
 use agentwire_runtime::auth::{AuthFailure, AuthStrategy};
-use agentwire_runtime::{ApiError, Error, Result, RetryConfig, Runtime, RuntimeBuilder};
+use agentwire_runtime::{
+    ApiError, Error, Result, RetryClass, RetryConfig, Runtime, RuntimeBuilder,
+};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -39,7 +41,7 @@ const ISSUED_TOKEN_FIELDS: &[&str] = &["access_token", "id_token"];
 pub(super) fn runtime(builder: RuntimeBuilder) -> Runtime {
     builder
         .retry(RetryConfig::none())
-        .single_attempt_operations(&[OPERATION])
+        .retry_class(&[OPERATION], RetryClass::Never)
         .secret_fields(OPERATION, ISSUED_TOKEN_FIELDS)
         .build()
 }

@@ -196,7 +196,7 @@ impl Client {
             username: arg("username", username.trim())?,
             extra: Default::default(),
         };
-        self.inner.anonymous.recover_key().body(body).await
+        self.inner.transport.recover_key().body(body).await
     }
 
     /// Redeems a recovery token mailed by [`Client::recover_key`]: the
@@ -217,7 +217,7 @@ impl Client {
         };
         let out = self
             .inner
-            .anonymous
+            .transport
             .confirm_key_recovery()
             .body(body)
             .await?;

@@ -57,7 +57,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use agentwire_mycel_transport as transport;
-use agentwire_runtime::{BearerToken, Error, Idempotency, Result, RetryConfig, Runtime};
+use agentwire_runtime::{
+    BearerToken, Error, Idempotency, Result, RetryClass, RetryConfig, Runtime,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -259,7 +261,7 @@ impl Client {
             // Mycel does not deduplicate on a key: retrying a POST could
             // post twice.
             .idempotency(Idempotency::KeyedOnly)
-            .unrepeatable_operations(UNREPEATABLE)
+            .retry_class(UNREPEATABLE, RetryClass::NotReplaySafe)
             .streaming_operations(&[STREAM_OPERATION]);
         if let Some(t) = &token {
             rt = rt.auth(Arc::new(BearerToken::new(t.expose_secret())));

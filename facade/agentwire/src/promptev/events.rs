@@ -6,13 +6,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use agentwire_promptev_transport::types;
-use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
-use agentwire_runtime::{Error, Redactor, Result};
+use agentwire_runtime::{Redactor, Result};
 use futures_core::Stream;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::SERVICE;
+use super::frames::{decode_error, Frames, Framing};
 use crate::BoxFuture;
 
 /// What a chat frame is about (its `type`): the contract's open enum, so a
@@ -71,9 +70,9 @@ impl ChatEvent {
     /// Parses the `data` of one server-sent event.
     pub fn from_data(data: &str) -> Result<ChatEvent> {
         let raw: Value = serde_json::from_str(data)
-            .map_err(|e| stream_decode_error(format!("chat frame is not JSON: {e}"), data))?;
+            .map_err(|e| decode_error(format!("chat frame is not JSON: {e}"), data))?;
         if !raw.is_object() {
-            return Err(stream_decode_error("chat frame is not a JSON object", data));
+            return Err(decode_error("chat frame is not a JSON object", data));
         }
         Ok(ChatEvent::from_value(raw))
     }
@@ -157,43 +156,23 @@ impl ChatEvent {
     }
 }
 
-pub(super) fn stream_decode_error(message: impl Into<String>, data: &str) -> Error {
-    // Frames never hold the key (it travels in a header the service does
-    // not echo), so an empty redactor is enough here.
-    Error::decode(
-        SERVICE,
-        Some(200),
-        message,
-        data.as_bytes(),
-        &Redactor::default(),
-    )
-}
-
-pub(super) fn incomplete_turn() -> Error {
-    stream_decode_error("the chat stream ended before a done or error frame", "")
-}
-
-type EventSource = Pin<
-    Box<dyn Stream<Item = std::result::Result<SseEvent, SseStreamError<reqwest::Error>>> + Send>,
->;
-
-enum State {
-    Opening(BoxFuture<'static, Result<reqwest::Response>>),
-    Reading(EventSource),
-    Finished,
-}
+pub(super) static CHAT_FRAMING: Framing<ChatEvent> = Framing {
+    decode: ChatEvent::from_data,
+    ends_stream: ChatEvent::is_terminal,
+    incomplete: "the chat stream ended before a done or error frame",
+};
 
 /// The frames of one chat turn; see [`super::Client::chat`].
 ///
 /// Ends after the `done` or `error` frame. While a tool waits for approval
 /// the stream stays open with nothing to read. A frame that is not a JSON
-/// object is an [`Error::Decode`] item and the stream goes on; a broken
-/// connection is an [`Error::Network`] item, and a stream that ends without
-/// `done` or `error` an [`Error::Decode`] item, after which it ends.
+/// object is an [`Error::Decode`](crate::Error::Decode) item and the stream
+/// goes on; a broken connection is an [`Error::Network`](crate::Error::Network)
+/// item, and a stream that ends without `done` or `error` an
+/// [`Error::Decode`](crate::Error::Decode) item, after which it ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct ChatStream {
-    state: State,
-    redactor: Redactor,
+    frames: Frames<ChatEvent>,
 }
 
 impl fmt::Debug for ChatStream {
@@ -208,8 +187,7 @@ impl ChatStream {
         redactor: Redactor,
     ) -> Self {
         ChatStream {
-            state: State::Opening(fut),
-            redactor,
+            frames: Frames::open(fut, redactor, &CHAT_FRAMING),
         }
     }
 }
@@ -218,52 +196,14 @@ impl Stream for ChatStream {
     type Item = Result<ChatEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match &mut self.state {
-                State::Finished => return Poll::Ready(None),
-                State::Opening(fut) => match fut.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => {
-                        self.state = State::Finished;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    Poll::Ready(Ok(response)) => {
-                        self.state = State::Reading(Box::pin(sse::events(response.bytes_stream())));
-                    }
-                },
-                State::Reading(events) => match events.as_mut().poll_next(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(None) => {
-                        self.state = State::Finished;
-                        return Poll::Ready(Some(Err(incomplete_turn())));
-                    }
-                    Poll::Ready(Some(Err(SseStreamError::Transport(e)))) => {
-                        self.state = State::Finished;
-                        return Poll::Ready(Some(Err(Error::network(SERVICE, e, &self.redactor))));
-                    }
-                    Poll::Ready(Some(Err(SseStreamError::Parse(e)))) => {
-                        self.state = State::Finished;
-                        return Poll::Ready(Some(Err(stream_decode_error(e.to_string(), ""))));
-                    }
-                    Poll::Ready(Some(Ok(event))) => {
-                        if event.data.is_empty() {
-                            continue;
-                        }
-                        let parsed = ChatEvent::from_data(&event.data);
-                        if matches!(&parsed, Ok(ev) if ev.is_terminal()) {
-                            self.state = State::Finished;
-                        }
-                        return Poll::Ready(Some(parsed));
-                    }
-                },
-            }
-        }
+        Pin::new(&mut self.frames).poll_next(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentwire_runtime::Error;
     use serde_json::json;
 
     #[test]

@@ -61,7 +61,9 @@
 //! over-long message, too many or too large files, an empty slug — is
 //! refused before sending as [`Error::InvalidArgument`].
 
+mod connect;
 mod events;
+mod frames;
 mod multipart;
 pub mod v02;
 
@@ -75,7 +77,7 @@ use std::time::Duration;
 use agentwire_promptev_transport as transport;
 use agentwire_promptev_transport::ClientInfo;
 use agentwire_runtime::{
-    BearerToken, Error, Idempotency, RateLimitInfo, Result, RetryConfig, Runtime, StatusClass,
+    BearerToken, Error, RateLimitInfo, Result, RetryClass, RetryConfig, Runtime, StatusClass,
 };
 use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -174,10 +176,7 @@ impl ClientBuilder {
     /// Number of retries of the calls that may be repeated (default 2),
     /// keeping the rest of the policy (default [`default_retry`]).
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.common
-            .retry
-            .get_or_insert_with(default_retry)
-            .max_retries = n;
+        connect::set_max_retries(&mut self.common, n);
         self
     }
 
@@ -189,25 +188,19 @@ impl ClientBuilder {
                 "the Promptev API key is empty (Settings → API keys)".into(),
             ));
         }
-        let base_url = config::base_url(&self.base_url)?;
-        let (runtime, http) = self.common.runtime_and_http(
-            SERVICE,
-            DEFAULT_TIMEOUT,
-            concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (promptev)"),
+        let (base_url, runtime, transport) = connect::connect(
+            &self.common,
+            &self.base_url,
+            Arc::new(BearerToken::new(key)),
+            |runtime| {
+                runtime
+                    // Each accepted turn is billed: never a second attempt.
+                    .retry_class(&[CHAT], RetryClass::Never)
+                    // A POST that only reads.
+                    .retry_class(&["search_knowledge_base"], RetryClass::ReplaySafe)
+                    .status_class(402, StatusClass::InsufficientCredits)
+            },
         )?;
-        let runtime = runtime
-            .auth(Arc::new(BearerToken::new(key)))
-            .retry(self.common.retry.clone().unwrap_or_else(default_retry))
-            // Writes without a caller's Idempotency-Key are sent once.
-            .idempotency(Idempotency::KeyedOnly)
-            // Each accepted turn is billed: never a second attempt.
-            .single_attempt_operations(&[CHAT])
-            // A POST that only reads.
-            .replay_safe_operations(&["search_knowledge_base"])
-            .status_class(402, StatusClass::InsufficientCredits)
-            .status_class(409, StatusClass::Api)
-            .build();
-        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
             inner: Arc::new(Inner {
                 base_url,
@@ -653,7 +646,7 @@ impl Chat {
                 return Ok(answer);
             }
         }
-        Err(events::incomplete_turn())
+        Err(events::CHAT_FRAMING.incomplete())
     }
 
     /// The checks promptev 1.3.0 makes before sending, then the request.

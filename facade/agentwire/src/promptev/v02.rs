@@ -47,15 +47,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use agentwire_promptev_transport as transport;
-use agentwire_runtime::sse::{self, SseEvent, SseStreamError};
 use agentwire_runtime::{
-    Error, Idempotency, PathKey, RateLimitInfo, Redactor, Result, RetryConfig, Runtime, StatusClass,
+    Error, PathKey, RateLimitInfo, Result, RetryClass, RetryConfig, Runtime, StatusClass,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use super::frames::{decode_error, Frames, Framing};
 use crate::config::{self, CommonOptions};
 use crate::BoxFuture;
 
@@ -71,15 +71,13 @@ pub const DEFAULT_TIMEOUT: Duration = config::DEFAULT_TIMEOUT;
 const SERVICE: &str = super::SERVICE;
 
 /// The retry policy of Promptev's own SDK: 2 retries on 502/503/504, 0.5 s
-/// doubling (a `Retry-After` from the service wins, up to a minute). Promptev's
+/// doubling (a `Retry-After` from the service wins, up to a minute), the
+/// same as the current product's [`super::default_retry`]. Promptev's
 /// operations are POSTs without an idempotency key, so this budget is only
 /// spent on connections that could not be made: once a trigger is sent, a
 /// 5xx or a timeout is the answer, since the agent may have run.
 pub fn default_retry() -> RetryConfig {
-    RetryConfig::default()
-        .with_max_retries(2)
-        .with_base_delay(Duration::from_millis(500))
-        .with_retry_on([502, 503, 504])
+    super::default_retry()
 }
 
 /// Configures a [`Client`].
@@ -124,10 +122,7 @@ impl ClientBuilder {
     /// Number of retries on transient failures (default 2), keeping the
     /// rest of the retry policy (default [`default_retry`]).
     pub fn max_retries(mut self, n: u32) -> Self {
-        self.common
-            .retry
-            .get_or_insert_with(default_retry)
-            .max_retries = n;
+        super::connect::set_max_retries(&mut self.common, n);
         self
     }
 
@@ -137,28 +132,18 @@ impl ClientBuilder {
         if key.trim().is_empty() {
             return Err(Error::Config("the Promptev project key is empty".into()));
         }
-        let base_url = config::base_url(&self.base_url)?;
-        let (runtime, http) = self.common.runtime_and_http(
-            SERVICE,
-            DEFAULT_TIMEOUT,
-            concat!("agentwire/", env!("CARGO_PKG_VERSION"), " (promptev)"),
+        let (base_url, runtime, transport) = super::connect::connect(
+            &self.common,
+            &self.base_url,
+            std::sync::Arc::new(PathKey::new(key)),
+            |runtime| {
+                runtime
+                    // A repeated stream POST is a repeated turn: promptev
+                    // 0.2.0 sends it once, and so does agentwire.
+                    .retry_class(&["stream_agent"], RetryClass::Never)
+                    .status_class(422, StatusClass::Api)
+            },
         )?;
-        let runtime = runtime
-            .auth(std::sync::Arc::new(PathKey::new(key)))
-            .retry(self.common.retry.clone().unwrap_or_else(default_retry))
-            // Promptev's own SDK (0.2.0) retries its POSTs on 502/503/504
-            // and on any network error, but a trigger runs the agent: after a
-            // 504 or a timeout it may have run already. Promptev takes no
-            // idempotency key, so its POSTs are retried only when the
-            // connection could not be made (nothing was sent).
-            .idempotency(Idempotency::KeyedOnly)
-            // A repeated stream POST is a repeated turn: promptev 0.2.0
-            // sends it once, and so does agentwire.
-            .single_attempt_operations(&["stream_agent"])
-            .status_class(409, StatusClass::Api)
-            .status_class(422, StatusClass::Api)
-            .build();
-        let transport = transport::Client::new_with_client(&base_url, http, runtime.clone());
         Ok(Client {
             project_key: self.project_key,
             base_url,
@@ -301,7 +286,13 @@ impl Client {
                 .body(body)
                 .await
         };
-        AgentStream::open(Box::pin(opened), self.runtime.redactor().clone())
+        AgentStream {
+            frames: Frames::open(
+                Box::pin(opened),
+                self.runtime.redactor().clone(),
+                &AGENT_FRAMING,
+            ),
+        }
     }
 
     /// Streams `query` and returns the text of the `done` event; an `error`
@@ -327,24 +318,8 @@ impl Client {
                 _ => {}
             }
         }
-        Err(incomplete_stream())
+        Err(AGENT_FRAMING.incomplete())
     }
-}
-
-fn stream_decode_error(message: impl Into<String>, data: &str) -> Error {
-    // Event data never holds the project key (it is only in the URL), so an
-    // empty redactor is enough here.
-    Error::decode(
-        SERVICE,
-        Some(200),
-        message,
-        data.as_bytes(),
-        &Redactor::default(),
-    )
-}
-
-fn incomplete_stream() -> Error {
-    stream_decode_error("the event stream ended before a done or error event", "")
 }
 
 /// A pending `trigger_agent` call; set options, then `.await` it.
@@ -525,7 +500,7 @@ impl AgentEvent {
     /// Parses the `data` of one server-sent event.
     pub fn from_data(data: &str) -> Result<AgentEvent> {
         let raw: Value = serde_json::from_str(data)
-            .map_err(|e| stream_decode_error(format!("agent event is not JSON: {e}"), data))?;
+            .map_err(|e| decode_error(format!("agent event is not JSON: {e}"), data))?;
         let kind = raw
             .get("type")
             .and_then(Value::as_str)
@@ -540,15 +515,11 @@ impl AgentEvent {
     }
 }
 
-type EventSource = Pin<
-    Box<dyn Stream<Item = std::result::Result<SseEvent, SseStreamError<reqwest::Error>>> + Send>,
->;
-
-enum StreamState {
-    Opening(BoxFuture<'static, Result<reqwest::Response>>),
-    Reading(EventSource),
-    Finished,
-}
+static AGENT_FRAMING: Framing<AgentEvent> = Framing {
+    decode: AgentEvent::from_data,
+    ends_stream: AgentEvent::is_terminal,
+    incomplete: "the event stream ended before a done or error event",
+};
 
 /// The events of one agent reply; see [`Client::stream_agent`].
 ///
@@ -557,8 +528,7 @@ enum StreamState {
 /// [`Error::Network`] item and the stream ends.
 #[must_use = "streams do nothing unless polled"]
 pub struct AgentStream {
-    state: StreamState,
-    redactor: Redactor,
+    frames: Frames<AgentEvent>,
 }
 
 impl fmt::Debug for AgentStream {
@@ -567,59 +537,10 @@ impl fmt::Debug for AgentStream {
     }
 }
 
-impl AgentStream {
-    fn open(fut: BoxFuture<'static, Result<reqwest::Response>>, redactor: Redactor) -> Self {
-        AgentStream {
-            state: StreamState::Opening(fut),
-            redactor,
-        }
-    }
-}
-
 impl Stream for AgentStream {
     type Item = Result<AgentEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match &mut self.state {
-                StreamState::Finished => return Poll::Ready(None),
-                StreamState::Opening(fut) => match fut.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(e)) => {
-                        self.state = StreamState::Finished;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    Poll::Ready(Ok(response)) => {
-                        self.state =
-                            StreamState::Reading(Box::pin(sse::events(response.bytes_stream())));
-                    }
-                },
-                StreamState::Reading(events) => match events.as_mut().poll_next(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(None) => {
-                        self.state = StreamState::Finished;
-                        return Poll::Ready(Some(Err(incomplete_stream())));
-                    }
-                    Poll::Ready(Some(Err(SseStreamError::Transport(e)))) => {
-                        self.state = StreamState::Finished;
-                        return Poll::Ready(Some(Err(Error::network(SERVICE, e, &self.redactor))));
-                    }
-                    Poll::Ready(Some(Err(SseStreamError::Parse(e)))) => {
-                        self.state = StreamState::Finished;
-                        return Poll::Ready(Some(Err(stream_decode_error(e.to_string(), ""))));
-                    }
-                    Poll::Ready(Some(Ok(event))) => {
-                        if event.data.is_empty() {
-                            continue;
-                        }
-                        let parsed = AgentEvent::from_data(&event.data);
-                        if matches!(&parsed, Ok(ev) if ev.is_terminal()) {
-                            self.state = StreamState::Finished;
-                        }
-                        return Poll::Ready(Some(parsed));
-                    }
-                },
-            }
-        }
+        Pin::new(&mut self.frames).poll_next(cx)
     }
 }
