@@ -22,6 +22,12 @@ pub(crate) async fn read_capped(
     mut response: reqwest::Response,
     limit: u64,
 ) -> Result<Bytes, Unread> {
+    read_chunks(&mut response, limit).await
+}
+
+/// [`read_capped`] on a response the caller keeps: the future holds a
+/// reference, not a second copy of the response.
+async fn read_chunks(response: &mut reqwest::Response, limit: u64) -> Result<Bytes, Unread> {
     let announced = response.content_length();
     if announced.is_some_and(|n| n > limit) {
         return Err(Unread::TooLarge);
@@ -64,12 +70,16 @@ pub(crate) enum Whole {
     TooLarge(reqwest::Response),
 }
 
-pub(crate) async fn read_whole(response: reqwest::Response, limit: u64) -> reqwest::Result<Whole> {
+/// Reads `response`'s body whole (the caller keeps the response, so the
+/// future holds only a reference to it).
+pub(crate) async fn read_whole(
+    response: &mut reqwest::Response,
+    limit: u64,
+) -> reqwest::Result<Whole> {
     // The head is taken, not copied: its headers go with the body.
-    let mut response = response;
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    match read_capped(response, limit).await {
+    match read_chunks(response, limit).await {
         Ok(body) => Ok(Whole::Read(CachedResponse {
             status,
             headers,

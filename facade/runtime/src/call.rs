@@ -98,43 +98,58 @@ pub type Built = std::result::Result<reqwest::Request, progenitor_client::Error<
 
 impl Runtime {
     /// Runs `op` and decodes its JSON answer into `T`.
-    pub async fn json<T: serde::de::DeserializeOwned>(
-        &self,
-        client: &reqwest::Client,
+    pub fn json<'a, T: serde::de::DeserializeOwned + 'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         built: Built,
         op: &'static Operation,
-    ) -> Result<T> {
-        let (status, body) = match self.call(client, built, op).await? {
-            Answer::Buffered(whole) => (whole.status, whole.body),
-            Answer::Streamed(response) => {
-                let status = response.status();
-                (status, self.read_body(response).await?)
-            }
-        };
-        self.decode(status, &body)
+    ) -> impl Future<Output = Result<T>> + 'a {
+        let request = self.boxed(built, op);
+        // The call is made inside the block, so that awaiting it does not
+        // move a second copy of it into this future.
+        async move {
+            let (status, body) = match self.call(client, request, op).await? {
+                Answer::Buffered(whole) => (whole.status, whole.body),
+                Answer::Streamed(response) => {
+                    let status = response.status();
+                    (status, Box::pin(self.read_body(response)).await?)
+                }
+            };
+            self.decode(status, &body)
+        }
     }
 
     /// Runs `op`, whose answer carries nothing to decode.
-    pub async fn empty(
-        &self,
-        client: &reqwest::Client,
+    pub fn empty<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         built: Built,
         op: &'static Operation,
-    ) -> Result<()> {
-        self.call(client, built, op).await.map(drop)
+    ) -> impl Future<Output = Result<()>> + 'a {
+        let request = self.boxed(built, op);
+        async move { self.call(client, request, op).await.map(drop) }
     }
 
     /// Runs `op` and hands on its successful response, for a stream or an
     /// upgrade the caller reads.
-    pub async fn response(
-        &self,
-        client: &reqwest::Client,
+    pub fn response<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         built: Built,
         op: &'static Operation,
-    ) -> Result<reqwest::Response> {
-        self.call(client, built, op)
-            .await
-            .map(Answer::into_response)
+    ) -> impl Future<Output = Result<reqwest::Response>> + 'a {
+        let request = self.boxed(built, op);
+        async move {
+            self.call(client, request, op)
+                .await
+                .map(Answer::into_response)
+        }
+    }
+
+    /// The built request, boxed for the rest of the path (see
+    /// [`Runtime::traced`]), or the argument the builder refused.
+    fn boxed(&self, built: Built, op: &Operation) -> Result<Box<reqwest::Request>> {
+        built.map(Box::new).map_err(|e| self.invalid_request(e, op))
     }
 
     /// Decodes a JSON body read by the runtime, as [`Runtime::json`] does.
@@ -155,43 +170,48 @@ impl Runtime {
     }
 
     /// The request path, then the status checked against the contract.
-    async fn call(
-        &self,
-        client: &reqwest::Client,
-        built: Built,
+    fn call<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Result<Box<reqwest::Request>>,
         op: &'static Operation,
-    ) -> Result<Answer> {
-        let request = built.map_err(|e| self.invalid_request(e, op))?;
-        let streaming = op.reply.is_streaming() || self.inner.streaming.contains(op.id);
-        let answer = self.traced(client, request, op.id, streaming).await?;
-        let status = answer.status();
-        if !status.is_success() {
-            return Err(match answer {
-                Answer::Streamed(response) => self.error_from_response(response).await,
-                Answer::Buffered(whole) => Error::from_status_with(
+    ) -> impl Future<Output = Result<Answer>> + 'a {
+        async move {
+            let request = request?;
+            let streaming = op.reply.is_streaming() || self.inner.streaming.contains(op.id);
+            let answer = self.traced(client, request, op.id, streaming).await?;
+            let status = answer.status();
+            if !status.is_success() {
+                return Err(match answer {
+                    // Boxed: the rare path keeps its reading state off this future.
+                    Answer::Streamed(response) => {
+                        Box::pin(self.error_from_response(response)).await
+                    }
+                    Answer::Buffered(whole) => Error::from_status_with(
+                        self.inner.service,
+                        status.as_u16(),
+                        &whole.headers,
+                        &whole.body,
+                        &self.inner.redactor,
+                        &self.inner.status_classes,
+                    ),
+                });
+            }
+            if !op.documents(status.as_u16()) {
+                let body = match answer {
+                    Answer::Buffered(whole) => whole.body,
+                    Answer::Streamed(_) => Bytes::new(),
+                };
+                return Err(Error::decode(
                     self.inner.service,
-                    status.as_u16(),
-                    &whole.headers,
-                    &whole.body,
+                    Some(status.as_u16()),
+                    format!("status {status} is not the one the contract documents"),
+                    &body,
                     &self.inner.redactor,
-                    &self.inner.status_classes,
-                ),
-            });
+                ));
+            }
+            Ok(answer)
         }
-        if !op.documents(status.as_u16()) {
-            let body = match answer {
-                Answer::Buffered(whole) => whole.body,
-                Answer::Streamed(_) => Bytes::new(),
-            };
-            return Err(Error::decode(
-                self.inner.service,
-                Some(status.as_u16()),
-                format!("status {status} is not the one the contract documents"),
-                &body,
-                &self.inner.redactor,
-            ));
-        }
-        Ok(answer)
     }
 
     /// A body the attempt did not read (a streamed success), read whole now.

@@ -134,16 +134,23 @@ impl Runtime {
     ) -> Result<reqwest::Response> {
         let streaming = self.inner.streaming.contains(operation);
         Ok(self
-            .traced(client, request, operation, streaming)
+            .traced(client, Box::new(request), operation, streaming)
             .await?
             .into_response())
     }
 
     /// One operation inside its tracing span.
+    ///
+    /// The request travels boxed from here to the attempt that sends it: each
+    /// future of the path holds a pointer instead of its own 264-byte copy,
+    /// so the boxed futures below stay small enough for the allocator's fast
+    /// path and nothing large is copied from one level to the next. For the
+    /// same reason the hot functions return `async move` blocks instead of
+    /// being `async fn`s, which would store each argument twice.
     pub(crate) async fn traced(
         &self,
         client: &reqwest::Client,
-        request: reqwest::Request,
+        request: Box<reqwest::Request>,
         operation: &'static str,
         streaming: bool,
     ) -> Result<Answer> {
@@ -169,129 +176,146 @@ impl Runtime {
         result
     }
 
-    async fn execute_inner(
-        &self,
-        client: &reqwest::Client,
-        mut request: reqwest::Request,
+    fn execute_inner<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Box<reqwest::Request>,
         operation: &'static str,
         streaming: bool,
-    ) -> Result<Answer> {
-        let inner = &*self.inner;
-        if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
-            return Err(Error::CircuitOpen {
-                service: inner.service,
-                failures,
-            });
-        }
-        let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
-        let method = request.method().clone();
-        self.add_default_headers(request.headers_mut());
-
-        let cache_key = match (&inner.cache, &method) {
-            (Some(_), &Method::GET) if !streaming => Some(request.url().as_str().to_owned()),
-            _ => None,
-        };
-        if let (Some(cache), Some(key)) = (&inner.cache, &cache_key) {
-            if let Some(hit) = cache.get(key) {
-                tracing::debug!("served from cache");
-                let info = self.request_info(&request, operation, 1);
-                self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
-                return Ok(Answer::Buffered(hit));
+    ) -> impl std::future::Future<Output = Result<Answer>> + Send + 'a {
+        let mut request = request;
+        async move {
+            let inner = &*self.inner;
+            if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
+                return Err(Error::CircuitOpen {
+                    service: inner.service,
+                    failures,
+                });
             }
-        }
+            let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
+            let method = request.method().clone();
+            self.add_default_headers(request.headers_mut());
 
-        let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
-        let unauthenticated = inner.unauthenticated.contains(operation);
-        // Made now, attached by `attempt` once it knows the request carries
-        // credentials: the same key on every attempt. An operation sent
-        // without credentials never gets one (the service deduplicates per
-        // account), even if a default header looks like credentials.
-        let own_key = match inner.idempotency {
-            Idempotency::AddKeyToWrites
-                if !caller_key && !unauthenticated && is_keyed_write(&method) =>
-            {
-                fresh_idempotency_key()
-            }
-            _ => None,
-        };
-        let class = inner.retry_classes.get(operation).copied();
-        let replay_safe = match class.unwrap_or_default() {
-            RetryClass::ByMethod => is_idempotent(&method) || caller_key,
-            RetryClass::ReplaySafe => true,
-            RetryClass::NotReplaySafe => caller_key,
-            RetryClass::Never => false,
-        };
-        let single_attempt = class == Some(RetryClass::Never);
-
-        // A body that cannot be cloned (a stream) gets exactly one attempt.
-        let template = request.try_clone();
-        let mut this = request;
-        let mut attempt: u32 = 1;
-        let mut refreshed_auth = false;
-        let mut sent_with_own_key: u32 = 0;
-        loop {
-            tracing::Span::current().record("attempts", attempt);
-            if !streaming {
-                // The runtime's per-attempt timeout (else the request's own),
-                // shortened to the time the deadline leaves.
-                let per_attempt = inner.timeout.or_else(|| this.timeout().copied());
-                let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                let limit = match (per_attempt, left) {
-                    (Some(t), Some(l)) => Some(t.min(l)),
-                    (t, l) => t.or(l),
-                };
-                if limit.is_some() {
-                    *this.timeout_mut() = limit;
-                }
-            }
-            let policy = AttemptPolicy {
-                retries_left: !single_attempt && attempt <= inner.retry.max_retries,
-                replay_safe,
-                may_refresh: !refreshed_auth && !unauthenticated,
-                buffer_body: !streaming,
+            let cache_key = match (&inner.cache, &method) {
+                (Some(_), &Method::GET) if !streaming => Some(request.url().as_str().to_owned()),
+                _ => None,
             };
-            // Boxed: the attempt's state (the response being read, the
-            // credentials' future) lives on the heap instead of being copied
-            // into every future that awaits this loop.
-            let (outcome, own_key_sent) =
-                Box::pin(self.attempt(client, this, operation, attempt, policy, own_key.as_ref()))
-                    .await;
-            sent_with_own_key += u32::from(own_key_sent);
-            let resent = sent_with_own_key > 1;
-            match outcome {
-                Outcome::Final(result) => {
-                    return self.conclude(result, &method, cache_key, resent);
+            if let (Some(cache), Some(key)) = (&inner.cache, &cache_key) {
+                if let Some(hit) = cache.get(key) {
+                    tracing::debug!("served from cache");
+                    let info = self.request_info(&request, operation, 1);
+                    self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
+                    return Ok(Answer::Buffered(hit));
                 }
-                Outcome::Again {
-                    delay,
-                    last,
-                    auth_refresh,
-                } => {
-                    let next = template.as_ref().and_then(reqwest::Request::try_clone);
-                    let wait = if auth_refresh { Duration::ZERO } else { delay };
-                    // No further attempt without a copy of the request, nor
-                    // one that could only start once the deadline has passed.
-                    let past_deadline = deadline.is_some_and(|d| {
-                        Instant::now()
-                            .checked_add(wait)
-                            .is_none_or(|wake| wake >= d)
-                    });
-                    let Some(next) = next.filter(|_| !past_deadline) else {
-                        if past_deadline {
-                            tracing::debug!("deadline reached: returning the last outcome");
-                        }
-                        return self.conclude(last.map(Answer::Streamed), &method, None, resent);
+            }
+
+            let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
+            let unauthenticated = inner.unauthenticated.contains(operation);
+            // Made now, attached by `attempt` once it knows the request carries
+            // credentials: the same key on every attempt. An operation sent
+            // without credentials never gets one (the service deduplicates per
+            // account), even if a default header looks like credentials.
+            let own_key = match inner.idempotency {
+                Idempotency::AddKeyToWrites
+                    if !caller_key && !unauthenticated && is_keyed_write(&method) =>
+                {
+                    fresh_idempotency_key()
+                }
+                _ => None,
+            };
+            let class = inner.retry_classes.get(operation).copied();
+            let replay_safe = match class.unwrap_or_default() {
+                RetryClass::ByMethod => is_idempotent(&method) || caller_key,
+                RetryClass::ReplaySafe => true,
+                RetryClass::NotReplaySafe => caller_key,
+                RetryClass::Never => false,
+            };
+            let single_attempt = class == Some(RetryClass::Never);
+
+            // A body that cannot be cloned (a stream) gets exactly one attempt.
+            let template = request.try_clone().map(Box::new);
+            let mut this = request;
+            let mut attempt: u32 = 1;
+            let mut refreshed_auth = false;
+            let mut sent_with_own_key: u32 = 0;
+            loop {
+                tracing::Span::current().record("attempts", attempt);
+                if !streaming {
+                    // The runtime's per-attempt timeout (else the request's own),
+                    // shortened to the time the deadline leaves.
+                    let per_attempt = inner.timeout.or_else(|| this.timeout().copied());
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    let limit = match (per_attempt, left) {
+                        (Some(t), Some(l)) => Some(t.min(l)),
+                        (t, l) => t.or(l),
                     };
-                    drop(last);
-                    if auth_refresh {
-                        // Not a retry in RetryConfig's sense: the one refresh
-                        // on 401 happens whatever the policy says.
-                        refreshed_auth = true;
-                    } else {
-                        attempt += 1;
-                        tokio::time::sleep(wait).await;
+                    if limit.is_some() {
+                        *this.timeout_mut() = limit;
                     }
-                    this = next;
+                }
+                let policy = AttemptPolicy {
+                    retries_left: !single_attempt && attempt <= inner.retry.max_retries,
+                    replay_safe,
+                    may_refresh: !refreshed_auth && !unauthenticated,
+                    buffer_body: !streaming,
+                };
+                // Boxed: the attempt's state (the response being read, the
+                // credentials' future) lives on the heap instead of being copied
+                // into every future that awaits this loop.
+                let (outcome, own_key_sent) = Box::pin(self.attempt(
+                    client,
+                    this,
+                    operation,
+                    attempt,
+                    policy,
+                    own_key.as_ref(),
+                ))
+                .await;
+                sent_with_own_key += u32::from(own_key_sent);
+                let resent = sent_with_own_key > 1;
+                match outcome {
+                    Outcome::Final(result) => {
+                        return self.conclude(result, &method, cache_key, resent);
+                    }
+                    Outcome::Again {
+                        delay,
+                        last,
+                        auth_refresh,
+                    } => {
+                        let next = template
+                            .as_deref()
+                            .and_then(reqwest::Request::try_clone)
+                            .map(Box::new);
+                        let wait = if auth_refresh { Duration::ZERO } else { delay };
+                        // No further attempt without a copy of the request, nor
+                        // one that could only start once the deadline has passed.
+                        let past_deadline = deadline.is_some_and(|d| {
+                            Instant::now()
+                                .checked_add(wait)
+                                .is_none_or(|wake| wake >= d)
+                        });
+                        let Some(next) = next.filter(|_| !past_deadline) else {
+                            if past_deadline {
+                                tracing::debug!("deadline reached: returning the last outcome");
+                            }
+                            return self.conclude(
+                                last.map(Answer::Streamed),
+                                &method,
+                                None,
+                                resent,
+                            );
+                        };
+                        drop(last);
+                        if auth_refresh {
+                            // Not a retry in RetryConfig's sense: the one refresh
+                            // on 401 happens whatever the policy says.
+                            refreshed_auth = true;
+                        } else {
+                            attempt += 1;
+                            tokio::time::sleep(wait).await;
+                        }
+                        this = next;
+                    }
                 }
             }
         }
@@ -344,157 +368,163 @@ impl Runtime {
 
     /// One HTTP attempt and the decision about what to do next; also says
     /// whether the runtime's own idempotency key went out with it.
-    async fn attempt(
-        &self,
-        client: &reqwest::Client,
-        mut request: reqwest::Request,
+    fn attempt<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Box<reqwest::Request>,
         operation: &'static str,
         attempt: u32,
         policy: AttemptPolicy,
-        own_key: Option<&HeaderValue>,
-    ) -> (Outcome, bool) {
-        let inner = &*self.inner;
-        let credentials = if inner.unauthenticated.contains(operation) {
-            Ok(())
-        } else {
-            inner
-                .auth
-                .authorize(self.auth_context(client), &mut request)
-                .await
-        };
-        match credentials {
-            Ok(()) => {}
-            Err(AuthFailure::Response(r)) => {
-                tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
-                return (Outcome::Final(Ok(Answer::Streamed(r))), false);
-            }
-            Err(AuthFailure::Transport(e)) => return (Outcome::Final(Err(e)), false),
-        }
-        // The service deduplicates per account: a key on a request without
-        // credentials would do nothing, so it is not sent and does not make
-        // the write retryable.
-        let own_key_sent = match own_key {
-            Some(key) if request.headers().contains_key(AUTHORIZATION) => {
-                request.headers_mut().insert(IDEMPOTENCY_KEY, key.clone());
-                true
-            }
-            _ => false,
-        };
-        let may_retry = policy.retries_left && (policy.replay_safe || own_key_sent);
-        let info = self.request_info(&request, operation, attempt);
-        if let Some(info) = &info {
-            for hook in &inner.on_request {
-                hook(info);
-            }
-        }
-        // The credential that was sent, to tell the auth strategy which token
-        // failed (a cheap, reference-counted copy).
-        let sent_auth = policy
-            .may_refresh
-            .then(|| request.headers().get(AUTHORIZATION).cloned())
-            .flatten();
-        // Only what the head hooks need outlives the request (the response
-        // keeps the URL).
-        let head_of = (!inner.on_response_head.is_empty()).then(|| request.method().clone());
-        let sent_at = Instant::now();
-        let result = client.execute(request).await;
-        let elapsed = sent_at.elapsed();
-
-        let outcome = match result {
-            Ok(response) => {
-                let status = response.status();
-                tracing::debug!(
-                    attempt,
-                    status = status.as_u16(),
-                    elapsed_ms = elapsed.as_millis() as u64,
-                    "response"
-                );
-                if let Some(rl) = RateLimitInfo::from_headers(response.headers()) {
-                    *inner.rate_limit.lock().unwrap_or_else(|p| p.into_inner()) = Some(rl);
+        own_key: Option<&'a HeaderValue>,
+    ) -> impl std::future::Future<Output = (Outcome, bool)> + Send + 'a {
+        let mut request = request;
+        async move {
+            let inner = &*self.inner;
+            // Matched in place: a bound result would keep its 136 bytes in
+            // this future across the sending and the reading.
+            match if inner.unauthenticated.contains(operation) {
+                Ok(())
+            } else {
+                inner
+                    .auth
+                    .authorize(self.auth_context(client), &mut request)
+                    .await
+            } {
+                Ok(()) => {}
+                Err(AuthFailure::Response(r)) => {
+                    tracing::debug!(status = r.status().as_u16(), "credential exchange refused");
+                    return (Outcome::Final(Ok(Answer::Streamed(r))), false);
                 }
-                self.emit_response(info, Some(status.as_u16()), elapsed, false);
-                if let Some(method) = &head_of {
-                    let head = ResponseHead {
-                        service: inner.service,
-                        operation,
-                        method,
+                Err(AuthFailure::Transport(e)) => return (Outcome::Final(Err(e)), false),
+            }
+            // The service deduplicates per account: a key on a request without
+            // credentials would do nothing, so it is not sent and does not make
+            // the write retryable.
+            let own_key_sent = match own_key {
+                Some(key) if request.headers().contains_key(AUTHORIZATION) => {
+                    request.headers_mut().insert(IDEMPOTENCY_KEY, key.clone());
+                    true
+                }
+                _ => false,
+            };
+            let may_retry = policy.retries_left && (policy.replay_safe || own_key_sent);
+            let info = self.request_info(&request, operation, attempt);
+            if let Some(info) = &info {
+                for hook in &inner.on_request {
+                    hook(info);
+                }
+            }
+            // The credential that was sent, to tell the auth strategy which token
+            // failed (a cheap, reference-counted copy).
+            let sent_auth = policy
+                .may_refresh
+                .then(|| request.headers().get(AUTHORIZATION).cloned())
+                .flatten();
+            // Only what the head hooks need outlives the request (the response
+            // keeps the URL).
+            let head_of = (!inner.on_response_head.is_empty()).then(|| request.method().clone());
+            let sent_at = Instant::now();
+            let result = client.execute(*request).await;
+            let elapsed = sent_at.elapsed();
+
+            let outcome = match result {
+                Ok(mut response) => {
+                    let status = response.status();
+                    tracing::debug!(
                         attempt,
-                        status: status.as_u16(),
-                        headers: response.headers(),
-                        url: response.url(),
-                        redactor: &inner.redactor,
-                    };
-                    for hook in &inner.on_response_head {
-                        hook(&head);
-                    }
-                }
-
-                if status == http::StatusCode::UNAUTHORIZED
-                    && policy.may_refresh
-                    && inner.auth.invalidate(sent_auth.as_ref())
-                {
-                    tracing::debug!("401: refreshing credentials and retrying once");
-                    return (
-                        Outcome::Again {
-                            delay: Duration::ZERO,
-                            last: Ok(response),
-                            auth_refresh: true,
-                        },
-                        own_key_sent,
+                        status = status.as_u16(),
+                        elapsed_ms = elapsed.as_millis() as u64,
+                        "response"
                     );
-                }
-                if may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
-                    match inner
-                        .retry
-                        .delay(attempt, retry::retry_after(response.headers()))
+                    if let Some(rl) = RateLimitInfo::from_headers(response.headers()) {
+                        *inner.rate_limit.lock().unwrap_or_else(|p| p.into_inner()) = Some(rl);
+                    }
+                    self.emit_response(info, Some(status.as_u16()), elapsed, false);
+                    if let Some(method) = &head_of {
+                        let head = ResponseHead {
+                            service: inner.service,
+                            operation,
+                            method,
+                            attempt,
+                            status: status.as_u16(),
+                            headers: response.headers(),
+                            url: response.url(),
+                            redactor: &inner.redactor,
+                        };
+                        for hook in &inner.on_response_head {
+                            hook(&head);
+                        }
+                    }
+
+                    if status == http::StatusCode::UNAUTHORIZED
+                        && policy.may_refresh
+                        && inner.auth.invalidate(sent_auth.as_ref())
                     {
-                        Some(delay) => {
-                            tracing::debug!(
-                                attempt,
-                                status = status.as_u16(),
-                                delay_ms = delay.as_millis() as u64,
-                                "retrying"
-                            );
-                            return (
-                                Outcome::Again {
-                                    delay,
-                                    last: Ok(response),
-                                    auth_refresh: false,
-                                },
-                                own_key_sent,
-                            );
-                        }
-                        None => tracing::debug!(
-                            status = status.as_u16(),
-                            "Retry-After above max_retry_after: not retrying"
-                        ),
+                        tracing::debug!("401: refreshing credentials and retrying once");
+                        return (
+                            Outcome::Again {
+                                delay: Duration::ZERO,
+                                last: Ok(response),
+                                auth_refresh: true,
+                            },
+                            own_key_sent,
+                        );
                     }
-                }
-                if !policy.buffer_body || !status.is_success() {
-                    return (Outcome::Final(Ok(Answer::Streamed(response))), own_key_sent);
-                }
-                match read_whole(response, inner.max_body_bytes).await {
-                    Ok(Whole::Read(whole)) => {
-                        // Before anything can decode, print or hand on the
-                        // body: secrets it carries are masked from now on.
-                        if let Some((_, fields)) =
-                            inner.secret_fields.iter().find(|(op, _)| *op == operation)
+                    if may_retry && inner.retry.retry_on.contains(&status.as_u16()) {
+                        match inner
+                            .retry
+                            .delay(attempt, retry::retry_after(response.headers()))
                         {
-                            inner.redactor.add_fields_of(&whole.body, fields);
+                            Some(delay) => {
+                                tracing::debug!(
+                                    attempt,
+                                    status = status.as_u16(),
+                                    delay_ms = delay.as_millis() as u64,
+                                    "retrying"
+                                );
+                                return (
+                                    Outcome::Again {
+                                        delay,
+                                        last: Ok(response),
+                                        auth_refresh: false,
+                                    },
+                                    own_key_sent,
+                                );
+                            }
+                            None => tracing::debug!(
+                                status = status.as_u16(),
+                                "Retry-After above max_retry_after: not retrying"
+                            ),
                         }
-                        Outcome::Final(Ok(Answer::Buffered(whole)))
                     }
-                    // Not retried: the same request gets the same body.
-                    Ok(Whole::TooLarge(failing)) => Outcome::Final(Ok(Answer::Streamed(failing))),
-                    Err(e) => self.after_failure(e, attempt, may_retry, policy.retries_left),
+                    if !policy.buffer_body || !status.is_success() {
+                        return (Outcome::Final(Ok(Answer::Streamed(response))), own_key_sent);
+                    }
+                    match read_whole(&mut response, inner.max_body_bytes).await {
+                        Ok(Whole::Read(whole)) => {
+                            // Before anything can decode, print or hand on the
+                            // body: secrets it carries are masked from now on.
+                            if let Some((_, fields)) =
+                                inner.secret_fields.iter().find(|(op, _)| *op == operation)
+                            {
+                                inner.redactor.add_fields_of(&whole.body, fields);
+                            }
+                            Outcome::Final(Ok(Answer::Buffered(whole)))
+                        }
+                        // Not retried: the same request gets the same body.
+                        Ok(Whole::TooLarge(failing)) => {
+                            Outcome::Final(Ok(Answer::Streamed(failing)))
+                        }
+                        Err(e) => self.after_failure(e, attempt, may_retry, policy.retries_left),
+                    }
                 }
-            }
-            Err(e) => {
-                self.emit_response(info, None, elapsed, false);
-                self.after_failure(e, attempt, may_retry, policy.retries_left)
-            }
-        };
-        (outcome, own_key_sent)
+                Err(e) => {
+                    self.emit_response(info, None, elapsed, false);
+                    self.after_failure(e, attempt, may_retry, policy.retries_left)
+                }
+            };
+            (outcome, own_key_sent)
+        }
     }
 
     /// No complete response: retry when allowed, else this is the result. A

@@ -354,6 +354,8 @@ impl ClientBuilder {
             // (and, without credentials, gets no Idempotency-Key: a POST of
             // it that reached the service is not sent again).
             .unauthenticated_operations(&["recover_key", "confirm_key_recovery"])
+            // The community feed is public, what a logged-out stranger sees.
+            .unauthenticated_operations(&[polls::COMMUNITY_OPERATION])
             .build();
         let transport =
             transport::Client::new_with_client(&base_url, connection.http, runtime.clone());

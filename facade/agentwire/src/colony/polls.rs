@@ -68,7 +68,7 @@ pub const COMMUNITY_EVENT_TYPES: [&str; 10] = [
 
 /// The operation name community-stream polls go through the runtime under
 /// (hooks and tracing see it): the contract's name for it.
-const COMMUNITY_OPERATION: &str = "get_community_stream";
+pub(crate) const COMMUNITY_OPERATION: &str = "get_community_stream";
 
 /// The most recent ids seen, at most `cap` of them.
 struct Seen<K> {
@@ -859,9 +859,10 @@ impl CommunityFeed {
         if_none_match: Option<HeaderValue>,
     ) -> Result<Option<CommunityPage>> {
         let client = &self.opts.client;
-        // The feed is public: sent through the client without credentials.
-        let anonymous = &client.inner.anonymous;
-        let runtime = ClientInfo::inner(anonymous);
+        // The feed is public: the client's runtime sends it without
+        // credentials (an unauthenticated operation).
+        let transport = &client.inner.transport;
+        let runtime = ClientInfo::inner(transport);
         let mut url = reqwest::Url::parse(&format!(
             "{}{API_PREFIX}/community-stream",
             client.base_url()
@@ -893,7 +894,7 @@ impl CommunityFeed {
             headers.insert(IF_NONE_MATCH, tag);
         }
         let response = runtime
-            .execute(anonymous.client(), request, COMMUNITY_OPERATION)
+            .execute(transport.client(), request, COMMUNITY_OPERATION)
             .await?;
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
