@@ -170,48 +170,44 @@ impl Runtime {
     }
 
     /// The request path, then the status checked against the contract.
-    fn call<'a>(
-        &'a self,
-        client: &'a reqwest::Client,
+    async fn call(
+        &self,
+        client: &reqwest::Client,
         request: Result<Box<reqwest::Request>>,
         op: &'static Operation,
-    ) -> impl Future<Output = Result<Answer>> + 'a {
-        async move {
-            let request = request?;
-            let streaming = op.reply.is_streaming() || self.inner.streaming.contains(op.id);
-            let answer = self.traced(client, request, op.id, streaming).await?;
-            let status = answer.status();
-            if !status.is_success() {
-                return Err(match answer {
-                    // Boxed: the rare path keeps its reading state off this future.
-                    Answer::Streamed(response) => {
-                        Box::pin(self.error_from_response(response)).await
-                    }
-                    Answer::Buffered(whole) => Error::from_status_with(
-                        self.inner.service,
-                        status.as_u16(),
-                        &whole.headers,
-                        &whole.body,
-                        &self.inner.redactor,
-                        &self.inner.status_classes,
-                    ),
-                });
-            }
-            if !op.documents(status.as_u16()) {
-                let body = match answer {
-                    Answer::Buffered(whole) => whole.body,
-                    Answer::Streamed(_) => Bytes::new(),
-                };
-                return Err(Error::decode(
+    ) -> Result<Answer> {
+        let request = request?;
+        let streaming = op.reply.is_streaming() || self.inner.streaming.contains(op.id);
+        let answer = self.traced(client, request, op.id, streaming).await?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(match answer {
+                // Boxed: the rare path keeps its reading state off this future.
+                Answer::Streamed(response) => Box::pin(self.error_from_response(response)).await,
+                Answer::Buffered(whole) => Error::from_status_with(
                     self.inner.service,
-                    Some(status.as_u16()),
-                    format!("status {status} is not the one the contract documents"),
-                    &body,
+                    status.as_u16(),
+                    &whole.headers,
+                    &whole.body,
                     &self.inner.redactor,
-                ));
-            }
-            Ok(answer)
+                    &self.inner.status_classes,
+                ),
+            });
         }
+        if !op.documents(status.as_u16()) {
+            let body = match answer {
+                Answer::Buffered(whole) => whole.body,
+                Answer::Streamed(_) => Bytes::new(),
+            };
+            return Err(Error::decode(
+                self.inner.service,
+                Some(status.as_u16()),
+                format!("status {status} is not the one the contract documents"),
+                &body,
+                &self.inner.redactor,
+            ));
+        }
+        Ok(answer)
     }
 
     /// A body the attempt did not read (a streamed success), read whole now.

@@ -25,6 +25,8 @@ impl QueryString {
 
     /// Encodes one parameter (progenitor's `QueryParam`, which writes
     /// nothing for an unset value and `name=v&name=w` for a list).
+    // The error is the one the generated `build_request` returns.
+    #[allow(clippy::result_large_err)]
     pub fn push<T: Serialize>(
         &mut self,
         name: &str,
@@ -91,7 +93,8 @@ mod tests {
 
     #[test]
     fn the_same_url_as_one_reqwest_query_call_per_parameter() {
-        let cases: &[(&[(&str, Option<&str>)], &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[], &[]),
             (&[("a", None), ("b", None)], &[]),
             (
