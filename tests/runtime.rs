@@ -451,3 +451,101 @@ async fn the_deprecated_class_methods_keep_their_precedence_in_any_order() {
     assert_eq!(hits.load(Ordering::SeqCst), 9);
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
 }
+
+/// A server whose `/which` names the client that asked (by a default
+/// header), and whose `/silent` sends its head, one chunk, then nothing.
+fn client_telling_server() -> Router {
+    Router::new()
+        .route(
+            "/which",
+            get(|headers: HeaderMap| async move {
+                let who = headers
+                    .get("x-client")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_owned();
+                Json(json!({ "client": who }))
+            }),
+        )
+        .route(
+            "/silent",
+            get(|| async {
+                let first = futures::stream::iter([Ok::<_, std::convert::Infallible>(
+                    axum::body::Bytes::from_static(b"data: 1\n\n"),
+                )]);
+                let chunks = futures::StreamExt::chain(first, futures::stream::pending());
+                axum::response::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(axum::body::Body::from_stream(chunks))
+                    .unwrap()
+            }),
+        )
+}
+
+fn tagged_client(tag: &'static str, read_timeout: Option<Duration>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-client", reqwest::header::HeaderValue::from_static(tag));
+    let mut b = reqwest::Client::builder().default_headers(headers);
+    if let Some(t) = read_timeout {
+        b = b.read_timeout(t);
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn streams_go_out_on_the_stream_client_and_everything_else_on_the_callers() {
+    let base = agentwire_tests::serve(client_telling_server()).await;
+    let rt = Runtime::builder("test")
+        .retry(RetryConfig::none())
+        .streaming_operations(&["live"])
+        .stream_client(tagged_client("stream", None))
+        .build();
+    let call = tagged_client("call", None);
+    for (op, want) in [("live", "stream"), ("plain", "call")] {
+        let req = call.get(format!("{base}/which")).build().unwrap();
+        let body: Value = rt
+            .execute(&call, req, op)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["client"], want, "{op}");
+    }
+    // Without a stream client, a stream goes out on the call's client.
+    let rt = Runtime::builder("test")
+        .streaming_operations(&["live"])
+        .build();
+    let req = call.get(format!("{base}/which")).build().unwrap();
+    let body: Value = rt
+        .execute(&call, req, "live")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["client"], "call");
+}
+
+#[tokio::test]
+async fn a_stream_that_goes_silent_fails_with_the_stream_clients_read_timeout() {
+    let base = agentwire_tests::serve(client_telling_server()).await;
+    let rt = Runtime::builder("test")
+        .retry(RetryConfig::none())
+        .timeout(Duration::from_secs(600))
+        .streaming_operations(&["live"])
+        .stream_client(tagged_client("stream", Some(Duration::from_millis(200))))
+        .build();
+    // The call's own client has no read timeout: without the stream client
+    // this read would never end (the test would hang, not pass).
+    let call = tagged_client("call", None);
+    let req = call.get(format!("{base}/silent")).build().unwrap();
+    let mut response = rt.execute(&call, req, "live").await.unwrap();
+    let first = response.chunk().await.unwrap().expect("the first event");
+    assert_eq!(&first[..], b"data: 1\n\n");
+    let err = tokio::time::timeout(Duration::from_secs(30), response.chunk())
+        .await
+        .expect("the read timeout ends the read")
+        .expect_err("a silent stream is an error");
+    assert!(err.is_timeout() || err.is_body(), "{err:?}");
+}

@@ -203,6 +203,9 @@ impl CommonOptions {
         if let Some(headers) = &connection.runtime_headers {
             rt = rt.default_headers(headers.clone());
         }
+        if let Some(stream_http) = &connection.stream_http {
+            rt = rt.stream_client(stream_http.clone());
+        }
         rt.timeout(self.attempt_timeout(default_timeout))
     }
 
@@ -244,11 +247,12 @@ impl CommonOptions {
         Ok(headers)
     }
 
-    /// The HTTP client: the caller's, or one built with the connect
-    /// timeout, the attempt timeout as read timeout (a stream may stay open
-    /// as long as data keeps arriving), the proxy and the headers as
-    /// defaults. A caller's client keeps its own defaults, so the headers
-    /// are then left to the runtime, which adds them to each request.
+    /// The HTTP clients: the caller's, or two built with the connect
+    /// timeout, the proxy and the headers as defaults, one of them (for
+    /// streams, which may stay open as long as data keeps arriving) with the
+    /// attempt timeout as read timeout. A caller's client keeps its own
+    /// defaults, so the headers are then left to the runtime, which adds them
+    /// to each request.
     pub(crate) fn connection(
         &self,
         default_timeout: Duration,
@@ -269,24 +273,33 @@ impl CommonOptions {
             }
             return Ok(Connection {
                 http: c.clone(),
+                stream_http: None,
                 runtime_headers: Some(headers),
             });
         }
-        let mut builder =
-            crate::tls::configure(reqwest::Client::builder(), &self.root_certificates)?
-                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                .read_timeout(self.attempt_timeout(default_timeout))
-                .default_headers(headers);
-        match &self.proxy {
-            Some(ProxySetting::Url(url)) => builder = builder.proxy(proxy(url)?),
-            Some(ProxySetting::None) => builder = builder.no_proxy(),
-            None => {}
-        }
-        let http = builder.build().map_err(|e| {
-            Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
-        })?;
+        let make = |read_timeout: Option<Duration>| -> Result<reqwest::Client> {
+            let mut builder =
+                crate::tls::configure(reqwest::Client::builder(), &self.root_certificates)?
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    .default_headers(headers.clone());
+            if let Some(t) = read_timeout {
+                builder = builder.read_timeout(t);
+            }
+            match &self.proxy {
+                Some(ProxySetting::Url(url)) => builder = builder.proxy(proxy(url)?),
+                Some(ProxySetting::None) => builder = builder.no_proxy(),
+                None => {}
+            }
+            builder.build().map_err(|e| {
+                Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
+            })
+        };
+        // Requests are bounded by the runtime's per-attempt timeout; streams,
+        // which have none, go out on a second client whose reads time out.
+        let stream_http = make(Some(self.attempt_timeout(default_timeout)))?;
         Ok(Connection {
-            http,
+            http: make(None)?,
+            stream_http: Some(stream_http),
             runtime_headers: None,
         })
     }
@@ -297,6 +310,9 @@ impl CommonOptions {
 #[derive(Clone)]
 pub(crate) struct Connection {
     pub http: reqwest::Client,
+    /// The client streams are sent with (a read timeout), when agentwire
+    /// built the clients; `None` with the caller's own client.
+    pub stream_http: Option<reqwest::Client>,
     pub runtime_headers: Option<HeaderMap>,
 }
 

@@ -128,6 +128,7 @@ pub struct RuntimeBuilder {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    stream_client: Option<reqwest::Client>,
     retry_classes: HashMap<&'static str, RetryClass>,
     status_classes: Vec<(u16, StatusClass)>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
@@ -233,9 +234,19 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The HTTP client streaming operations are sent with, in place of the
+    /// one each call passes: one with a read timeout, since a stream gets no
+    /// total timeout. Every other operation is bounded by the per-attempt
+    /// [`RuntimeBuilder::timeout`] and needs no read timeout, whose timer
+    /// would cost each request a second one.
+    pub fn stream_client(mut self, client: reqwest::Client) -> Self {
+        self.stream_client = Some(client);
+        self
+    }
+
     /// Names operations whose response is a long-lived stream: they get no
-    /// total timeout (the client's read timeout still applies) and are never
-    /// cached.
+    /// total timeout (the read timeout of the client they are sent with still
+    /// applies, see [`RuntimeBuilder::stream_client`]) and are never cached.
     pub fn streaming_operations(mut self, ops: &[&'static str]) -> Self {
         self.streaming.extend(ops.iter().copied());
         self
@@ -366,6 +377,7 @@ impl RuntimeBuilder {
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
                 streaming: self.streaming,
+                stream_client: self.stream_client,
                 retry_classes: self.retry_classes,
                 status_classes: self.status_classes,
                 secret_fields: self.secret_fields,
@@ -392,6 +404,7 @@ struct Inner {
     max_body_bytes: u64,
     default_headers: HeaderMap,
     streaming: BTreeSet<&'static str>,
+    stream_client: Option<reqwest::Client>,
     retry_classes: HashMap<&'static str, RetryClass>,
     status_classes: Vec<(u16, StatusClass)>,
     secret_fields: Vec<(&'static str, &'static [&'static str])>,
@@ -437,6 +450,7 @@ impl Runtime {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),
             streaming: BTreeSet::new(),
+            stream_client: None,
             retry_classes: HashMap::new(),
             status_classes: Vec::new(),
             secret_fields: Vec::new(),

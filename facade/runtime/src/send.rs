@@ -184,6 +184,11 @@ impl Runtime {
         streaming: bool,
     ) -> impl std::future::Future<Output = Result<Answer>> + Send + 'a {
         let mut request = request;
+        // A stream goes out on the client with a read timeout, if one is set.
+        let client = match &self.inner.stream_client {
+            Some(stream_client) if streaming => stream_client,
+            _ => client,
+        };
         async move {
             let inner = &*self.inner;
             if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
