@@ -685,14 +685,8 @@ impl CommunityStream {
     {
         for t in types {
             let t = t.into();
-            if t.trim().is_empty() || t.contains(',') {
-                self.invalid.get_or_insert(Error::InvalidArgument {
-                    name: "types",
-                    message: format!(
-                        "{t:?} is empty or holds a comma (values are sent comma-separated; \
-                         pass each separately)"
-                    ),
-                });
+            if let Some(e) = super::stream::list_item_error("types", &t) {
+                self.invalid.get_or_insert(e);
             }
             self.types.push(t);
         }

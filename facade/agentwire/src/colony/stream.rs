@@ -404,18 +404,26 @@ impl EventStream {
     }
 
     fn check_item(&mut self, name: &'static str, value: &str) {
-        let why = if value.trim().is_empty() {
-            "an empty value"
-        } else if value.contains(',') {
-            "a comma (values are sent comma-separated; pass each separately)"
-        } else {
-            return;
-        };
-        self.invalid.get_or_insert(Error::InvalidArgument {
-            name,
-            message: format!("{value:?} holds {why}"),
-        });
+        if let Some(e) = list_item_error(name, value) {
+            self.invalid.get_or_insert(e);
+        }
     }
+}
+
+/// Why `value` cannot be one item of a query parameter sent comma-separated
+/// (`channels`, `types`), or `None` when it can.
+pub(crate) fn list_item_error(name: &'static str, value: &str) -> Option<Error> {
+    let why = if value.trim().is_empty() {
+        "an empty value"
+    } else if value.contains(',') {
+        "a comma (values are sent comma-separated; pass each separately)"
+    } else {
+        return None;
+    };
+    Some(Error::InvalidArgument {
+        name,
+        message: format!("{value:?} holds {why}"),
+    })
 }
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
