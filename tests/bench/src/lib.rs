@@ -164,3 +164,22 @@ pub fn cpu_seconds() -> f64 {
     }
     now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
 }
+
+/// This process's user and system CPU seconds and its voluntary and
+/// involuntary context switches so far (`getrusage(RUSAGE_SELF)`, every
+/// thread, no child); zeros if it cannot be read.
+pub fn rusage() -> (f64, f64, f64, f64) {
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage for the duration of the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return (0.0, 0.0, 0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        secs(usage.ru_utime),
+        secs(usage.ru_stime),
+        usage.ru_nvcsw as f64,
+        usage.ru_nivcsw as f64,
+    )
+}

@@ -142,7 +142,17 @@ fn main() {
         let bearer = format!("Bearer {}", token["access_token"].as_str().expect("token"));
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().expect("header"));
-        let plain = reqwest::Client::builder().default_headers(headers).build().expect("reqwest");
+        // `AGENTWIRE_BENCH_BASELINE_TIMEOUTS=1`: plain reqwest (and the
+        // transport, which sends through it) get the facade's default
+        // timeouts, 30 s a request and 10 s to connect, so the comparison
+        // is of the same work, timers included.
+        let mut plain = reqwest::Client::builder().default_headers(headers);
+        if std::env::var_os("AGENTWIRE_BENCH_BASELINE_TIMEOUTS").is_some() {
+            plain = plain
+                .timeout(Duration::from_secs(30))
+                .connect_timeout(Duration::from_secs(10));
+        }
+        let plain = plain.build().expect("reqwest");
         let rt_bare = Runtime::builder("colony").retry(RetryConfig::none()).build();
         let clients = Clients {
             facade,
@@ -161,8 +171,18 @@ fn main() {
                 "transport" => Kind::Transport,
                 _ => Kind::Reqwest,
             };
-            let (rps, _, _, cpu) = run(&clients, kind, 1, total).await;
-            println!("{only}: {rps:.0} req/s, {cpu:.3} CPU s/1000");
+            let conc: usize = std::env::var("AGENTWIRE_BENCH_CONC").ok().and_then(|c| c.parse().ok()).unwrap_or(1);
+            let before = agentwire_bench::rusage();
+            let (rps, _, _, cpu) = run(&clients, kind, conc, total).await;
+            let after = agentwire_bench::rusage();
+            let per = |a: f64, b: f64| (b - a) / total as f64 * 1e6;
+            println!(
+                "{only}: {rps:.0} req/s, {cpu:.3} CPU s/1000 (user {:.1} µs, sys {:.1} µs a request; {:.2} voluntary / {:.2} involuntary switches)",
+                per(before.0, after.0),
+                per(before.1, after.1),
+                (after.2 - before.2) / total as f64,
+                (after.3 - before.3) / total as f64,
+            );
             return;
         }
 
