@@ -99,6 +99,9 @@ struct AttemptPolicy {
     /// (A key of the runtime's own counts only once credentials are on.)
     replay_safe: bool,
     may_refresh: bool,
+    /// The operation goes out with credentials (it is not one of the
+    /// runtime's unauthenticated operations).
+    authenticate: bool,
     /// Read the whole body inside the attempt, so that a connection that
     /// breaks mid-body is retried like one that broke before the head.
     buffer_body: bool,
@@ -262,6 +265,7 @@ impl Runtime {
                     retries_left: !single_attempt && attempt <= inner.retry.max_retries,
                     replay_safe,
                     may_refresh: !refreshed_auth && !unauthenticated,
+                    authenticate: !unauthenticated,
                     buffer_body: !streaming,
                 };
                 // Boxed: the attempt's state (the response being read, the
@@ -387,13 +391,13 @@ impl Runtime {
             let inner = &*self.inner;
             // Matched in place: a bound result would keep its 136 bytes in
             // this future across the sending and the reading.
-            match if inner.unauthenticated.contains(operation) {
-                Ok(())
-            } else {
+            match if policy.authenticate {
                 inner
                     .auth
                     .authorize(self.auth_context(client), &mut request)
                     .await
+            } else {
+                Ok(())
             } {
                 Ok(()) => {}
                 Err(AuthFailure::Response(r)) => {
