@@ -277,11 +277,14 @@ impl CommonOptions {
                 runtime_headers: Some(headers),
             });
         }
+        // Made once for both clients: parsing the roots and building the
+        // store is most of what building a client costs.
+        let tls = crate::tls::Tls::new(&self.root_certificates)?;
         let make = |read_timeout: Option<Duration>| -> Result<reqwest::Client> {
-            let mut builder =
-                crate::tls::configure(reqwest::Client::builder(), &self.root_certificates)?
-                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                    .default_headers(headers.clone());
+            let mut builder = tls
+                .apply(reqwest::Client::builder())
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .default_headers(headers.clone());
             if let Some(t) = read_timeout {
                 builder = builder.read_timeout(t);
             }

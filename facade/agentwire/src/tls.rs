@@ -33,18 +33,39 @@
 
 use agentwire_runtime::{Error, Result};
 
-/// Applies the TLS backend and `extra_roots` (each PEM text holding one or
-/// more certificates) to `builder`.
-///
-/// Invalid PEM, a PEM without any certificate, or a certificate that does
-/// not parse fail with [`Error::Config`]; the messages never quote the
-/// input (a private key pasted by mistake must not end up in a log).
-pub(crate) fn configure(
+/// The TLS setup of a service client, made once and applied to each HTTP
+/// client it builds (the one for requests and the one for streams): the
+/// extra roots are parsed and the root store is built a single time.
+#[derive(Clone)]
+pub(crate) struct Tls(backend::Prepared);
+
+impl Tls {
+    /// Prepares the TLS backend with `extra_roots` (each PEM text holding
+    /// one or more certificates).
+    ///
+    /// Invalid PEM, a PEM without any certificate, or a certificate that
+    /// does not parse fail with [`Error::Config`]; the messages never quote
+    /// the input (a private key pasted by mistake must not end up in a log).
+    pub(crate) fn new(extra_roots: &[Vec<u8>]) -> Result<Tls> {
+        backend::prepare(extra_roots).map(Tls)
+    }
+
+    /// Applies the prepared backend to `builder`, HTTP/1.1 only.
+    pub(crate) fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        backend::apply(&self.0, builder.http1_only())
+    }
+}
+
+/// Applies the TLS backend and `extra_roots` to `builder` (see [`Tls::new`]).
+#[cfg(all(
+    test,
+    any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")
+))]
+fn configure(
     builder: reqwest::ClientBuilder,
     extra_roots: &[Vec<u8>],
 ) -> Result<reqwest::ClientBuilder> {
-    let builder = builder.http1_only();
-    backend::apply(builder, extra_roots)
+    Ok(Tls::new(extra_roots)?.apply(builder))
 }
 
 /// One certificate of the extra roots, and where it came from for messages.
@@ -103,17 +124,25 @@ fn parse_roots(extra_roots: &[Vec<u8>]) -> Result<Vec<Root>> {
 mod backend {
     use super::*;
 
-    pub(super) fn apply(
-        builder: reqwest::ClientBuilder,
-        extra_roots: &[Vec<u8>],
-    ) -> Result<reqwest::ClientBuilder> {
-        let certs = parse_roots(extra_roots)?
+    /// The extra roots, parsed.
+    pub(super) type Prepared = Vec<reqwest::Certificate>;
+
+    pub(super) fn prepare(extra_roots: &[Vec<u8>]) -> Result<Prepared> {
+        parse_roots(extra_roots)?
             .iter()
             .map(|root| {
                 reqwest::Certificate::from_der(&root.der).map_err(|_| invalid(&root.origin))
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(builder.tls_backend_native().tls_certs_merge(certs))
+            .collect()
+    }
+
+    pub(super) fn apply(
+        certs: &Prepared,
+        builder: reqwest::ClientBuilder,
+    ) -> reqwest::ClientBuilder {
+        builder
+            .tls_backend_native()
+            .tls_certs_merge(certs.iter().cloned())
     }
 }
 
@@ -126,10 +155,10 @@ mod backend {
 
     use super::*;
 
-    pub(super) fn apply(
-        builder: reqwest::ClientBuilder,
-        extra_roots: &[Vec<u8>],
-    ) -> Result<reqwest::ClientBuilder> {
+    /// The whole rustls configuration; each client gets a copy.
+    pub(super) type Prepared = rustls::ClientConfig;
+
+    pub(super) fn prepare(extra_roots: &[Vec<u8>]) -> Result<Prepared> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -146,7 +175,14 @@ mod backend {
             .with_no_client_auth();
         // reqwest leaves ALPN of a preconfigured backend alone: say it here.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(builder.tls_backend_preconfigured(config))
+        Ok(config)
+    }
+
+    pub(super) fn apply(
+        config: &Prepared,
+        builder: reqwest::ClientBuilder,
+    ) -> reqwest::ClientBuilder {
+        builder.tls_backend_preconfigured(config.clone())
     }
 
     /// The provider of the enabled feature; aws-lc-rs when both are on.
@@ -163,12 +199,13 @@ mod backend {
 mod backend {
     use super::*;
 
-    pub(super) fn apply(
-        builder: reqwest::ClientBuilder,
-        extra_roots: &[Vec<u8>],
-    ) -> Result<reqwest::ClientBuilder> {
+    /// Nothing: plain HTTP only.
+    #[derive(Clone)]
+    pub(super) struct Prepared;
+
+    pub(super) fn prepare(extra_roots: &[Vec<u8>]) -> Result<Prepared> {
         if extra_roots.is_empty() {
-            Ok(builder)
+            Ok(Prepared)
         } else {
             Err(Error::Config(
                 "add_root_certificate needs TLS: enable the `rustls` or `native-tls` feature \
@@ -176,6 +213,10 @@ mod backend {
                     .into(),
             ))
         }
+    }
+
+    pub(super) fn apply(_: &Prepared, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+        builder
     }
 }
 

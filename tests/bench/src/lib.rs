@@ -14,8 +14,10 @@ const SANDBOX_FLAG: &str = "__agentwire_bench_sandbox";
 /// child, serve until killed and never return.
 pub fn serve_sandbox_if_child() {
     if std::env::args().nth(1).as_deref() != Some(SANDBOX_FLAG) {
+        pin_if_asked(0);
         return;
     }
+    pin_if_asked(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -31,6 +33,29 @@ pub fn serve_sandbox_if_child() {
         std::future::pending::<()>().await;
     });
     std::process::exit(0);
+}
+
+/// With `AGENTWIRE_BENCH_PIN=1`, binds this process (the threads it starts
+/// from now on) to CPU `cpu`: the client to CPU 0, the sandbox child to CPU
+/// 1, so that neither migrates nor takes the other's core. Warns and goes on
+/// unpinned if the kernel refuses.
+fn pin_if_asked(cpu: usize) {
+    if std::env::var_os("AGENTWIRE_BENCH_PIN").is_none() {
+        return;
+    }
+    // SAFETY: an all-zero `cpu_set_t` is the empty set; CPU_SET writes
+    // inside it, and sched_setaffinity reads the set it is given.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc != 0 {
+        eprintln!(
+            "AGENTWIRE_BENCH_PIN: cannot bind to CPU {cpu}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// A sandbox running in a child process; killed on drop.

@@ -106,8 +106,17 @@ async fn run(c: &Clients, kind: Kind, concurrency: usize, total: usize) -> Sampl
 
 type Sample = (f64, Duration, Duration, f64);
 
-/// Rounds per concurrency level; each runs the three kinds once.
+/// Rounds per concurrency level; each runs the three kinds once
+/// (`AGENTWIRE_BENCH_ROUNDS` sets another number).
 const ROUNDS: usize = 5;
+
+/// The median and the quartiles of `v` (nearest rank).
+fn quartiles(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
 
 fn main() {
     agentwire_bench::serve_sandbox_if_child();
@@ -186,19 +195,31 @@ fn main() {
             return;
         }
 
-        println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of 5 rounds (ratio: median of the per-round ratios)");
+        let rounds_n: usize = std::env::var("AGENTWIRE_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .filter(|&r| r > 0)
+            .unwrap_or(ROUNDS);
+        println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of {rounds_n} rounds (ratio: median of the per-round ratios; IQR: their interquartile range; sums: all rounds' CPU against reqwest's)");
         println!(
-            "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12} {:>15}",
-            "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest", "CPU vs reqwest"
+            "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12} {:>15} {:>13} {:>10}",
+            "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest", "CPU vs reqwest", "CPU IQR", "CPU sums"
         );
-        for concurrency in [1usize, 16, 64] {
+        // `AGENTWIRE_BENCH_CONC=1`: that concurrency only.
+        let levels: Vec<usize> = match std::env::var("AGENTWIRE_BENCH_CONC").ok().and_then(|c| c.parse().ok()) {
+            Some(c) if c > 0 => vec![c],
+            _ => vec![1, 16, 64],
+        };
+        for concurrency in levels {
             let mut rounds: Vec<Vec<Sample>> = vec![Vec::new(); 3];
             // Ratios are taken inside each round, whose three runs follow each
             // other closely, and the order rotates so that no kind always runs
             // first; the median round ratio is what the target is judged on.
             // Per round: throughput ratios (facade, transport) and CPU ratios.
             let mut ratios: Vec<[f64; 4]> = Vec::new();
-            for round in 0..ROUNDS {
+            // CPU of every round, per kind, for the ratio of the sums.
+            let mut cpu_sums = [0.0f64; 3];
+            for round in 0..rounds_n {
                 let mut this = [None; 3];
                 for k in 0..3 {
                     let i = (k + round) % 3;
@@ -208,6 +229,9 @@ fn main() {
                     rounds[i].push(sample);
                 }
                 if let [Some(f), Some(t), Some(r)] = this {
+                    for (sum, sample) in cpu_sums.iter_mut().zip([f, t, r]) {
+                        *sum += sample.3;
+                    }
                     ratios.push([f.0 / r.0, t.0 / r.0, f.3 / r.3, t.3 / r.3]);
                 }
             }
@@ -215,23 +239,20 @@ fn main() {
                 v.sort_by(|a, b| a.0.total_cmp(&b.0));
                 v[v.len() / 2]
             };
-            let median_ratio = |i: usize| {
-                let mut r: Vec<f64> = ratios.iter().map(|x| x[i]).collect();
-                r.sort_by(f64::total_cmp);
-                r[r.len() / 2]
-            };
+            let ratio_quartiles = |i: usize| quartiles(&ratios.iter().map(|x| x[i]).collect::<Vec<_>>());
             let results: Vec<_> = rounds.iter_mut().map(median).collect();
-            let ratio = [median_ratio(0), median_ratio(1), 1.0];
-            let cpu_ratio = [median_ratio(2), median_ratio(3), 1.0];
-            for (((kind, (rps, p50, p99, cpu)), ratio), cpu_ratio) in ["facade", "transport", "reqwest"]
+            let ratio = [ratio_quartiles(0).0, ratio_quartiles(1).0, 1.0];
+            let cpu_ratio = [ratio_quartiles(2), ratio_quartiles(3), (1.0, 1.0, 1.0)];
+            for ((((kind, (rps, p50, p99, cpu)), ratio), (cpu_ratio, q1, q3)), sum) in ["facade", "transport", "reqwest"]
                 .iter()
                 .zip(&results)
                 .zip(ratio)
                 .zip(cpu_ratio)
+                .zip(cpu_sums)
             {
                 println!(
-                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>12.3} {:>11.3}x {:>14.3}x",
-                    kind, concurrency, rps, us(*p50), us(*p99), cpu, ratio, cpu_ratio
+                    "{:<11} {:>5} {:>10.0} {:>9} {:>9} {:>12.3} {:>11.3}x {:>14.3}x {:>6.3}-{:<6.3} {:>9.3}x",
+                    kind, concurrency, rps, us(*p50), us(*p99), cpu, ratio, cpu_ratio, q1, q3, sum / cpu_sums[2]
                 );
             }
         }
