@@ -54,7 +54,8 @@ def derived(p):
     return {
         "instructions": p["Ir"],
         "data reads+writes": p["Dr"] + p["Dw"],
-        "L1 misses (I+D)": l1_miss,
+        "L1i misses": p["I1mr"],
+        "L1d misses": p["D1mr"] + p["D1mw"],
         "branch mispredicts": p["Bcm"] + p["Bim"],
         "estimated cycles": cycles,
     }

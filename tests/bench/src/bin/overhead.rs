@@ -8,8 +8,11 @@
 //! ```
 //! Kinds are interleaved over several rounds and the median round is kept,
 //! and both ratios (throughput, client CPU per request) are medians of the
-//! per-round ratios,
-//! so drift on a noisy machine hits all three alike.
+//! per-round ratios, so drift on a noisy machine hits all three alike; the
+//! interquartile range of the per-round CPU ratios and the ratio of the CPU
+//! sums over all rounds are printed beside them. Many short rounds
+//! (`AGENTWIRE_BENCH_ROUNDS=101`, 150 requests a run) cancel more of a
+//! shared machine's drift than a few long ones.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
