@@ -56,18 +56,6 @@ impl Tls {
     }
 }
 
-/// Applies the TLS backend and `extra_roots` to `builder` (see [`Tls::new`]).
-#[cfg(all(
-    test,
-    any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")
-))]
-fn configure(
-    builder: reqwest::ClientBuilder,
-    extra_roots: &[Vec<u8>],
-) -> Result<reqwest::ClientBuilder> {
-    Ok(Tls::new(extra_roots)?.apply(builder))
-}
-
 /// One certificate of the extra roots, and where it came from for messages.
 #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls"))]
 struct Root {
@@ -257,13 +245,13 @@ mod tests {
     #[test]
     fn garbage_der_is_refused_when_the_client_is_configured() {
         let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        let got = configure(reqwest::Client::builder(), &[pem.to_vec()]);
+        let got = Tls::new(&[pem.to_vec()]);
         assert!(matches!(got, Err(Error::Config(_))), "{:?}", got.err());
     }
 
     #[test]
     fn no_extra_roots_builds_a_client() {
-        let builder = configure(reqwest::Client::builder(), &[]).unwrap();
+        let builder = Tls::new(&[]).unwrap().apply(reqwest::Client::builder());
         builder.build().unwrap();
     }
 }

@@ -113,6 +113,11 @@ type Sample = (f64, Duration, Duration, f64);
 /// (`AGENTWIRE_BENCH_ROUNDS` sets another number).
 const ROUNDS: usize = 5;
 
+/// A positive count from the environment variable `name`, if it holds one.
+fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok().filter(|&n| n > 0)
+}
+
 /// The median and the quartiles of `v` (nearest rank).
 fn quartiles(v: &[f64]) -> (f64, f64, f64) {
     let mut v = v.to_vec();
@@ -183,7 +188,7 @@ fn main() {
                 "transport" => Kind::Transport,
                 _ => Kind::Reqwest,
             };
-            let conc: usize = std::env::var("AGENTWIRE_BENCH_CONC").ok().and_then(|c| c.parse().ok()).unwrap_or(1);
+            let conc = env_count("AGENTWIRE_BENCH_CONC").unwrap_or(1);
             let before = agentwire_bench::rusage();
             let (rps, _, _, cpu) = run(&clients, kind, conc, total).await;
             let after = agentwire_bench::rusage();
@@ -198,21 +203,14 @@ fn main() {
             return;
         }
 
-        let rounds_n: usize = std::env::var("AGENTWIRE_BENCH_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .filter(|&r| r > 0)
-            .unwrap_or(ROUNDS);
+        let rounds_n = env_count("AGENTWIRE_BENCH_ROUNDS").unwrap_or(ROUNDS);
         println!("get_posts (limit 20) against the sandbox in a child process, {total} requests per run, median of {rounds_n} rounds (ratio: median of the per-round ratios; IQR: their interquartile range; sums: all rounds' CPU against reqwest's)");
         println!(
             "{:<11} {:>5} {:>10} {:>9} {:>9} {:>12} {:>12} {:>15} {:>13} {:>10}",
             "client", "conc", "req/s", "p50 µs", "p99 µs", "CPU s/1000", "vs reqwest", "CPU vs reqwest", "CPU IQR", "CPU sums"
         );
         // `AGENTWIRE_BENCH_CONC=1`: that concurrency only.
-        let levels: Vec<usize> = match std::env::var("AGENTWIRE_BENCH_CONC").ok().and_then(|c| c.parse().ok()) {
-            Some(c) if c > 0 => vec![c],
-            _ => vec![1, 16, 64],
-        };
+        let levels = env_count("AGENTWIRE_BENCH_CONC").map_or_else(|| vec![1, 16, 64], |c| vec![c]);
         for concurrency in levels {
             let mut rounds: Vec<Vec<Sample>> = vec![Vec::new(); 3];
             // Ratios are taken inside each round, whose three runs follow each
