@@ -76,6 +76,22 @@ pub trait AuthStrategy: Send + Sync + fmt::Debug + 'static {
     fn register_secrets(&self, _redactor: &Redactor) {}
 }
 
+/// The future of an `authorize` that had nothing left to wait for. It has
+/// no size, so boxing it allocates nothing: a request whose credentials are
+/// at hand costs no allocation for them.
+struct Authorized;
+
+impl std::future::Future for Authorized {
+    type Output = Result<(), AuthFailure>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 /// No credentials.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoAuth;
@@ -86,7 +102,7 @@ impl AuthStrategy for NoAuth {
         _cx: AuthContext<'a>,
         _request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(Authorized)
     }
 }
 
@@ -116,7 +132,7 @@ impl AuthStrategy for PathKey {
         _cx: AuthContext<'a>,
         _request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(Authorized)
     }
 
     fn register_secrets(&self, redactor: &Redactor) {
@@ -127,14 +143,17 @@ impl AuthStrategy for PathKey {
 /// A fixed bearer token.
 pub struct BearerToken {
     token: SecretString,
+    /// `Bearer <token>`, made once (marked sensitive); `None` when the token
+    /// cannot travel in a header, in which case none is sent.
+    header: Option<HeaderValue>,
 }
 
 impl BearerToken {
     /// Wraps the token.
     pub fn new(token: impl Into<String>) -> Self {
-        BearerToken {
-            token: SecretString::from(token.into()),
-        }
+        let token = SecretString::from(token.into());
+        let header = bearer(token.expose_secret());
+        BearerToken { token, header }
     }
 }
 
@@ -156,10 +175,10 @@ impl AuthStrategy for BearerToken {
         _cx: AuthContext<'a>,
         request: &'a mut reqwest::Request,
     ) -> BoxFuture<'a, Result<(), AuthFailure>> {
-        if let Some(v) = bearer(self.token.expose_secret()) {
-            request.headers_mut().insert(AUTHORIZATION, v);
+        if let Some(v) = &self.header {
+            request.headers_mut().insert(AUTHORIZATION, v.clone());
         }
-        Box::pin(async { Ok(()) })
+        Box::pin(Authorized)
     }
 
     fn register_secrets(&self, redactor: &Redactor) {
@@ -883,7 +902,7 @@ impl AuthStrategy for TokenExchange {
         // holds a whole HTTP exchange and would be allocated on every request.
         if let Some(header) = self.fresh_token() {
             request.headers_mut().insert(AUTHORIZATION, header);
-            return Box::pin(async { Ok(()) });
+            return Box::pin(Authorized);
         }
         Box::pin(async move {
             let header = self.token(&cx, true).await?;

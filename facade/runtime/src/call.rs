@@ -178,7 +178,15 @@ impl Runtime {
     ) -> Result<Answer> {
         let request = request?;
         let streaming = op.reply.is_streaming() || self.inner.streaming.contains(op.id);
-        let answer = self.traced(client, request, op.id, streaming).await?;
+        let answer = self
+            .traced(
+                client,
+                request,
+                op.id,
+                streaming,
+                crate::send::Origin::Generated,
+            )
+            .await?;
         let status = answer.status();
         if !status.is_success() {
             return Err(match answer {

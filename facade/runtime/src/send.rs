@@ -40,6 +40,40 @@ fn fresh_idempotency_key() -> Option<HeaderValue> {
     HeaderValue::from_str(text).ok()
 }
 
+/// A copy of a request built by a generated operation, to send again, or
+/// `None` if its body is a stream.
+///
+/// `reqwest::Request::try_clone` stores the copy's timeout in a fresh
+/// extensions map even when there is none, then replaces that map with a
+/// clone of the original's: two allocations thrown away on every call. A
+/// generated request without a body (most reads) is copied field by field
+/// instead. Its only extension can be its timeout, which reqwest lets us read
+/// and set; a request of unknown origin, which may carry other extensions,
+/// and one with a body, whose bytes `try_clone` shares, go through
+/// `try_clone`.
+fn copy_generated(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
+}
+
+/// Where the request the runtime sends came from, which decides how it is
+/// copied for another attempt.
+#[derive(Clone, Copy)]
+pub(crate) enum Origin {
+    /// Built by a generated operation's builder (see [`copy_generated`]).
+    Generated,
+    /// Handed to [`Runtime::execute`]: copied with `try_clone`.
+    Caller,
+}
+
 /// Marks a response to a write that carried an `Idempotency-Key` of the
 /// runtime's own making and was sent more than once.
 #[derive(Debug, Clone, Copy)]
@@ -137,7 +171,13 @@ impl Runtime {
     ) -> Result<reqwest::Response> {
         let streaming = self.inner.streaming.contains(operation);
         Ok(self
-            .traced(client, Box::new(request), operation, streaming)
+            .traced(
+                client,
+                Box::new(request),
+                operation,
+                streaming,
+                Origin::Caller,
+            )
             .await?
             .into_response())
     }
@@ -156,6 +196,7 @@ impl Runtime {
         request: Box<reqwest::Request>,
         operation: &'static str,
         streaming: bool,
+        origin: Origin,
     ) -> Result<Answer> {
         let span = tracing::info_span!(
             "agentwire.operation",
@@ -169,7 +210,7 @@ impl Runtime {
         let started = Instant::now();
         // Boxed once here, so the callers' futures stay small and the loop's
         // state is not copied from one future into the next.
-        let result = Box::pin(self.execute_inner(client, request, operation, streaming))
+        let result = Box::pin(self.execute_inner(client, request, operation, streaming, origin))
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -185,6 +226,7 @@ impl Runtime {
         request: Box<reqwest::Request>,
         operation: &'static str,
         streaming: bool,
+        origin: Origin,
     ) -> impl std::future::Future<Output = Result<Answer>> + Send + 'a {
         let mut request = request;
         // A stream goes out on the client with a read timeout, if one is set.
@@ -241,7 +283,11 @@ impl Runtime {
             let single_attempt = class == Some(RetryClass::Never);
 
             // A body that cannot be cloned (a stream) gets exactly one attempt.
-            let template = request.try_clone().map(Box::new);
+            let copy: fn(&reqwest::Request) -> Option<reqwest::Request> = match origin {
+                Origin::Generated => copy_generated,
+                Origin::Caller => reqwest::Request::try_clone,
+            };
+            let template = copy(&request).map(Box::new);
             let mut this = request;
             let mut attempt: u32 = 1;
             let mut refreshed_auth = false;
@@ -291,10 +337,7 @@ impl Runtime {
                         last,
                         auth_refresh,
                     } => {
-                        let next = template
-                            .as_deref()
-                            .and_then(reqwest::Request::try_clone)
-                            .map(Box::new);
+                        let next = template.as_deref().and_then(copy).map(Box::new);
                         let wait = if auth_refresh { Duration::ZERO } else { delay };
                         // No further attempt without a copy of the request, nor
                         // one that could only start once the deadline has passed.
@@ -682,4 +725,54 @@ impl Runtime {
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method) -> reqwest::Request {
+        let url = reqwest::Url::parse("http://example.test/api/v1/posts?limit=20").unwrap();
+        let mut r = reqwest::Request::new(method, url);
+        r.headers_mut()
+            .insert("x-one", HeaderValue::from_static("1"));
+        r.headers_mut()
+            .append("x-one", HeaderValue::from_static("2"));
+        *r.version_mut() = http::Version::HTTP_11;
+        r
+    }
+
+    #[test]
+    fn a_generated_request_is_copied_whole() {
+        let mut original = request(Method::GET);
+        *original.timeout_mut() = Some(Duration::from_millis(1500));
+        let copy = copy_generated(&original).expect("no body: always copied");
+        assert_eq!(copy.method(), Method::GET);
+        assert_eq!(copy.url(), original.url());
+        assert_eq!(copy.headers(), original.headers());
+        assert_eq!(copy.version(), http::Version::HTTP_11);
+        assert_eq!(copy.timeout(), Some(&Duration::from_millis(1500)));
+
+        let untimed = copy_generated(&request(Method::DELETE)).unwrap();
+        assert_eq!(untimed.method(), Method::DELETE);
+        assert_eq!(untimed.timeout(), None);
+    }
+
+    #[test]
+    fn a_body_is_copied_by_reqwest_and_a_stream_not_at_all() {
+        let mut with_body = request(Method::POST);
+        *with_body.body_mut() = Some(reqwest::Body::from("{\"title\":\"t\"}"));
+        let copy = copy_generated(&with_body).expect("bytes can be sent again");
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{\"title\":\"t\"}"[..])
+        );
+        assert_eq!(copy.headers(), with_body.headers());
+
+        let mut streamed = request(Method::POST);
+        *streamed.body_mut() = Some(reqwest::Body::wrap_stream(futures_util::stream::iter([
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"chunk")),
+        ])));
+        assert!(copy_generated(&streamed).is_none());
+    }
 }

@@ -130,15 +130,23 @@ impl Seen {
     /// Reads the deprecation headers of one response. Never fails: a piece
     /// that does not parse is skipped.
     pub(crate) fn observe(&self, head: &ResponseHead<'_>) {
+        // The path is masked and copied only for an answer that reports
+        // something, not for every answer.
         self.read(
             head.method.as_str(),
-            &head.path(),
+            || head.path(),
             head.operation,
             head.headers,
         );
     }
 
-    fn read(&self, method: &str, path: &str, operation: &'static str, headers: &HeaderMap) {
+    fn read<'p>(
+        &self,
+        method: &str,
+        path: impl FnOnce() -> std::borrow::Cow<'p, str>,
+        operation: &'static str,
+        headers: &HeaderMap,
+    ) {
         let mut found = Vec::new();
         for (header, kind) in [
             (&PARAMS, DeprecationKind::Param),
@@ -154,7 +162,7 @@ impl Seen {
         if found.is_empty() {
             return;
         }
-        let route = route(method, path, &self.api_root);
+        let route = route(method, &path(), &self.api_root);
         let mut fresh = Vec::new();
         {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -366,8 +374,8 @@ mod tests {
         for user in 0..(MAX_KEPT + 50) {
             // A username in the path is not an id: each is its own route.
             let path = format!("/api/v1/users/agent{user}/posts");
-            seen.read("GET", &path, "op", &headers);
-            seen.read("GET", &path, "op", &headers);
+            seen.read("GET", || path.as_str().into(), "op", &headers);
+            seen.read("GET", || path.as_str().into(), "op", &headers);
         }
         let all = seen.all();
         assert_eq!(all.len(), MAX_KEPT);

@@ -12,7 +12,9 @@
 //! interquartile range of the per-round CPU ratios and the ratio of the CPU
 //! sums over all rounds are printed beside them. Many short rounds
 //! (`AGENTWIRE_BENCH_ROUNDS=101`, 150 requests a run) cancel more of a
-//! shared machine's drift than a few long ones.
+//! shared machine's drift than a few long ones; at concurrency 1,
+//! `AGENTWIRE_BENCH_ALTERNATE=1` cancels nearly all of it (blocks of 16
+//! requests timed by the thread's CPU clock, see `alternate`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,6 +111,72 @@ async fn run(c: &Clients, kind: Kind, concurrency: usize, total: usize) -> Sampl
 
 type Sample = (f64, Duration, Duration, f64);
 
+/// The calling thread's CPU time (user and system), in seconds.
+fn thread_cpu_seconds() -> f64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0 {
+        return 0.0;
+    }
+    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
+}
+
+/// About `total` requests of each kind at concurrency 1, the kinds taking
+/// turns in blocks of `BLOCK` requests in a rotating order, each block timed
+/// by the thread's CPU clock (user and system time; the runtime has this one
+/// thread). Drift of a shared machine, which moves whole runs by several
+/// percent, falls on the three kinds alike at this grain. The first `WARM`
+/// requests of each block are not counted: they pay for code and predictor
+/// state that the other kinds' requests displaced, which a client sending
+/// only its own requests would not (when every request was counted, the
+/// facade measured 1.12–1.13× reqwest with plain reqwest calls in the slot
+/// before it and 1.06–1.07× with the transport's, which warms the same
+/// runtime code; with the warm-up left out, two slots running the same code
+/// measure 0.998–1.000× each other). Prints each kind's CPU per counted request and the ratios to
+/// reqwest's, overall and per tenth of the run (the spread of the tenths
+/// shows how far the overall ratio can be trusted).
+async fn alternate(c: &Clients, total: usize) {
+    const BLOCK: usize = 16;
+    const WARM: usize = 4;
+    let kinds = [Kind::Facade, Kind::Transport, Kind::Reqwest];
+    let blocks = total.div_ceil(BLOCK).max(10);
+    let tenths = 10;
+    let mut sums = vec![[0.0f64; 3]; tenths];
+    for b in 0..blocks {
+        for k in 0..3 {
+            let i = (k + b) % 3;
+            for _ in 0..WARM {
+                one(c, kinds[i]).await;
+            }
+            let before = thread_cpu_seconds();
+            for _ in WARM..BLOCK {
+                one(c, kinds[i]).await;
+            }
+            sums[b * tenths / blocks][i] += thread_cpu_seconds() - before;
+        }
+    }
+    let counted = (blocks * (BLOCK - WARM)) as f64;
+    let all = sums
+        .iter()
+        .fold([0.0; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]);
+    println!(
+        "alternating blocks of {BLOCK} ({WARM} uncounted), {counted} counted requests of each kind: CPU µs a request facade {:.1}, transport {:.1}, reqwest {:.1}; vs reqwest facade {:.3}x, transport {:.3}x",
+        all[0] / counted * 1e6,
+        all[1] / counted * 1e6,
+        all[2] / counted * 1e6,
+        all[0] / all[2],
+        all[1] / all[2],
+    );
+    let per_tenth: Vec<String> = sums.iter().map(|s| format!("{:.3}", s[0] / s[2])).collect();
+    println!(
+        "facade vs reqwest per tenth of the run: {}",
+        per_tenth.join(" ")
+    );
+}
+
 /// Rounds per concurrency level; each runs the three kinds once
 /// (`AGENTWIRE_BENCH_ROUNDS` sets another number).
 const ROUNDS: usize = 5;
@@ -132,10 +200,22 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // `AGENTWIRE_BENCH_ALTERNATE=1`: the kinds take turns in short blocks
+    // on one thread, whose CPU clock times each block (see `alternate`).
+    let alternating = std::env::var_os("AGENTWIRE_BENCH_ALTERNATE").is_some();
+    // `AGENTWIRE_BENCH_RUNTIME=current` (implied by the above): one thread
+    // runs the clients, so the work-stealing scheduler's wake-ups between
+    // threads are left out.
+    let current =
+        alternating || std::env::var("AGENTWIRE_BENCH_RUNTIME").as_deref() == Ok("current");
+    let rt = if current {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     rt.block_on(async move {
         let sb = ChildSandbox::spawn();
         let key = sb.colony_agent("bench").await;
@@ -192,7 +272,7 @@ fn main() {
             let before = agentwire_bench::rusage();
             let (rps, _, _, cpu) = run(&clients, kind, conc, total).await;
             let after = agentwire_bench::rusage();
-            let per = |a: f64, b: f64| (b - a) / total as f64 * 1e6;
+                    let per = |a: f64, b: f64| (b - a) / total as f64 * 1e6;
             println!(
                 "{only}: {rps:.0} req/s, {cpu:.3} CPU s/1000 (user {:.1} µs, sys {:.1} µs a request; {:.2} voluntary / {:.2} involuntary switches)",
                 per(before.0, after.0),
@@ -200,6 +280,11 @@ fn main() {
                 (after.2 - before.2) / total as f64,
                 (after.3 - before.3) / total as f64,
             );
+            return;
+        }
+
+        if alternating {
+            alternate(&clients, total).await;
             return;
         }
 
