@@ -12,9 +12,10 @@
 //! interquartile range of the per-round CPU ratios and the ratio of the CPU
 //! sums over all rounds are printed beside them. Many short rounds
 //! (`AGENTWIRE_BENCH_ROUNDS=101`, 150 requests a run) cancel more of a
-//! shared machine's drift than a few long ones; at concurrency 1,
-//! `AGENTWIRE_BENCH_ALTERNATE=1` cancels nearly all of it (blocks of 16
-//! requests timed by the thread's CPU clock, see `alternate`).
+//! shared machine's drift than a few long ones; `AGENTWIRE_BENCH_ALTERNATE=1`
+//! cancels nearly all of it (blocks of 16 requests a worker, each timed by
+//! a CPU clock, at the concurrency `AGENTWIRE_BENCH_CONC` sets; see
+//! `alternate`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,46 +125,48 @@ fn thread_cpu_seconds() -> f64 {
     now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
 }
 
-/// About `total` requests of each kind at concurrency 1, the kinds taking
-/// turns in blocks of `BLOCK` requests in a rotating order, each block timed
-/// by the thread's CPU clock (user and system time; the runtime has this one
-/// thread). Drift of a shared machine, which moves whole runs by several
-/// percent, falls on the three kinds alike at this grain. The first `WARM`
-/// requests of each block are not counted: they pay for code and predictor
-/// state that the other kinds' requests displaced, which a client sending
-/// only its own requests would not (when every request was counted, the
-/// facade measured 1.12–1.13× reqwest with plain reqwest calls in the slot
-/// before it and 1.06–1.07× with the transport's, which warms the same
-/// runtime code; with the warm-up left out, two slots running the same code
-/// measure 0.998–1.000× each other). Prints each kind's CPU per counted request and the ratios to
-/// reqwest's, overall and per tenth of the run (the spread of the tenths
-/// shows how far the overall ratio can be trusted).
-async fn alternate(c: &Clients, total: usize) {
+/// About `total` requests of each kind, the kinds taking turns in blocks
+/// in a rotating order, each block timed by a CPU clock (user and system
+/// time). Drift of a shared machine, which moves whole runs by several
+/// percent, falls on the three kinds alike at this grain.
+///
+/// At concurrency 1 a block is `BLOCK` requests on the one-thread runtime,
+/// timed by the thread's clock. At concurrency `c` above 1 a block is `c`
+/// workers of `BLOCK` requests each on the two-worker runtime, timed by the
+/// process's clock (the sandbox is another process); the workers wait for
+/// each other after their warm-up, so the counted part starts with all `c`
+/// requests in flight and ends when the last worker is done.
+///
+/// The first `WARM` requests of each block (of each worker) are not
+/// counted: they pay for code and predictor state that the other kinds'
+/// requests displaced, which a client sending only its own requests would
+/// not (when every request was counted at concurrency 1, the facade
+/// measured 1.12–1.13× reqwest with plain reqwest calls in the slot before
+/// it and 1.06–1.07× with the transport's, which warms the same runtime
+/// code; with the warm-up left out, two slots running the same code measure
+/// 0.998–1.000× each other). Prints each kind's CPU per counted request and
+/// the ratios to reqwest's, overall and per tenth of the run (the spread of
+/// the tenths shows how far the overall ratio can be trusted).
+async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     const BLOCK: usize = 16;
     const WARM: usize = 4;
     let kinds = [Kind::Facade, Kind::Transport, Kind::Reqwest];
-    let blocks = total.div_ceil(BLOCK).max(10);
+    let per_block = BLOCK * concurrency;
+    let blocks = total.div_ceil(per_block).max(10);
     let tenths = 10;
     let mut sums = vec![[0.0f64; 3]; tenths];
     for b in 0..blocks {
         for k in 0..3 {
             let i = (k + b) % 3;
-            for _ in 0..WARM {
-                one(c, kinds[i]).await;
-            }
-            let before = thread_cpu_seconds();
-            for _ in WARM..BLOCK {
-                one(c, kinds[i]).await;
-            }
-            sums[b * tenths / blocks][i] += thread_cpu_seconds() - before;
+            sums[b * tenths / blocks][i] += block(c, kinds[i], concurrency, WARM, BLOCK).await;
         }
     }
-    let counted = (blocks * (BLOCK - WARM)) as f64;
+    let counted = (blocks * (BLOCK - WARM) * concurrency) as f64;
     let all = sums
         .iter()
         .fold([0.0; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]);
     println!(
-        "alternating blocks of {BLOCK} ({WARM} uncounted), {counted} counted requests of each kind: CPU µs a request facade {:.1}, transport {:.1}, reqwest {:.1}; vs reqwest facade {:.3}x, transport {:.3}x",
+        "concurrency {concurrency}, alternating blocks of {BLOCK} a worker ({WARM} uncounted), {counted} counted requests of each kind: CPU µs a request facade {:.1}, transport {:.1}, reqwest {:.1}; vs reqwest facade {:.3}x, transport {:.3}x",
         all[0] / counted * 1e6,
         all[1] / counted * 1e6,
         all[2] / counted * 1e6,
@@ -175,6 +178,42 @@ async fn alternate(c: &Clients, total: usize) {
         "facade vs reqwest per tenth of the run: {}",
         per_tenth.join(" ")
     );
+}
+
+/// One block of [`alternate`]: the CPU seconds of its counted requests.
+async fn block(c: &Clients, kind: Kind, concurrency: usize, warm: usize, len: usize) -> f64 {
+    if concurrency == 1 {
+        for _ in 0..warm {
+            one(c, kind).await;
+        }
+        let before = thread_cpu_seconds();
+        for _ in warm..len {
+            one(c, kind).await;
+        }
+        return thread_cpu_seconds() - before;
+    }
+    let start = Arc::new(tokio::sync::Barrier::new(concurrency + 1));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let c = c.clone();
+            let start = start.clone();
+            tokio::spawn(async move {
+                for _ in 0..warm {
+                    one(&c, kind).await;
+                }
+                start.wait().await;
+                for _ in warm..len {
+                    one(&c, kind).await;
+                }
+            })
+        })
+        .collect();
+    start.wait().await;
+    let before = cpu_seconds();
+    for w in futures::future::join_all(workers).await {
+        w.expect("worker");
+    }
+    cpu_seconds() - before
 }
 
 /// Rounds per concurrency level; each runs the three kinds once
@@ -200,14 +239,16 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3000);
-    // `AGENTWIRE_BENCH_ALTERNATE=1`: the kinds take turns in short blocks
-    // on one thread, whose CPU clock times each block (see `alternate`).
+    // `AGENTWIRE_BENCH_ALTERNATE=1`: the kinds take turns in short blocks,
+    // each timed by a CPU clock (see `alternate`), at the concurrency
+    // `AGENTWIRE_BENCH_CONC` gives (1 by default).
     let alternating = std::env::var_os("AGENTWIRE_BENCH_ALTERNATE").is_some();
-    // `AGENTWIRE_BENCH_RUNTIME=current` (implied by the above): one thread
-    // runs the clients, so the work-stealing scheduler's wake-ups between
-    // threads are left out.
-    let current =
-        alternating || std::env::var("AGENTWIRE_BENCH_RUNTIME").as_deref() == Ok("current");
+    let alternate_conc = env_count("AGENTWIRE_BENCH_CONC").unwrap_or(1);
+    // `AGENTWIRE_BENCH_RUNTIME=current` (implied by the above at
+    // concurrency 1): one thread runs the clients, so the work-stealing
+    // scheduler's wake-ups between threads are left out.
+    let current = (alternating && alternate_conc == 1)
+        || std::env::var("AGENTWIRE_BENCH_RUNTIME").as_deref() == Ok("current");
     let rt = if current {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -284,7 +325,7 @@ fn main() {
         }
 
         if alternating {
-            alternate(&clients, total).await;
+            alternate(&clients, total, alternate_conc).await;
             return;
         }
 
