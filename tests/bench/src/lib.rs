@@ -178,12 +178,22 @@ pub fn peak_bytes() -> usize {
 /// clock ticks of `/proc/self/stat` are 10 ms, about 5 % of a 3000-request
 /// run); zero if the clock cannot be read.
 pub fn cpu_seconds() -> f64 {
+    clock_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// The calling thread's CPU time (user and system), in seconds.
+pub fn thread_cpu_seconds() -> f64 {
+    clock_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// The reading of `clock` in seconds, 0 if it cannot be read.
+fn clock_seconds(clock: libc::clockid_t) -> f64 {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `now` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut now) };
     if rc != 0 {
         return 0.0;
     }

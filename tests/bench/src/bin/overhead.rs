@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentwire_bench::{cpu_seconds, percentiles, us, ChildSandbox};
+use agentwire_bench::{cpu_seconds, percentiles, thread_cpu_seconds, us, ChildSandbox};
 use agentwire_colony_transport as transport;
 use agentwire_runtime::{RetryConfig, Runtime};
 
@@ -111,19 +111,6 @@ async fn run(c: &Clients, kind: Kind, concurrency: usize, total: usize) -> Sampl
 }
 
 type Sample = (f64, Duration, Duration, f64);
-
-/// The calling thread's CPU time (user and system), in seconds.
-fn thread_cpu_seconds() -> f64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } != 0 {
-        return 0.0;
-    }
-    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
-}
 
 /// About `total` requests of each kind, the kinds taking turns in blocks
 /// in a rotating order, each block timed by a CPU clock (user and system
@@ -313,7 +300,7 @@ fn main() {
             let before = agentwire_bench::rusage();
             let (rps, _, _, cpu) = run(&clients, kind, conc, total).await;
             let after = agentwire_bench::rusage();
-                    let per = |a: f64, b: f64| (b - a) / total as f64 * 1e6;
+            let per = |a: f64, b: f64| (b - a) / total as f64 * 1e6;
             println!(
                 "{only}: {rps:.0} req/s, {cpu:.3} CPU s/1000 (user {:.1} µs, sys {:.1} µs a request; {:.2} voluntary / {:.2} involuntary switches)",
                 per(before.0, after.0),
