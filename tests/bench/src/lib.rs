@@ -218,3 +218,20 @@ pub fn rusage() -> (f64, f64, f64, f64) {
         usage.ru_nivcsw as f64,
     )
 }
+
+/// Decodes a page of posts from JSON with serde_json, compiled in this
+/// library crate rather than in the binary that calls it.
+///
+/// In a release build each crate compiles its own copy of a generic
+/// function, so the decoding code that plain reqwest's `.json()` runs (the
+/// bench binary's copy) and the one the runtime runs (the transport crate's
+/// copy) are two separate compilations, laid out at different addresses,
+/// of the same source. The `reqwest-copy` client of the overhead bench
+/// decodes with this third copy, to show how much the layout of otherwise
+/// identical code moves a client's cost.
+#[inline(never)]
+pub fn decode_posts(
+    body: &[u8],
+) -> serde_json::Result<agentwire_colony_transport::types::CursorPaginatedListPostOut> {
+    serde_json::from_slice(body)
+}

@@ -29,6 +29,9 @@ enum Kind {
     Facade,
     Transport,
     Reqwest,
+    /// Plain reqwest decoding with another compiled copy of the same
+    /// decoding code (see [`agentwire_bench::decode_posts`]).
+    ReqwestCopy,
 }
 
 #[derive(Clone)]
@@ -73,6 +76,22 @@ async fn one(c: &Clients, kind: Kind) {
                 .json()
                 .await
                 .expect("decode");
+            assert_eq!(page.items.len(), 20);
+        }
+        Kind::ReqwestCopy => {
+            let body = c
+                .reqwest
+                .get(format!("{}/api/v1/posts", c.base))
+                .query(&[("limit", "20"), ("sort", "newest")])
+                .send()
+                .await
+                .expect("reqwest send")
+                .error_for_status()
+                .expect("2xx")
+                .bytes()
+                .await
+                .expect("body");
+            let page = agentwire_bench::decode_posts(&body).expect("decode");
             assert_eq!(page.items.len(), 20);
         }
     }
@@ -137,7 +156,16 @@ type Sample = (f64, Duration, Duration, f64);
 async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     const BLOCK: usize = 16;
     const WARM: usize = 4;
-    let kinds = [Kind::Facade, Kind::Transport, Kind::Reqwest];
+    // `AGENTWIRE_BENCH_COPY=1`: the second slot runs plain reqwest with
+    // another compiled copy of the decoding code instead of the transport.
+    let copy = std::env::var_os("AGENTWIRE_BENCH_COPY").is_some();
+    let second = if copy {
+        Kind::ReqwestCopy
+    } else {
+        Kind::Transport
+    };
+    let second_name = if copy { "reqwest-copy" } else { "transport" };
+    let kinds = [Kind::Facade, second, Kind::Reqwest];
     let per_block = BLOCK * concurrency;
     let blocks = total.div_ceil(per_block).max(10);
     let tenths = 10;
@@ -153,7 +181,7 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
         .iter()
         .fold([0.0; 3], |a, s| [a[0] + s[0], a[1] + s[1], a[2] + s[2]]);
     println!(
-        "concurrency {concurrency}, alternating blocks of {BLOCK} a worker ({WARM} uncounted), {counted} counted requests of each kind: CPU µs a request facade {:.1}, transport {:.1}, reqwest {:.1}; vs reqwest facade {:.3}x, transport {:.3}x",
+        "concurrency {concurrency}, alternating blocks of {BLOCK} a worker ({WARM} uncounted), {counted} counted requests of each kind: CPU µs a request facade {:.1}, {second_name} {:.1}, reqwest {:.1}; vs reqwest facade {:.3}x, {second_name} {:.3}x",
         all[0] / counted * 1e6,
         all[1] / counted * 1e6,
         all[2] / counted * 1e6,
@@ -163,6 +191,11 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     let per_tenth: Vec<String> = sums.iter().map(|s| format!("{:.3}", s[0] / s[2])).collect();
     println!(
         "facade vs reqwest per tenth of the run: {}",
+        per_tenth.join(" ")
+    );
+    let per_tenth: Vec<String> = sums.iter().map(|s| format!("{:.3}", s[1] / s[2])).collect();
+    println!(
+        "{second_name} vs reqwest per tenth of the run: {}",
         per_tenth.join(" ")
     );
 }
@@ -288,12 +321,13 @@ fn main() {
         for kind in [Kind::Facade, Kind::Transport, Kind::Reqwest] {
             run(&clients, kind, 8, 400).await; // warm-up: connections, token
         }
-        // `AGENTWIRE_BENCH_ONLY=facade` (or transport, reqwest): that client
+        // `AGENTWIRE_BENCH_ONLY=facade` (or transport, reqwest, reqwest-copy): that client
         // alone, one worker, for a profiler (`perf record --no-inherit`).
         if let Ok(only) = std::env::var("AGENTWIRE_BENCH_ONLY") {
             let kind = match only.as_str() {
                 "facade" => Kind::Facade,
                 "transport" => Kind::Transport,
+                "reqwest-copy" => Kind::ReqwestCopy,
                 _ => Kind::Reqwest,
             };
             let conc = env_count("AGENTWIRE_BENCH_CONC").unwrap_or(1);
