@@ -64,37 +64,28 @@ async fn one(c: &Clients, kind: Kind) {
             assert_eq!(page.items.len(), 20);
         }
         Kind::Reqwest => {
-            let page: transport::types::CursorPaginatedListPostOut = c
-                .reqwest
-                .get(format!("{}/api/v1/posts", c.base))
-                .query(&[("limit", "20"), ("sort", "newest")])
-                .send()
-                .await
-                .expect("reqwest send")
-                .error_for_status()
-                .expect("2xx")
-                .json()
-                .await
-                .expect("decode");
+            let page: transport::types::CursorPaginatedListPostOut =
+                plain_get_posts(c).await.json().await.expect("decode");
             assert_eq!(page.items.len(), 20);
         }
         Kind::ReqwestCopy => {
-            let body = c
-                .reqwest
-                .get(format!("{}/api/v1/posts", c.base))
-                .query(&[("limit", "20"), ("sort", "newest")])
-                .send()
-                .await
-                .expect("reqwest send")
-                .error_for_status()
-                .expect("2xx")
-                .bytes()
-                .await
-                .expect("body");
+            let body = plain_get_posts(c).await.bytes().await.expect("body");
             let page = agentwire_bench::decode_posts(&body).expect("decode");
             assert_eq!(page.items.len(), 20);
         }
     }
+}
+
+/// Plain reqwest's `get_posts`, up to a successful response head.
+async fn plain_get_posts(c: &Clients) -> reqwest::Response {
+    c.reqwest
+        .get(format!("{}/api/v1/posts", c.base))
+        .query(&[("limit", "20"), ("sort", "newest")])
+        .send()
+        .await
+        .expect("reqwest send")
+        .error_for_status()
+        .expect("2xx")
 }
 
 /// Runs `total` requests with `concurrency` workers; returns (req/s, p50, p99).
@@ -159,12 +150,11 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     // `AGENTWIRE_BENCH_COPY=1`: the second slot runs plain reqwest with
     // another compiled copy of the decoding code instead of the transport.
     let copy = std::env::var_os("AGENTWIRE_BENCH_COPY").is_some();
-    let second = if copy {
-        Kind::ReqwestCopy
+    let (second, second_name) = if copy {
+        (Kind::ReqwestCopy, "reqwest-copy")
     } else {
-        Kind::Transport
+        (Kind::Transport, "transport")
     };
-    let second_name = if copy { "reqwest-copy" } else { "transport" };
     let kinds = [Kind::Facade, second, Kind::Reqwest];
     let per_block = BLOCK * concurrency;
     let blocks = total.div_ceil(per_block).max(10);
@@ -188,16 +178,16 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
         all[0] / all[2],
         all[1] / all[2],
     );
-    let per_tenth: Vec<String> = sums.iter().map(|s| format!("{:.3}", s[0] / s[2])).collect();
-    println!(
-        "facade vs reqwest per tenth of the run: {}",
-        per_tenth.join(" ")
-    );
-    let per_tenth: Vec<String> = sums.iter().map(|s| format!("{:.3}", s[1] / s[2])).collect();
-    println!(
-        "{second_name} vs reqwest per tenth of the run: {}",
-        per_tenth.join(" ")
-    );
+    for (slot, name) in [(0, "facade"), (1, second_name)] {
+        let per_tenth: Vec<String> = sums
+            .iter()
+            .map(|s| format!("{:.3}", s[slot] / s[2]))
+            .collect();
+        println!(
+            "{name} vs reqwest per tenth of the run: {}",
+            per_tenth.join(" ")
+        );
+    }
 }
 
 /// One block of [`alternate`]: the CPU seconds of its counted requests.
