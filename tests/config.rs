@@ -500,3 +500,33 @@ async fn every_builder_takes_the_same_options_and_mycel_caches_too() {
         "the hooks ran for every client"
     );
 }
+
+#[tokio::test]
+async fn no_request_carries_an_api_version_header() {
+    // progenitor adds `api-version` (the document's version) to every
+    // request; no service reads it and none of their own clients sends it.
+    let (url, seen) = header_recorder().await;
+    let mycel = mycel::Client::builder(&url)
+        .token("mycel-token")
+        .retry(agentwire::RetryConfig::none())
+        .build()
+        .unwrap();
+    assert!(matches!(mycel.me().whoami().await, Err(Error::NotFound(_))));
+    let promptev = promptev::Client::builder("pv_sk_fake_key_0001")
+        .base_url(&url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    // A generated operation, then one built by hand (multipart).
+    assert!(promptev.get_run("run-1").await.is_err());
+    assert!(promptev
+        .upload_document(promptev::FileUpload::new("a.md", "text"))
+        .await
+        .is_err());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for headers in seen.iter() {
+        assert!(headers.contains_key("user-agent"), "{headers:?}");
+        assert!(!headers.contains_key("api-version"), "{headers:?}");
+    }
+}

@@ -454,8 +454,8 @@ async fn the_deadline_ends_retries_with_the_last_answer() {
     assert_eq!(hits.get(), 4, "1 + 3 attempts");
 }
 
-#[tokio::test]
-async fn a_server_that_never_answers_times_out_at_the_deadline() {
+/// A server whose `/hang` never answers, and the requests it saw.
+async fn hanging_server() -> (String, Hits) {
     let hits = Hits::default();
     let router = Router::new()
         .route(
@@ -467,6 +467,12 @@ async fn a_server_that_never_answers_times_out_at_the_deadline() {
         )
         .with_state(hits.clone());
     let base = agentwire_tests::serve(router).await;
+    (base, hits)
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_at_the_deadline() {
+    let (base, hits) = hanging_server().await;
     let http = reqwest::Client::new();
     let rt = Runtime::builder("colony")
         .retry(quick())
@@ -481,6 +487,56 @@ async fn a_server_that_never_answers_times_out_at_the_deadline() {
         other => panic!("{other:?}"),
     }
     assert_eq!(hits.get(), 1, "no attempt after the deadline");
+}
+
+#[tokio::test]
+async fn a_timeout_the_client_applies_is_not_set_again_but_a_nearer_deadline_is() {
+    let (base, hits) = hanging_server().await;
+    let short = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let unbounded = reqwest::Client::new();
+    let cases = [
+        // The runtime is told the client applies its 60 s itself, so it
+        // leaves the request alone: the client's real, shorter limit
+        // (200 ms) is what ends the attempt. Had the runtime set 60 s on the
+        // request, that would override the client's and the guard (20 s)
+        // would fail the test.
+        (&short, Duration::from_secs(60), None),
+        // A deadline nearer than the client's timeout is still set on the
+        // request: this client has none at all, so only the runtime can end
+        // it.
+        (
+            &unbounded,
+            Duration::from_secs(60),
+            Some(Duration::from_millis(300)),
+        ),
+        // So is a per-attempt timeout other than the client's.
+        (&unbounded, Duration::from_millis(300), None),
+    ];
+    for (http, timeout, deadline) in cases {
+        let mut rt = Runtime::builder("colony")
+            .retry(RetryConfig::none())
+            .timeout(timeout)
+            .client_timeout(Duration::from_secs(60));
+        if let Some(d) = deadline {
+            rt = rt.deadline(d);
+        }
+        let err = send(
+            &rt.build(),
+            http,
+            reqwest::Method::GET,
+            format!("{base}/hang"),
+        )
+        .await
+        .unwrap_err();
+        match err {
+            Error::Network(n) => assert_eq!(n.kind, NetworkErrorKind::Timeout),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(hits.get(), 3);
 }
 
 // ── 6. Default headers ────────────────────────────────────────────────────

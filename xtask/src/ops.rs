@@ -267,6 +267,7 @@ fn split_send(
     let reply = reply.ok_or_else(|| format!("{id} has no success answer"))?;
 
     let mut kept = stmts[..info_at].to_vec();
+    drop_api_version(&mut kept, &id)?;
     one_pass_query(&mut kept, &id)?;
     let build: ImplItem = syn::parse_quote! {
         /// Checks the arguments and builds the HTTP request, without sending it.
@@ -300,6 +301,78 @@ fn split_send(
     Ok((op, build, send_new))
 }
 
+/// Removes the `api-version` header progenitor adds to every request (the
+/// document's `info.version`). None of the services reads it and none of
+/// their own clients (colony-sdk 1.38, mycel-sdk 0.1.83, promptev 1.3.0)
+/// sends it; each request would pay a header map allocated for it alone.
+/// The header map goes too when nothing else is put in it.
+fn drop_api_version(stmts: &mut Vec<Stmt>, id: &str) -> Result<(), String> {
+    let tokens = |s: &Stmt| s.to_token_stream().to_string();
+    let at = stmts
+        .iter()
+        .position(|s| {
+            let t = tokens(s);
+            t.starts_with("header_map . append") && t.contains("\"api-version\"")
+        })
+        .ok_or_else(|| format!("no api-version header in {id}"))?;
+    stmts.remove(at);
+    let map_at = stmts
+        .iter()
+        .position(|s| stmt_binds(s, "header_map"))
+        .ok_or_else(|| format!("no `let header_map` in {id}"))?;
+    let request_at = stmts
+        .iter()
+        .position(|s| stmt_binds(s, "request"))
+        .ok_or_else(|| format!("no `let request` in {id}"))?;
+    let other_uses = stmts
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i != map_at && *i != request_at && tokens(s).contains("header_map"))
+        .count();
+    if other_uses > 0 {
+        // One header fewer to make room for.
+        let Expr::Call(call) = bound_value(stmts, map_at, "header_map", id)? else {
+            return Err(format!("unexpected header map in {id}"));
+        };
+        let Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        })) = call.args.first_mut()
+        else {
+            return Err(format!("unexpected header map capacity in {id}"));
+        };
+        let fewer = n.base10_parse::<usize>().map_err(|e| e.to_string())? - 1;
+        *n = syn::LitInt::new(&format!("{fewer}usize"), n.span());
+        return Ok(());
+    }
+    if !strip_headers_call(bound_value(stmts, request_at, "request", id)?) {
+        return Err(format!("no `.headers(header_map)` in {id}"));
+    }
+    stmts.remove(map_at);
+    Ok(())
+}
+
+/// Takes `.headers(header_map)` out of a method chain; says whether it was
+/// there.
+fn strip_headers_call(expr: &mut Expr) -> bool {
+    match expr {
+        Expr::Try(t) => strip_headers_call(&mut t.expr),
+        Expr::MethodCall(call) => {
+            let this = call.method == "headers"
+                && call.args.len() == 1
+                && call.args.to_token_stream().to_string() == "header_map";
+            if !this {
+                return strip_headers_call(&mut call.receiver);
+            }
+            let receiver =
+                std::mem::replace(&mut *call.receiver, Expr::Verbatim(TokenStream::new()));
+            *expr = receiver;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Replaces progenitor's one `.query(..)` call per parameter on the request
 /// builder (each reopens the URL's query, set or not) with one
 /// `agentwire_runtime::QueryString` that encodes the parameters in the same
@@ -308,15 +381,8 @@ fn one_pass_query(stmts: &mut Vec<Stmt>, id: &str) -> Result<(), String> {
     let Some(at) = stmts.iter().position(|s| stmt_binds(s, "request")) else {
         return Ok(());
     };
-    let Stmt::Local(local) = &mut stmts[at] else {
-        unreachable!("stmt_binds matched a let")
-    };
-    let init = local
-        .init
-        .as_mut()
-        .ok_or_else(|| format!("`let request` without a value in {id}"))?;
     let mut params = Vec::new();
-    strip_query_calls(&mut init.expr, &mut params, id)?;
+    strip_query_calls(bound_value(stmts, at, "request", id)?, &mut params, id)?;
     if params.is_empty() {
         return Ok(());
     }
@@ -426,6 +492,23 @@ fn first_generic(ty: &Type) -> Option<Type> {
         syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
     })
+}
+
+/// The value of the `let <name> = ..` at `at` (found with [`stmt_binds`]).
+fn bound_value<'s>(
+    stmts: &'s mut [Stmt],
+    at: usize,
+    name: &str,
+    id: &str,
+) -> Result<&'s mut Expr, String> {
+    let Stmt::Local(local) = &mut stmts[at] else {
+        unreachable!("stmt_binds matched a let")
+    };
+    local
+        .init
+        .as_mut()
+        .map(|init| &mut *init.expr)
+        .ok_or_else(|| format!("`let {name}` without a value in {id}"))
 }
 
 fn stmt_binds(stmt: &Stmt, name: &str) -> bool {

@@ -203,10 +203,15 @@ impl CommonOptions {
         if let Some(headers) = &connection.runtime_headers {
             rt = rt.default_headers(headers.clone());
         }
+        let timeout = self.attempt_timeout(default_timeout);
         if let Some(stream_http) = &connection.stream_http {
-            rt = rt.stream_client(stream_http.clone());
+            // agentwire built both clients: the other one applies the
+            // attempt timeout itself (see `connection`).
+            rt = rt
+                .stream_client(stream_http.clone())
+                .client_timeout(timeout);
         }
-        rt.timeout(self.attempt_timeout(default_timeout))
+        rt.timeout(timeout)
     }
 
     /// The HTTP client and a runtime builder configured from these options,
@@ -250,7 +255,8 @@ impl CommonOptions {
     /// The HTTP clients: the caller's, or two built with the connect
     /// timeout, the proxy and the headers as defaults, one of them (for
     /// streams, which may stay open as long as data keeps arriving) with the
-    /// attempt timeout as read timeout. A caller's client keeps its own
+    /// attempt timeout as read timeout, the other with it as total timeout.
+    /// A caller's client keeps its own
     /// defaults, so the headers are then left to the runtime, which adds them
     /// to each request.
     pub(crate) fn connection(
@@ -280,14 +286,21 @@ impl CommonOptions {
         // Made once for both clients: parsing the roots and building the
         // store is most of what building a client costs.
         let tls = crate::tls::Tls::new(&self.root_certificates)?;
-        let make = |read_timeout: Option<Duration>| -> Result<reqwest::Client> {
-            let mut builder = tls
+        let attempt = self.attempt_timeout(default_timeout);
+        // `streams`: a client for long-lived answers, with a read timeout and
+        // no total one; otherwise each request is bounded by the attempt
+        // timeout, applied by the client so that the runtime need not store
+        // it on every request (see `RuntimeBuilder::client_timeout`).
+        let make = |streams: bool| -> Result<reqwest::Client> {
+            let builder = tls
                 .apply(reqwest::Client::builder())
                 .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                 .default_headers(headers.clone());
-            if let Some(t) = read_timeout {
-                builder = builder.read_timeout(t);
-            }
+            let mut builder = if streams {
+                builder.read_timeout(attempt)
+            } else {
+                builder.timeout(attempt)
+            };
             match &self.proxy {
                 Some(ProxySetting::Url(url)) => builder = builder.proxy(proxy(url)?),
                 Some(ProxySetting::None) => builder = builder.no_proxy(),
@@ -297,11 +310,11 @@ impl CommonOptions {
                 Error::Config(format!("cannot build the HTTP client: {}", e.without_url()))
             })
         };
-        // Requests are bounded by the runtime's per-attempt timeout; streams,
-        // which have none, go out on a second client whose reads time out.
-        let stream_http = make(Some(self.attempt_timeout(default_timeout)))?;
+        // Streams, which have no total timeout, go out on a second client
+        // whose reads time out.
+        let stream_http = make(true)?;
         Ok(Connection {
-            http: make(None)?,
+            http: make(false)?,
             stream_http: Some(stream_http),
             runtime_headers: None,
         })

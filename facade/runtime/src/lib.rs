@@ -124,6 +124,7 @@ pub struct RuntimeBuilder {
     retry: RetryConfig,
     idempotency: Idempotency,
     timeout: Option<Duration>,
+    client_timeout: Option<Duration>,
     deadline: Option<Duration>,
     max_body_bytes: u64,
     default_headers: HeaderMap,
@@ -177,6 +178,20 @@ impl RuntimeBuilder {
     /// sending to the end of the body (default: none here; facades set one).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Declares that every HTTP client handed to this runtime's calls
+    /// (except the [`RuntimeBuilder::stream_client`]) already bounds each
+    /// request by `timeout`, set with reqwest's `ClientBuilder::timeout`.
+    /// An attempt whose limit is exactly that — the per-attempt
+    /// [`RuntimeBuilder::timeout`] with no nearer deadline — is then sent as
+    /// it is, instead of carrying the same limit as its own timeout, which
+    /// reqwest stores in a map allocated for each request. A limit that
+    /// differs (a deadline close by, another timeout) is still set on the
+    /// request, where it overrides the client's. Default: none.
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.client_timeout = Some(timeout);
         self
     }
 
@@ -373,6 +388,7 @@ impl RuntimeBuilder {
                 retry: self.retry,
                 idempotency: self.idempotency,
                 timeout: self.timeout,
+                client_timeout: self.client_timeout,
                 deadline: self.deadline,
                 max_body_bytes: self.max_body_bytes,
                 default_headers: self.default_headers,
@@ -400,6 +416,7 @@ struct Inner {
     retry: RetryConfig,
     idempotency: Idempotency,
     timeout: Option<Duration>,
+    client_timeout: Option<Duration>,
     deadline: Option<Duration>,
     max_body_bytes: u64,
     default_headers: HeaderMap,
@@ -446,6 +463,7 @@ impl Runtime {
             retry: RetryConfig::default(),
             idempotency: Idempotency::KeyedOnly,
             timeout: None,
+            client_timeout: None,
             deadline: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             default_headers: HeaderMap::new(),

@@ -9,8 +9,8 @@
 
 use std::fmt;
 
+use agentwire_colony_transport::types;
 use agentwire_colony_transport::ClientInfo;
-use agentwire_colony_transport::{self as transport, types};
 use agentwire_runtime::{Error, Result};
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
@@ -187,13 +187,7 @@ impl Client {
         let mut builder = t
             .client()
             .request(method, url)
-            .header(ACCEPT, HeaderValue::from_static(accept))
-            .header(
-                "api-version",
-                HeaderValue::from_static(<transport::Client as ClientInfo<
-                    agentwire_runtime::Runtime,
-                >>::api_version()),
-            );
+            .header(ACCEPT, HeaderValue::from_static(accept));
         if let Some((content_type, bytes)) = body {
             let value =
                 HeaderValue::from_str(&content_type).map_err(|_| Error::InvalidArgument {

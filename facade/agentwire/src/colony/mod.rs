@@ -578,7 +578,8 @@ where
 
 /// Converts a page size into the contract's non-zero type.
 fn limit(name: &'static str, n: u32) -> Result<std::num::NonZeroU64> {
-    std::num::NonZeroU64::new(u64::from(n)).ok_or(Error::InvalidArgument {
+    // The error, and its message's allocation, only when it happens.
+    std::num::NonZeroU64::new(u64::from(n)).ok_or_else(|| Error::InvalidArgument {
         name,
         message: "must be at least 1".into(),
     })

@@ -26,7 +26,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::id::IdArg;
-use super::{limit, transport, uuid, Client, Message, API_PREFIX, SERVICE};
+use super::{limit, uuid, Client, Message, API_PREFIX, SERVICE};
 use crate::ItemStream;
 
 /// How often a feed is polled by default: every 20 seconds, as the
@@ -878,12 +878,6 @@ impl CommunityFeed {
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         let headers = request.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(
-            "api-version",
-            HeaderValue::from_static(<transport::Client as ClientInfo<
-                agentwire_runtime::Runtime,
-            >>::api_version()),
-        );
         if let Some(tag) = if_none_match {
             headers.insert(IF_NONE_MATCH, tag);
         }

@@ -28,7 +28,7 @@ use futures_util::StreamExt;
 use reqwest::header::{HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::Value;
 
-use super::{transport, Client, Message, Notification, API_PREFIX, SERVICE};
+use super::{Client, Message, Notification, API_PREFIX, SERVICE};
 use crate::ItemStream;
 
 /// The operation name the feed's connections go through the runtime
@@ -658,12 +658,6 @@ async fn connect(opts: &EventStream, last_event_id: Option<&str>) -> Result<sse:
     let headers = request.headers_mut();
     headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        "api-version",
-        HeaderValue::from_static(<transport::Client as ClientInfo<
-            agentwire_runtime::Runtime,
-        >>::api_version()),
-    );
     if let Some(id) = resume {
         headers.insert("last-event-id", id);
     }

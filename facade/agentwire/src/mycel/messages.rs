@@ -127,7 +127,8 @@ fn check_page_size(limit: u32) -> Result<std::num::NonZeroU64> {
             message: format!("must be between 1 and {MAX_PAGE_SIZE}"),
         });
     }
-    std::num::NonZeroU64::new(u64::from(limit)).ok_or(Error::InvalidArgument {
+    // The error, and its message's allocation, only when it happens.
+    std::num::NonZeroU64::new(u64::from(limit)).ok_or_else(|| Error::InvalidArgument {
         name: "limit",
         message: "must be at least 1".into(),
     })

@@ -451,11 +451,7 @@ impl Client {
         let mut builder = t
             .client()
             .post(format!("{}{path}", t.baseurl()))
-            .header(ACCEPT, HeaderValue::from_static(accept))
-            .header(
-                "api-version",
-                HeaderValue::from_static(<transport::Client as ClientInfo<Runtime>>::api_version()),
-            );
+            .header(ACCEPT, HeaderValue::from_static(accept));
         if let Some(key) = idempotency_key {
             let value = HeaderValue::from_str(key).map_err(|_| Error::InvalidArgument {
                 name: "idempotency_key",
