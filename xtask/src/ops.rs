@@ -376,7 +376,7 @@ fn strip_headers_call(expr: &mut Expr) -> bool {
 /// Replaces progenitor's one `.query(..)` call per parameter on the request
 /// builder (each reopens the URL's query, set or not) with one
 /// `agentwire_runtime::QueryString` that encodes the parameters in the same
-/// order and is appended to `url` before the request is built.
+/// order onto the end of `url` before the request is built.
 fn one_pass_query(stmts: &mut Vec<Stmt>, id: &str) -> Result<(), String> {
     let Some(at) = stmts.iter().position(|s| stmt_binds(s, "request")) else {
         return Ok(());
@@ -394,9 +394,9 @@ fn one_pass_query(stmts: &mut Vec<Stmt>, id: &str) -> Result<(), String> {
         .map(|(name, arg)| quote!(query.push(#name, #arg)?;));
     let stmt: Stmt = syn::parse_quote! {
         let url = {
-            let mut query = agentwire_runtime::QueryString::new();
+            let mut query = agentwire_runtime::QueryString::new(url);
             #(#pushes)*
-            query.finish(url)
+            query.finish()
         };
     };
     stmts.insert(at, stmt);

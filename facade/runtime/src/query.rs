@@ -4,35 +4,39 @@
 //! parameter, and each call reopens the URL's query for editing, even for a
 //! parameter left unset; `get_posts` has 22 of them. The transport generator
 //! rewrites those calls into one [`QueryString`] that encodes every set
-//! parameter into a single buffer, with the same `application/x-www-form-urlencoded`
-//! bytes in the same order, and appends it to the URL once.
+//! parameter onto the end of the URL, with the same
+//! `application/x-www-form-urlencoded` bytes in the same order.
 
 use serde::Serialize;
 
 /// The query parameters of one request, encoded as they are added (used by
-/// the generated transports).
+/// the generated transports), straight onto the end of the URL: the URL
+/// grows once, and no second buffer is made and copied.
 #[doc(hidden)]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct QueryString {
-    encoded: String,
+    url: String,
+    /// Where the query starts, after the `?`.
+    start: usize,
 }
 
 impl QueryString {
-    /// An empty query.
-    pub fn new() -> QueryString {
-        QueryString::default()
+    /// Starts the query of `url` (which has none yet).
+    pub fn new(mut url: String) -> QueryString {
+        url.push('?');
+        let start = url.len();
+        QueryString { url, start }
     }
 
-    /// Encodes one parameter (progenitor's `QueryParam`, which writes
-    /// nothing for an unset value and `name=v&name=w` for a list).
-    // The error is the one the generated `build_request` returns.
+    /// Adds one parameter (nothing if unset, one pair per item of a list),
+    /// encoded as `reqwest::RequestBuilder::query` would.
     #[allow(clippy::result_large_err)]
     pub fn push<T: Serialize>(
         &mut self,
         name: &str,
         param: &T,
     ) -> Result<(), progenitor_client::Error<()>> {
-        let mut form = form_urlencoded::Serializer::for_suffix(&mut self.encoded, 0);
+        let mut form = form_urlencoded::Serializer::for_suffix(&mut self.url, self.start);
         param
             .serialize(serde_urlencoded::Serializer::new(&mut form))
             .map(drop)
@@ -43,14 +47,12 @@ impl QueryString {
             })
     }
 
-    /// `url` followed by the query, if any parameter was set.
-    pub fn finish(self, mut url: String) -> String {
-        if !self.encoded.is_empty() {
-            url.reserve(self.encoded.len() + 1);
-            url.push('?');
-            url.push_str(&self.encoded);
+    /// The URL with its query; without the `?` when no parameter was set.
+    pub fn finish(mut self) -> String {
+        if self.url.len() == self.start {
+            self.url.pop();
         }
-        url
+        self.url
     }
 }
 
@@ -72,7 +74,7 @@ mod tests {
     }
 
     fn with_query_string(params: &[(&str, Option<&str>)], list: &[&str]) -> String {
-        let mut query = QueryString::new();
+        let mut query = QueryString::new("http://h/p".to_owned());
         for (name, value) in params {
             query
                 .push(name, &QueryParam::new(name, value))
@@ -82,7 +84,7 @@ mod tests {
         query
             .push("tags", &QueryParam::new("tags", &list))
             .expect("encodes");
-        let url = query.finish("http://h/p".to_owned());
+        let url = query.finish();
         reqwest::Client::new()
             .get(url)
             .build()
@@ -122,7 +124,7 @@ mod tests {
         struct Nested {
             inner: Vec<Vec<u8>>,
         }
-        let mut query = QueryString::new();
+        let mut query = QueryString::new("http://h/p".to_owned());
         let err = query
             .push(
                 "filter",

@@ -4590,7 +4590,7 @@ pub mod builder {
                 encode_path(&chat_id.to_string()),
             );
             let url = {
-                let mut query = agentwire_runtime::QueryString::new();
+                let mut query = agentwire_runtime::QueryString::new(url);
                 query.push(
                     "before",
                     &progenitor_client::QueryParam::new("before", &before),
@@ -4599,7 +4599,7 @@ pub mod builder {
                     "limit",
                     &progenitor_client::QueryParam::new("limit", &limit),
                 )?;
-                query.finish(url)
+                query.finish()
             };
             #[allow(unused_mut)]
             let mut request = client
@@ -6418,12 +6418,12 @@ pub mod builder {
             let timeout_seconds = timeout_seconds.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/runtime/inbox/wait", client.baseurl,);
             let url = {
-                let mut query = agentwire_runtime::QueryString::new();
+                let mut query = agentwire_runtime::QueryString::new(url);
                 query.push(
                     "timeout_seconds",
                     &progenitor_client::QueryParam::new("timeout_seconds", &timeout_seconds),
                 )?;
-                query.finish(url)
+                query.finish()
             };
             #[allow(unused_mut)]
             let mut request = client

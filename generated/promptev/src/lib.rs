@@ -1885,12 +1885,12 @@ pub mod builder {
                 encode_path(&agent_id.to_string()),
             );
             let url = {
-                let mut query = agentwire_runtime::QueryString::new();
+                let mut query = agentwire_runtime::QueryString::new(url);
                 query.push(
                     "session_token",
                     &progenitor_client::QueryParam::new("session_token", &session_token),
                 )?;
-                query.finish(url)
+                query.finish()
             };
             #[allow(unused_mut)]
             let mut request = client.client.post(url).json(&body).build()?;
