@@ -203,15 +203,13 @@ impl CommonOptions {
         if let Some(headers) = &connection.runtime_headers {
             rt = rt.default_headers(headers.clone());
         }
-        let timeout = self.attempt_timeout(default_timeout);
         if let Some(stream_http) = &connection.stream_http {
-            // agentwire built both clients: the other one applies the
-            // attempt timeout itself (see `connection`).
-            rt = rt
-                .stream_client(stream_http.clone())
-                .client_timeout(timeout);
+            rt = rt.stream_client(stream_http.clone());
         }
-        rt.timeout(timeout)
+        if let Some(t) = connection.client_timeout {
+            rt = rt.client_timeout(t);
+        }
+        rt.timeout(self.attempt_timeout(default_timeout))
     }
 
     /// The HTTP client and a runtime builder configured from these options,
@@ -280,6 +278,7 @@ impl CommonOptions {
             return Ok(Connection {
                 http: c.clone(),
                 stream_http: None,
+                client_timeout: None,
                 runtime_headers: Some(headers),
             });
         }
@@ -316,6 +315,7 @@ impl CommonOptions {
         Ok(Connection {
             http: make(false)?,
             stream_http: Some(stream_http),
+            client_timeout: Some(attempt),
             runtime_headers: None,
         })
     }
@@ -329,6 +329,9 @@ pub(crate) struct Connection {
     /// The client streams are sent with (a read timeout), when agentwire
     /// built the clients; `None` with the caller's own client.
     pub stream_http: Option<reqwest::Client>,
+    /// The total timeout `http` applies to each request itself, when
+    /// agentwire built it (see `RuntimeBuilder::client_timeout`).
+    pub client_timeout: Option<Duration>,
     pub runtime_headers: Option<HeaderMap>,
 }
 
