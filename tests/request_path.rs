@@ -791,3 +791,81 @@ async fn an_earlier_report_replayed_after_a_lost_answer_is_still_a_repeat() {
     let again = guard(bob.mark_conversation_spam("alice")).await.unwrap();
     assert!(again.replayed);
 }
+
+// ── The operation's span ──────────────────────────────────────────────────
+
+/// What a subscriber prints, kept for the test to read.
+#[derive(Clone, Default)]
+struct Printed(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Printed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_span_of_an_operation_records_its_attempts_and_status_once() {
+    let printed = Printed::default();
+    let writer = printed.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "agentwire_runtime=debug",
+        ))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // This test's thread only: the runtime is the test's current-thread one.
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let hits = Hits::default();
+    let seen = hits.clone();
+    let app = Router::new()
+        .route("/steady", get(|| async { "ok" }))
+        .route(
+            "/flaky",
+            get(move || {
+                let n = seen.add();
+                async move {
+                    if n <= 2 {
+                        StatusCode::SERVICE_UNAVAILABLE.into_response()
+                    } else {
+                        "ok".into_response()
+                    }
+                }
+            }),
+        );
+    let base = agentwire_tests::serve(app).await;
+    let rt = Runtime::builder("colony").retry(quick()).build();
+    let http = reqwest::Client::new();
+    for path in ["steady", "flaky"] {
+        let r = send(&rt, &http, reqwest::Method::GET, format!("{base}/{path}")).await;
+        assert_eq!(r.expect(path).status(), 200, "{path}");
+    }
+    assert_eq!(hits.get(), 3, "the flaky route was tried three times");
+
+    let out = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    let closed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("agentwire.operation") && l.contains("close"))
+        .collect();
+    assert_eq!(closed.len(), 2, "one span a call:\n{out}");
+    for (line, attempts) in closed.iter().zip(["attempts=1", "attempts=3"]) {
+        assert!(line.contains(attempts), "{attempts} in {line}");
+        assert_eq!(
+            line.matches("attempts=").count(),
+            1,
+            "recorded once: {line}"
+        );
+        assert!(line.contains("status=200"), "{line}");
+        assert!(
+            line.contains("operation=\"op\"") || line.contains("operation=op"),
+            "{line}"
+        );
+    }
+}

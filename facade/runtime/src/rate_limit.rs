@@ -1,6 +1,6 @@
 //! The service's rate-limit state as reported by its last response.
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderValue};
 
 /// Rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`) of the most
 /// recent response that had any.
@@ -17,26 +17,31 @@ pub struct RateLimitInfo {
 
 impl RateLimitInfo {
     /// Reads the headers; `None` when the response had none of them.
+    ///
+    /// One pass over the response's headers, comparing names, instead of a
+    /// hashed lookup per name: this runs on every response, and a response
+    /// carries a handful of headers. As with a lookup, the first value of
+    /// each name counts.
     pub fn from_headers(headers: &HeaderMap) -> Option<RateLimitInfo> {
-        // Looked up on every response: names made once, not parsed each time.
-        static LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-        static REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-        static RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-        let num = |name: &HeaderName| -> Option<u64> {
-            headers
-                .get(name)?
-                .to_str()
-                .ok()?
-                .trim()
-                .split('.')
-                .next()?
-                .parse()
-                .ok()
+        let num = |value: &HeaderValue| -> Option<u64> {
+            value.to_str().ok()?.trim().split('.').next()?.parse().ok()
         };
+        let (mut limit, mut remaining, mut reset) = (None, None, None);
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-ratelimit-limit" => &mut limit,
+                "x-ratelimit-remaining" => &mut remaining,
+                "x-ratelimit-reset" => &mut reset,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(num(value));
+            }
+        }
         let info = RateLimitInfo {
-            limit: num(&LIMIT),
-            remaining: num(&REMAINING),
-            reset: num(&RESET),
+            limit: limit.flatten(),
+            remaining: remaining.flatten(),
+            reset: reset.flatten(),
         };
         (info != RateLimitInfo::default()).then_some(info)
     }
@@ -63,5 +68,13 @@ mod tests {
         );
         h.insert("x-ratelimit-remaining", "lots".parse().unwrap());
         assert_eq!(RateLimitInfo::from_headers(&h).unwrap().remaining, None);
+        // As a lookup would: only the first value of a name counts.
+        h.insert("x-ratelimit-limit", "lots".parse().unwrap());
+        h.append("x-ratelimit-limit", "7".parse().unwrap());
+        assert_eq!(RateLimitInfo::from_headers(&h).unwrap().limit, None);
+        h.insert("x-ratelimit-reset", "9".parse().unwrap());
+        h.append("x-ratelimit-reset", "lots".parse().unwrap());
+        h.insert("content-type", "application/json".parse().unwrap());
+        assert_eq!(RateLimitInfo::from_headers(&h).unwrap().reset, Some(9));
     }
 }

@@ -18,6 +18,10 @@ use crate::hooks::{RequestInfo, ResponseHead, ResponseInfo};
 use crate::rate_limit::RateLimitInfo;
 use crate::{retry, Idempotency, Result, RetryClass, Runtime, IDEMPOTENCY_KEY};
 
+/// [`IDEMPOTENCY_KEY`] as a header name, made once instead of parsed at
+/// each lookup.
+static IDEMPOTENCY_KEY_NAME: http::HeaderName = http::HeaderName::from_static(IDEMPOTENCY_KEY);
+
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
@@ -210,9 +214,14 @@ impl Runtime {
         let started = Instant::now();
         // Boxed once here, so the callers' futures stay small and the loop's
         // state is not copied from one future into the next.
-        let result = Box::pin(self.execute_inner(client, request, operation, streaming, origin))
-            .instrument(span.clone())
-            .await;
+        let (result, attempts) =
+            Box::pin(self.execute_inner(client, request, operation, streaming, origin))
+                .instrument(span.clone())
+                .await;
+        // Recorded once, at the end, on the span in hand.
+        if attempts > 0 {
+            span.record("attempts", attempts);
+        }
         span.record("latency_ms", started.elapsed().as_millis() as u64);
         if let Ok(r) = &result {
             span.record("status", r.status().as_u16());
@@ -227,7 +236,7 @@ impl Runtime {
         operation: &'static str,
         streaming: bool,
         origin: Origin,
-    ) -> impl std::future::Future<Output = Result<Answer>> + Send + 'a {
+    ) -> impl std::future::Future<Output = (Result<Answer>, u32)> + Send + 'a {
         let mut request = request;
         // A stream goes out on the client with a read timeout, if one is set.
         let client = match &self.inner.stream_client {
@@ -237,10 +246,11 @@ impl Runtime {
         async move {
             let inner = &*self.inner;
             if let Some(Err(failures)) = inner.circuit.as_ref().map(CircuitBreaker::admit) {
-                return Err(Error::CircuitOpen {
+                let open = Error::CircuitOpen {
                     service: inner.service,
                     failures,
-                });
+                };
+                return (Err(open), 0);
             }
             let deadline = inner.deadline.and_then(|d| Instant::now().checked_add(d));
             let method = request.method().clone();
@@ -255,27 +265,36 @@ impl Runtime {
                     tracing::debug!("served from cache");
                     let info = self.request_info(&request, operation, 1);
                     self.emit_response(info, Some(hit.status.as_u16()), Duration::ZERO, true);
-                    return Ok(Answer::Buffered(hit));
+                    return (Ok(Answer::Buffered(hit)), 0);
                 }
             }
 
-            let caller_key = request.headers().contains_key(IDEMPOTENCY_KEY);
             let unauthenticated = inner.unauthenticated.contains(operation);
+            let class = inner.retry_classes.get(operation).copied();
+            let keyed_write = is_keyed_write(&method);
+            let by_method = is_idempotent(&method);
+            // Whether the caller gave its own key, looked up only where the
+            // answer decides something (not for a plain read).
+            let caller_key = match class.unwrap_or_default() {
+                _ if keyed_write => request.headers().contains_key(&IDEMPOTENCY_KEY_NAME),
+                RetryClass::ByMethod => {
+                    !by_method && request.headers().contains_key(&IDEMPOTENCY_KEY_NAME)
+                }
+                RetryClass::NotReplaySafe => request.headers().contains_key(&IDEMPOTENCY_KEY_NAME),
+                RetryClass::ReplaySafe | RetryClass::Never => false,
+            };
             // Made now, attached by `attempt` once it knows the request carries
             // credentials: the same key on every attempt. An operation sent
             // without credentials never gets one (the service deduplicates per
             // account), even if a default header looks like credentials.
             let own_key = match inner.idempotency {
-                Idempotency::AddKeyToWrites
-                    if !caller_key && !unauthenticated && is_keyed_write(&method) =>
-                {
+                Idempotency::AddKeyToWrites if !caller_key && !unauthenticated && keyed_write => {
                     fresh_idempotency_key()
                 }
                 _ => None,
             };
-            let class = inner.retry_classes.get(operation).copied();
             let replay_safe = match class.unwrap_or_default() {
-                RetryClass::ByMethod => is_idempotent(&method) || caller_key,
+                RetryClass::ByMethod => by_method || caller_key,
                 RetryClass::ReplaySafe => true,
                 RetryClass::NotReplaySafe => caller_key,
                 RetryClass::Never => false,
@@ -287,13 +306,13 @@ impl Runtime {
                 Origin::Generated => copy_generated,
                 Origin::Caller => reqwest::Request::try_clone,
             };
-            let template = copy(&request).map(Box::new);
+            // Kept in this (boxed) future itself rather than in a box of its own.
+            let template = copy(&request);
             let mut this = request;
             let mut attempt: u32 = 1;
             let mut refreshed_auth = false;
             let mut sent_with_own_key: u32 = 0;
             loop {
-                tracing::Span::current().record("attempts", attempt);
                 if !streaming {
                     // The runtime's per-attempt timeout (else the request's own),
                     // shortened to the time the deadline leaves.
@@ -333,14 +352,14 @@ impl Runtime {
                 let resent = sent_with_own_key > 1;
                 match outcome {
                     Outcome::Final(result) => {
-                        return self.conclude(result, &method, cache_key, resent);
+                        return (self.conclude(result, &method, cache_key, resent), attempt);
                     }
                     Outcome::Again {
                         delay,
                         last,
                         auth_refresh,
                     } => {
-                        let next = template.as_deref().and_then(copy).map(Box::new);
+                        let next = template.as_ref().and_then(copy).map(Box::new);
                         let wait = if auth_refresh { Duration::ZERO } else { delay };
                         // No further attempt without a copy of the request, nor
                         // one that could only start once the deadline has passed.
@@ -353,12 +372,9 @@ impl Runtime {
                             if past_deadline {
                                 tracing::debug!("deadline reached: returning the last outcome");
                             }
-                            return self.conclude(
-                                last.map(Answer::Streamed),
-                                &method,
-                                None,
-                                resent,
-                            );
+                            let last =
+                                self.conclude(last.map(Answer::Streamed), &method, None, resent);
+                            return (last, attempt);
                         };
                         drop(last);
                         if auth_refresh {
@@ -457,7 +473,9 @@ impl Runtime {
             // the write retryable.
             let own_key_sent = match own_key {
                 Some(key) if request.headers().contains_key(AUTHORIZATION) => {
-                    request.headers_mut().insert(IDEMPOTENCY_KEY, key.clone());
+                    request
+                        .headers_mut()
+                        .insert(IDEMPOTENCY_KEY_NAME.clone(), key.clone());
                     true
                 }
                 _ => false,
@@ -793,7 +811,7 @@ mod sizes {
 
     /// Every future of the request path that is boxed stays under 1 KiB, the
     /// size from which glibc first merges its small freed blocks, and the
-    /// ones that only hold a boxed one stay small. Binding the unboxed future
+    /// one that only holds a boxed one stays small. Binding the unboxed future
     /// to a name first (`let f = ..; Box::pin(f).await`) would keep room for
     /// it in the state of the future awaiting it: `traced` grows from 168
     /// bytes to 1 488 that way.
@@ -816,7 +834,8 @@ mod sizes {
         let json = rt.json::<serde_json::Value>(&client, Ok(get()), &OP);
         let sizes = [
             ("traced", std::mem::size_of_val(&traced), 256),
-            ("execute_inner", std::mem::size_of_val(&inner), 640),
+            // The loop's future holds the retry copy of the request itself.
+            ("execute_inner", std::mem::size_of_val(&inner), 1023),
             ("attempt", std::mem::size_of_val(&attempt), 1023),
             ("json", std::mem::size_of_val(&json), 1023),
         ];

@@ -4591,14 +4591,15 @@ pub mod builder {
             );
             let url = {
                 let mut query = agentwire_runtime::QueryString::new(url);
-                query.push(
-                    "before",
-                    &progenitor_client::QueryParam::new("before", &before),
-                )?;
-                query.push(
-                    "limit",
-                    &progenitor_client::QueryParam::new("limit", &limit),
-                )?;
+                if let ::std::option::Option::Some(value) = &before {
+                    query.push(
+                        "before",
+                        &progenitor_client::QueryParam::new("before", value),
+                    )?;
+                }
+                if let ::std::option::Option::Some(value) = &limit {
+                    query.push("limit", &progenitor_client::QueryParam::new("limit", value))?;
+                }
                 query.finish()
             };
             #[allow(unused_mut)]
@@ -6419,10 +6420,12 @@ pub mod builder {
             let url = format!("{}/api/runtime/inbox/wait", client.baseurl,);
             let url = {
                 let mut query = agentwire_runtime::QueryString::new(url);
-                query.push(
-                    "timeout_seconds",
-                    &progenitor_client::QueryParam::new("timeout_seconds", &timeout_seconds),
-                )?;
+                if let ::std::option::Option::Some(value) = &timeout_seconds {
+                    query.push(
+                        "timeout_seconds",
+                        &progenitor_client::QueryParam::new("timeout_seconds", value),
+                    )?;
+                }
                 query.finish()
             };
             #[allow(unused_mut)]

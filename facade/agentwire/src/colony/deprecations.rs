@@ -24,6 +24,8 @@ use super::Client;
 static PARAMS: HeaderName = HeaderName::from_static("x-colony-deprecated-params");
 static VALUES: HeaderName = HeaderName::from_static("x-colony-deprecated-values");
 static BODY_FIELDS: HeaderName = HeaderName::from_static("x-colony-deprecated-body-fields");
+/// What the three names start with.
+const PREFIX: &str = "x-colony-deprecated-";
 
 /// Response header naming each deprecated query parameter a request used:
 /// `<sent>=<preferred>[, …]`, e.g. `search=q`.
@@ -147,6 +149,11 @@ impl Seen {
         operation: &'static str,
         headers: &HeaderMap,
     ) {
+        // Every answer passes here and almost none reports a deprecation: one
+        // pass comparing names settles that, instead of three hashed lookups.
+        if !headers.keys().any(|name| name.as_str().starts_with(PREFIX)) {
+            return;
+        }
         let mut found = Vec::new();
         for (header, kind) in [
             (&PARAMS, DeprecationKind::Param),
@@ -301,6 +308,8 @@ mod tests {
                 name,
                 &HeaderName::try_from(published).expect("a header name")
             );
+            // The quick test for "nothing reported" sees each of them.
+            assert!(name.as_str().starts_with(PREFIX), "{name}");
         }
     }
 
