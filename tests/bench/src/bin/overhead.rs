@@ -14,8 +14,8 @@
 //! (`AGENTWIRE_BENCH_ROUNDS=101`, 150 requests a run) cancel more of a
 //! shared machine's drift than a few long ones; `AGENTWIRE_BENCH_ALTERNATE=1`
 //! cancels nearly all of it (blocks of 16 requests a worker, each timed by
-//! a CPU clock, at the concurrency `AGENTWIRE_BENCH_CONC` sets; see
-//! `alternate`).
+//! a CPU clock and by the wall clock, which gives the throughput, at the
+//! concurrency `AGENTWIRE_BENCH_CONC` sets; see `alternate`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -160,10 +160,14 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     let blocks = total.div_ceil(per_block).max(10);
     let tenths = 10;
     let mut sums = vec![[0.0f64; 3]; tenths];
+    // Wall seconds of the counted requests, per kind: their throughput.
+    let mut walls = [0.0f64; 3];
     for b in 0..blocks {
         for k in 0..3 {
             let i = (k + b) % 3;
-            sums[b * tenths / blocks][i] += block(c, kinds[i], concurrency, WARM, BLOCK).await;
+            let (cpu, wall) = block(c, kinds[i], concurrency, WARM, BLOCK).await;
+            sums[b * tenths / blocks][i] += cpu;
+            walls[i] += wall;
         }
     }
     let counted = (blocks * (BLOCK - WARM) * concurrency) as f64;
@@ -178,6 +182,11 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
         all[0] / all[2],
         all[1] / all[2],
     );
+    println!(
+        "throughput of the counted requests vs reqwest: facade {:.3}x, {second_name} {:.3}x",
+        walls[2] / walls[0],
+        walls[2] / walls[1],
+    );
     for (slot, name) in [(0, "facade"), (1, second_name)] {
         let per_tenth: Vec<String> = sums
             .iter()
@@ -190,17 +199,20 @@ async fn alternate(c: &Clients, total: usize, concurrency: usize) {
     }
 }
 
-/// One block of [`alternate`]: the CPU seconds of its counted requests.
-async fn block(c: &Clients, kind: Kind, concurrency: usize, warm: usize, len: usize) -> f64 {
+/// One block of [`alternate`]: the CPU seconds and the wall seconds of its
+/// counted requests.
+async fn block(c: &Clients, kind: Kind, concurrency: usize, warm: usize, len: usize) -> (f64, f64) {
     if concurrency == 1 {
         for _ in 0..warm {
             one(c, kind).await;
         }
+        let started = Instant::now();
         let before = thread_cpu_seconds();
         for _ in warm..len {
             one(c, kind).await;
         }
-        return thread_cpu_seconds() - before;
+        let cpu = thread_cpu_seconds() - before;
+        return (cpu, started.elapsed().as_secs_f64());
     }
     let start = Arc::new(tokio::sync::Barrier::new(concurrency + 1));
     let workers: Vec<_> = (0..concurrency)
@@ -219,11 +231,13 @@ async fn block(c: &Clients, kind: Kind, concurrency: usize, warm: usize, len: us
         })
         .collect();
     start.wait().await;
+    let started = Instant::now();
     let before = cpu_seconds();
     for w in futures::future::join_all(workers).await {
         w.expect("worker");
     }
-    cpu_seconds() - before
+    let cpu = cpu_seconds() - before;
+    (cpu, started.elapsed().as_secs_f64())
 }
 
 /// Rounds per concurrency level; each runs the three kinds once
