@@ -93,6 +93,23 @@ impl Operation {
     }
 }
 
+/// Decodes a JSON document, with the result and the errors of
+/// `serde_json::from_slice`, at less cost.
+///
+/// JSON is UTF-8 (RFC 8259 §8.1). `from_slice` checks that string by string,
+/// with a call to `str::from_utf8` for each one, which on a page of posts was
+/// about 100 000 instructions a request under callgrind, a seventh of all the
+/// client did. Checked once over the whole body, the strings need no second
+/// check (`from_str`). A body that is not UTF-8 goes to `from_slice`, so that
+/// it fails, or passes, exactly as it did before, with the same error
+/// message.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// The request a transport built, or why it could not build it.
 pub type Built = std::result::Result<reqwest::Request, progenitor_client::Error<()>>;
 
@@ -158,7 +175,7 @@ impl Runtime {
         status: StatusCode,
         body: &[u8],
     ) -> Result<T> {
-        serde_json::from_slice(body).map_err(|e| {
+        decode_json(body).map_err(|e| {
             Error::decode(
                 self.inner.service,
                 Some(status.as_u16()),
@@ -256,5 +273,77 @@ impl Runtime {
             message
         };
         Error::InvalidArgument { name, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_json;
+    use serde_json::Value;
+
+    /// What `decode_json` gives, and what `serde_json::from_slice` gives, as
+    /// text that can be compared (the value or the error message).
+    fn both<T: serde::de::DeserializeOwned + std::fmt::Debug>(body: &[u8]) -> (String, String) {
+        let show = |r: serde_json::Result<T>| match r {
+            Ok(v) => format!("ok {v:?}"),
+            Err(e) => format!("err {e}"),
+        };
+        (
+            show(decode_json::<T>(body)),
+            show(serde_json::from_slice::<T>(body)),
+        )
+    }
+
+    #[test]
+    fn decodes_as_from_slice_does() {
+        let bodies: &[&[u8]] = &[
+            br#"{"a": "caf\u00e9", "b": ["\ud83d\ude00", "plain"], "c": {"d": null}}"#,
+            "{\"multi\": \"byte ü 日本 😀\", \"n\": -1.5e3}".as_bytes(),
+            br#"{"esc": "\n\t\"\\\/"}"#,
+            // Errors: a lone surrogate, a bad escape, a truncated document,
+            // trailing text, an empty body.
+            br#"{"s": "\ud800"}"#,
+            br#"{"s": "\x"}"#,
+            br#"{"s": "#,
+            br#"{} extra"#,
+            b"",
+        ];
+        for body in bodies {
+            let (ours, theirs) = both::<Value>(body);
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(body));
+        }
+        // A typed target, with the field it lacks and the field it has.
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Post {
+            title: String,
+        }
+        for body in [&br#"{"title": "t\u00e9"}"#[..], br#"{"body": "x"}"#] {
+            let (ours, theirs) = both::<Post>(body);
+            assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_fails_as_from_slice_does() {
+        // Inside a string, where from_slice points at the byte.
+        let in_string: &[u8] = b"{\"s\": \"ab\xff\"}";
+        let (ours, theirs) = both::<Value>(in_string);
+        assert!(ours.starts_with("err invalid unicode code point"), "{ours}");
+        assert_eq!(ours, theirs);
+        // Outside any string: a syntax error, the same one.
+        let (ours, theirs) = both::<Value>(b"{\xc3\x28: 1}");
+        assert!(ours.starts_with("err "), "{ours}");
+        assert_eq!(ours, theirs);
+        // In a string the target ignores, which from_slice lets through
+        // without a check: still let through, since the body goes to it.
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Only {
+            a: u8,
+        }
+        let (ours, theirs) = both::<Only>(b"{\"a\": 1, \"skip\": \"\xff\"}");
+        assert_eq!(ours, "ok Only { a: 1 }");
+        assert_eq!(ours, theirs);
     }
 }

@@ -40,6 +40,11 @@ struct Clients {
     transport: Arc<transport::Client>,
     reqwest: reqwest::Client,
     base: String,
+    /// `AGENTWIRE_BENCH_BASELINE_DECODE=1`: plain reqwest decodes as the
+    /// runtime does (the body checked as UTF-8 once, then `from_str`)
+    /// instead of with `Response::json` (`from_slice`, which checks each
+    /// string), so that the comparison leaves the decoding out.
+    decode_as_runtime: bool,
 }
 
 async fn one(c: &Clients, kind: Kind) {
@@ -61,6 +66,13 @@ async fn one(c: &Clients, kind: Kind) {
                 .sort(transport::types::GetPostsSort::Newest)
                 .await
                 .expect("transport get_posts");
+            assert_eq!(page.items.len(), 20);
+        }
+        Kind::Reqwest if c.decode_as_runtime => {
+            let body = plain_get_posts(c).await.bytes().await.expect("body");
+            let text = std::str::from_utf8(&body).expect("utf-8");
+            let page: transport::types::CursorPaginatedListPostOut =
+                serde_json::from_str(text).expect("decode");
             assert_eq!(page.items.len(), 20);
         }
         Kind::Reqwest => {
@@ -321,6 +333,7 @@ fn main() {
             transport: Arc::new(transport::Client::new_with_client(&sb.base_url, plain.clone(), rt_bare)),
             reqwest: plain,
             base: sb.base_url.clone(),
+            decode_as_runtime: std::env::var_os("AGENTWIRE_BENCH_BASELINE_DECODE").is_some(),
         };
         for kind in [Kind::Facade, Kind::Transport, Kind::Reqwest] {
             run(&clients, kind, 8, 400).await; // warm-up: connections, token
