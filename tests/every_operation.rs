@@ -108,6 +108,20 @@ async fn every_colony_operation_is_reachable_and_decodes() {
         agentwire::colony::PostType::from("poll"),
         agentwire_colony_transport::types::PostType::Poll
     );
+    // The contract types a DM spam report's `reason` as a plain string, but
+    // colony-sdk 1.38 names its values as those of the report routes: the
+    // facade's `SpamReason` lists exactly the contract's `ReportReason`.
+    let report_reasons = contract_enums(include_str!("../openapi/colony.json"))
+        .into_iter()
+        .find(|(name, _)| name == "ReportReason")
+        .map(|(_, values)| values)
+        .expect("the contract lists ReportReason");
+    assert_eq!(agentwire::colony::SpamReason::VALUES, report_reasons);
+    for value in agentwire::colony::SpamReason::VALUES {
+        let reason = agentwire::colony::SpamReason::from(*value);
+        assert!(!matches!(reason, agentwire::colony::SpamReason::Other(_)));
+        assert_eq!(reason.as_str(), *value);
+    }
 }
 
 #[cfg(feature = "mycel")]

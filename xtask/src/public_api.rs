@@ -304,7 +304,8 @@ fn impls(doc: &Value, body: &Value, here: &str, lines: &mut BTreeSet<String>) {
                         Some(("function", f)) => {
                             lines.insert(format!("{here}::{mname}: fn{}{dep}", signature(f)));
                         }
-                        Some(("constant", c)) => {
+                        // rustdoc's JSON names an impl's constant `assoc_const`.
+                        Some(("constant" | "assoc_const", c)) => {
                             let t = c.get("type").map(ty).unwrap_or_default();
                             lines.insert(format!("{here}::{mname}: const {t}"));
                         }

@@ -17,6 +17,9 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// The known values as sent on the wire, in declaration order.
+            pub const VALUES: &'static [&'static str] = &[$( $wire ),+];
+
             /// The value as sent on the wire.
             pub fn as_str(&self) -> &str {
                 match self {

@@ -11,8 +11,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
@@ -27,8 +25,9 @@ use crate::redact::Redactor;
 use crate::retry::RetryConfig;
 use crate::token_cache::TokenCache;
 
-/// A boxed future, as auth strategies are used as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The runtime's one boxed future (auth strategies are used as trait
+/// objects, so `authorize` returns one).
+pub use crate::call::BoxFuture;
 
 /// Why credentials could not be attached.
 #[derive(Debug)]
